@@ -1,0 +1,16 @@
+"""kexue — Su Jianlin's Scientific Spaces (kexue.fm) articles as runnable, tested code.
+
+Subpackages (one per article): :mod:`kexue.stochastic`, :mod:`kexue.diffusion`, :mod:`kexue.gan`,
+:mod:`kexue.onlstm`, :mod:`kexue.smooth`, :mod:`kexue.regularize`, :mod:`kexue.forms`,
+:mod:`kexue.integrals`; plus :mod:`kexue.data`, :mod:`kexue.checkpoint`, and the experiment
+registry :mod:`kexue.experiments` that ``kexue reproduce`` runs into an HTML report.
+"""
+
+from importlib.metadata import PackageNotFoundError, version
+
+try:
+    __version__ = version("kexue")
+except PackageNotFoundError:  # running from a source tree without installing
+    __version__ = "0.0.0+unknown"
+
+__all__ = ["__version__"]

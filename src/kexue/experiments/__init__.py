@@ -1,0 +1,80 @@
+"""Experiment registry: one module per article claim, each a ``Config`` + ``run(config) -> Result``.
+
+``registry()`` returns the specs in report order; ``run_experiment`` runs one spec with timing,
+seeding and failure capture. See :mod:`kexue.experiments._base` for the protocol.
+"""
+
+from __future__ import annotations
+
+import importlib
+import platform
+import time
+import traceback
+from typing import Any
+
+import torch
+
+from ._base import Claim, ConfigError, Experiment, Reference, Result, Table, resolve_config
+
+__all__ = [
+    "Claim", "ConfigError", "Experiment", "Reference", "Result", "Table",
+    "registry", "get", "resolve_config", "run_experiment",
+]
+
+# Report order. Add a module here when it defines ``EXPERIMENT``.
+_MODULES = [
+    "smooth_max",
+]
+
+_REGISTRY: dict[str, Experiment] | None = None
+
+
+def registry() -> dict[str, Experiment]:
+    """All registered experiments, ``name -> Experiment``, in report order."""
+    global _REGISTRY
+    if _REGISTRY is None:
+        specs: dict[str, Experiment] = {}
+        for mod in _MODULES:
+            spec = importlib.import_module(f"{__name__}.{mod}").EXPERIMENT
+            if spec.name in specs:
+                raise RuntimeError(f"duplicate experiment name {spec.name!r} in {mod}")
+            specs[spec.name] = spec
+        _REGISTRY = specs
+    return _REGISTRY
+
+
+def get(name: str) -> Experiment:
+    """The experiment called ``name``; ``KeyError`` listing the valid names otherwise."""
+    specs = registry()
+    if name not in specs:
+        raise KeyError(f"unknown experiment {name!r}; valid names: {', '.join(specs)}")
+    return specs[name]
+
+
+def _device_text() -> str:
+    return f"cpu ({platform.machine()}, {torch.get_num_threads()} threads, torch {torch.__version__})"
+
+
+def run_experiment(spec: Experiment, config: Any, *, quick: bool = False) -> Result:
+    """Run ``spec.run(config)``; time it and fill the metadata. Never raises for a failing run:
+    the exception is captured into ``status="failed"`` and ``error``."""
+    t0 = time.perf_counter()
+    try:
+        result = spec.run(config)
+        if not isinstance(result, Result):
+            raise TypeError(f"{spec.name}.run returned {type(result).__name__}, expected Result")
+    except Exception as exc:  # noqa: BLE001 - one failing experiment must not stop the others
+        result = Result(status="failed", error=f"{type(exc).__name__}: {exc}",
+                        notes=traceback.format_exc(limit=8))
+    result.runtime_s = time.perf_counter() - t0
+    result.name = spec.name
+    result.title = spec.title
+    result.article = spec.article
+    result.article_url = spec.article_url
+    result.references = list(spec.references)
+    result.config = dict(vars(config))
+    result.seed = getattr(config, "seed", None)
+    result.quick = quick
+    if result.device == "cpu":
+        result.device = _device_text()
+    return result

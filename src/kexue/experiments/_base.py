@@ -1,0 +1,266 @@
+"""The experiment protocol: a ``Config`` dataclass, ``run(config) -> Result``, and a spec.
+
+Every experiment module defines
+
+* ``Config`` — a dataclass whose defaults are the *full* preset; it must have an ``int`` field
+  ``seed``. Fields are plain ``int``/``float``/``bool``/``str`` (or tuples of them), so that the
+  CLI can override them with ``--set key=value``.
+* ``run(config) -> Result`` — does the work. It fills ``claims``, ``tables``, ``figures`` and
+  ``notes``; the runner (:func:`kexue.experiments.run_experiment`) fills the metadata (name,
+  runtime, config, seed, device, references).
+* ``EXPERIMENT = Experiment(...)`` — the spec the registry reads, with the ``quick`` preset as a
+  dict of overrides of the defaults.
+
+Randomness inside ``run`` comes from ``torch.Generator().manual_seed(config.seed)`` (or a NumPy
+``default_rng(config.seed)``); never from global RNG state, so the same seed gives the same numbers.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+__all__ = ["Claim", "Table", "Reference", "Result", "Experiment", "ConfigError", "resolve_config"]
+
+
+class ConfigError(ValueError):
+    """A configuration override that cannot be applied (unknown key or wrong type)."""
+
+
+def _fmt(x: Any) -> str:
+    if isinstance(x, bool) or x is None:
+        return str(x)
+    if isinstance(x, int):
+        return f"{x:d}"
+    if isinstance(x, float):
+        if x == 0.0 or not math.isfinite(x):
+            return str(x)
+        return f"{x:.6g}"
+    return str(x)
+
+
+@dataclass
+class Claim:
+    """One checkable statement of an article: what it predicts beside what we measured.
+
+    Args:
+        statement: the claim in words, e.g. ``"max <= LSE_k <= max + log(n)/k"``.
+        expected: the predicted value (number) or a description of it (``"<= 0.0693"``).
+        obtained: the measured value.
+        tolerance: how close counts as agreement, in words (``"<= bound"``, ``"4 SE"``, ``"±0.1"``).
+        passed: whether ``obtained`` satisfies the claim within ``tolerance``.
+    """
+
+    statement: str
+    expected: Any
+    obtained: Any
+    tolerance: str
+    passed: bool
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "statement": self.statement,
+            "expected": _jsonable(self.expected),
+            "obtained": _jsonable(self.obtained),
+            "expected_text": _fmt(self.expected),
+            "obtained_text": _fmt(self.obtained),
+            "tolerance": self.tolerance,
+            "passed": bool(self.passed),
+        }
+
+
+@dataclass
+class Table:
+    """A small table for the report. ``rows`` is a list of rows, each as long as ``columns``."""
+
+    title: str
+    columns: list[str]
+    rows: list[list[Any]]
+
+    def __post_init__(self) -> None:
+        for i, row in enumerate(self.rows):
+            if len(row) != len(self.columns):
+                raise ValueError(
+                    f"Table {self.title!r}: row {i} has {len(row)} cells but there are "
+                    f"{len(self.columns)} columns; give one cell per column."
+                )
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "title": self.title,
+            "columns": list(self.columns),
+            "rows": [[_jsonable(c) for c in row] for row in self.rows],
+            "rows_text": [[_fmt(c) for c in row] for row in self.rows],
+        }
+
+
+@dataclass(frozen=True)
+class Reference:
+    """A source: the kexue.fm article or a paper (``url`` may be an arXiv link)."""
+
+    title: str
+    url: str
+
+
+@dataclass
+class Result:
+    """What an experiment returns; the report knows only this class.
+
+    ``figures`` maps a short file-safe name to a matplotlib ``Figure``; the report saves each
+    as ``<experiment>-<name>.png``. The metadata fields are filled by the runner.
+    """
+
+    claims: list[Claim] = field(default_factory=list)
+    tables: list[Table] = field(default_factory=list)
+    figures: dict[str, Any] = field(default_factory=dict)
+    notes: str = ""
+    # filled by the runner
+    name: str = ""
+    title: str = ""
+    article: str = ""
+    article_url: str = ""
+    references: list[Reference] = field(default_factory=list)
+    config: dict[str, Any] = field(default_factory=dict)
+    seed: int | None = None
+    quick: bool = False
+    runtime_s: float = 0.0
+    device: str = "cpu"
+    status: str = "ok"  # "ok" | "failed"
+    error: str = ""
+
+    @property
+    def passed(self) -> bool:
+        """True when the run succeeded and every claim holds."""
+        return self.status == "ok" and all(c.passed for c in self.claims)
+
+    def to_dict(self, figure_files: Mapping[str, str] | None = None) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "title": self.title,
+            "article": self.article,
+            "article_url": self.article_url,
+            "status": self.status,
+            "error": self.error,
+            "passed": self.passed,
+            "runtime_s": round(self.runtime_s, 3),
+            "device": self.device,
+            "seed": self.seed,
+            "quick": self.quick,
+            "config": {k: _jsonable(v) for k, v in self.config.items()},
+            "claims": [c.to_dict() for c in self.claims],
+            "tables": [t.to_dict() for t in self.tables],
+            "figures": dict(figure_files or {}),
+            "notes": self.notes,
+            "references": [{"title": r.title, "url": r.url} for r in self.references],
+        }
+
+
+def _jsonable(x: Any) -> Any:
+    if isinstance(x, (bool, int, str)) or x is None:
+        return x
+    if isinstance(x, float):
+        return x if math.isfinite(x) else str(x)
+    if isinstance(x, (list, tuple)):
+        return [_jsonable(v) for v in x]
+    try:  # numpy / torch scalars
+        return _jsonable(x.item())
+    except (AttributeError, ValueError, RuntimeError):
+        return str(x)
+
+
+@dataclass(frozen=True)
+class Experiment:
+    """Registry entry for one experiment.
+
+    Args:
+        name: CLI name, kebab-case (``"smooth-max"``).
+        title: one-line title for the report.
+        article: short article name (``"Function smoothing (2019-05-20)"``).
+        article_url: the kexue.fm URL.
+        claim: the one-line claim ``kexue list`` shows.
+        config: the ``Config`` dataclass (defaults = full preset).
+        run: ``run(config) -> Result``.
+        quick: overrides of ``config``'s defaults for ``--quick``.
+        quick_runtime_s: expected quick runtime on 2 CPU cores, in seconds.
+        references: papers and articles cited in the report.
+        section: the report section (one per article / subpackage), e.g. ``"kexue.smooth"``.
+    """
+
+    name: str
+    title: str
+    article: str
+    article_url: str
+    claim: str
+    config: type
+    run: Callable[[Any], Result]
+    quick: Mapping[str, Any] = field(default_factory=dict)
+    quick_runtime_s: float = 10.0
+    references: Sequence[Reference] = ()
+    section: str = ""
+
+    def __post_init__(self) -> None:
+        if not dataclasses.is_dataclass(self.config):
+            raise TypeError(f"Experiment {self.name!r}: config must be a dataclass type")
+        names = {f.name for f in dataclasses.fields(self.config)}
+        if "seed" not in names:
+            raise TypeError(f"Experiment {self.name!r}: Config needs an int field 'seed'")
+        unknown = set(self.quick) - names
+        if unknown:
+            raise TypeError(f"Experiment {self.name!r}: quick preset has unknown keys {unknown}")
+
+
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off"}
+
+
+def _coerce(name: str, raw: str, default: Any) -> Any:
+    """Parse the string ``raw`` to the type of ``default`` (the field's default value)."""
+    kind = type(default)
+    try:
+        if kind is bool:
+            low = raw.strip().lower()
+            if low in _TRUE:
+                return True
+            if low in _FALSE:
+                return False
+            raise ValueError
+        if kind is int:
+            return int(raw)
+        if kind is float:
+            return float(raw)
+        if kind is tuple:
+            parts = [p for p in raw.replace("(", "").replace(")", "").split(",") if p.strip()]
+            inner = type(default[0]) if default else float
+            return tuple(_coerce(name, p.strip(), inner()) for p in parts)
+        return raw
+    except ValueError:
+        raise ConfigError(
+            f"--set {name}={raw}: expected a value of type {kind.__name__} "
+            f"(default {default!r}); got {raw!r}"
+        ) from None
+
+
+def resolve_config(spec: Experiment, *, quick: bool, overrides: Mapping[str, str] | None = None,
+                   seed: int | None = None) -> Any:
+    """Build ``spec.config`` from its defaults, the quick preset, ``--set`` strings and ``seed``.
+
+    Raises:
+        ConfigError: an override names an unknown key (the message lists the valid keys) or its
+            value does not parse as the field's type.
+    """
+    fields = {f.name: f for f in dataclasses.fields(spec.config)}
+    base = spec.config()
+    values: dict[str, Any] = dict(spec.quick) if quick else {}
+    for key, raw in (overrides or {}).items():
+        if key not in fields:
+            raise ConfigError(
+                f"unknown config key {key!r} for experiment {spec.name!r}; "
+                f"valid keys: {', '.join(sorted(fields))}"
+            )
+        values[key] = _coerce(key, raw, getattr(base, key))
+    if seed is not None:
+        values["seed"] = seed
+    return dataclasses.replace(base, **values)

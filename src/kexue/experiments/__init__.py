@@ -52,7 +52,8 @@ def get(name: str) -> Experiment:
 
 
 def _device_text() -> str:
-    return f"cpu ({platform.machine()}, {torch.get_num_threads()} threads, torch {torch.__version__})"
+    threads = torch.get_num_threads()
+    return f"cpu ({platform.machine()}, {threads} threads, torch {torch.__version__})"
 
 
 def run_experiment(spec: Experiment, config: Any, *, quick: bool = False) -> Result:

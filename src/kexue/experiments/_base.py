@@ -60,6 +60,11 @@ class Claim:
     tolerance: str
     passed: bool
 
+    def __post_init__(self) -> None:
+        self.passed = bool(self.passed)
+        self.expected = _plain(self.expected)
+        self.obtained = _plain(self.obtained)
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "statement": self.statement,
@@ -156,6 +161,16 @@ class Result:
             "notes": self.notes,
             "references": [{"title": r.title, "url": r.url} for r in self.references],
         }
+
+
+def _plain(x: Any) -> Any:
+    """NumPy/torch scalars to Python numbers; everything else unchanged."""
+    if type(x) in (bool, int, float, str) or x is None:
+        return x
+    item = getattr(x, "item", None)
+    if item is not None and getattr(x, "ndim", 0) == 0:
+        return item()
+    return x
 
 
 def _jsonable(x: Any) -> Any:

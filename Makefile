@@ -1,0 +1,45 @@
+# kexue — the two commands: `make run` (reproduce the articles into report/index.html) and
+# `make test`. Both create .venv and install what they need; a second call reinstalls nothing.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.kexue-dev-installed
+BENCH_STAMP := $(VENV)/.kexue-bench-installed
+# PyTorch first, pinned: on these machines pip takes this version's CPU wheel from a local file.
+# (Never uv/poetry here: they would download a multi-GB CUDA build.)
+TORCH  := torch==2.13.0
+
+.PHONY: run test test-all bench lint install clean
+
+run: $(STAMP)
+	$(BIN)/kexue reproduce --quick --out report
+
+test: $(STAMP)
+	$(BIN)/python -m pytest
+
+test-all: $(STAMP)
+	$(BIN)/python -m pytest -m "slow or not slow"
+
+bench: $(BENCH_STAMP)
+	@set -e; for f in benchmarks/bench_*.py; do echo "== $$f"; $(BIN)/python $$f; done
+
+lint: $(STAMP)
+	$(BIN)/ruff check src tests benchmarks
+
+install: $(STAMP)
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet $(TORCH)
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $@
+
+$(BENCH_STAMP): $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[dev,bench]'
+	touch $@
+
+clean:
+	rm -rf $(VENV) report test-artifacts .pytest_cache

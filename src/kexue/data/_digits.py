@@ -1,0 +1,51 @@
+"""scikit-learn's bundled 8×8 digits (UCI optdigits test set, 1797 images), no download."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+
+@dataclass(frozen=True)
+class Digits:
+    """The digits split. Images are ``(N, 64)`` (reshape to ``(N, 8, 8)``), scaled to [-1, 1]
+    from the original 0..16 grey levels; labels are ``(N,)`` int64 in 0..9."""
+
+    x_train: torch.Tensor
+    y_train: torch.Tensor
+    x_test: torch.Tensor
+    y_test: torch.Tensor
+
+    @property
+    def image_shape(self) -> tuple[int, int]:
+        return (8, 8)
+
+
+def digits(*, test_fraction: float = 0.25, dtype: torch.dtype = torch.float32) -> Digits:
+    """Load the 8×8 digits shipped inside scikit-learn, scaled to [-1, 1], split stratified.
+
+    The split is fixed (``random_state=0``), so every caller sees the same train/test sets.
+
+    Args:
+        test_fraction: fraction of each class held out for testing, in (0, 1).
+        dtype: floating dtype of the images.
+
+    Returns:
+        :class:`Digits` with ``x_*`` of shape ``(N, 64)`` and ``y_*`` of shape ``(N,)``.
+    """
+    if not 0.0 < test_fraction < 1.0:
+        raise ValueError(f"test_fraction must be in (0, 1); got {test_fraction}")
+    from sklearn.datasets import load_digits
+    from sklearn.model_selection import train_test_split
+
+    data = load_digits()
+    x = data.data.astype(np.float64) / 8.0 - 1.0  # 0..16 -> [-1, 1]
+    y = data.target.astype(np.int64)
+    x_tr, x_te, y_tr, y_te = train_test_split(
+        x, y, test_size=test_fraction, random_state=0, stratify=y)
+    return Digits(
+        x_train=torch.as_tensor(x_tr, dtype=dtype), y_train=torch.as_tensor(y_tr),
+        x_test=torch.as_tensor(x_te, dtype=dtype), y_test=torch.as_tensor(y_te),
+    )

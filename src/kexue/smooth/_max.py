@@ -14,10 +14,11 @@ from __future__ import annotations
 
 import torch
 
-__all__ = ["smooth_max", "smooth_min"]
+__all__ = ["smooth_max", "smooth_min", "check_k", "check_float_tensor"]
 
 
-def _check_k(k: float) -> float:
+def check_k(k: float) -> float:
+    """Validate the sharpness ``k`` (shared by every surrogate)."""
     if isinstance(k, bool) or not isinstance(k, (int, float)):
         raise TypeError(f"k must be a positive real number (the sharpness); got {type(k).__name__}")
     if not k > 0 or k != k or k == float("inf"):
@@ -26,6 +27,15 @@ def _check_k(k: float) -> float:
             "For the hard max use torch.amax."
         )
     return float(k)
+
+
+def check_float_tensor(x: object, name: str = "x") -> torch.Tensor:
+    """Validate that ``x`` is a floating-point tensor."""
+    if not isinstance(x, torch.Tensor) or not x.is_floating_point():
+        got = type(x).__name__ if not isinstance(x, torch.Tensor) else f"tensor of {x.dtype}"
+        raise TypeError(f"{name} must be a floating-point torch.Tensor; got {got}. "
+                        f"Use {name}.double() or torch.as_tensor({name}, dtype=torch.float64).")
+    return x
 
 
 def smooth_max(x: torch.Tensor, k: float = 1.0, dim: int = -1, keepdim: bool = False
@@ -48,10 +58,8 @@ def smooth_max(x: torch.Tensor, k: float = 1.0, dim: int = -1, keepdim: bool = F
         TypeError: ``x`` is not a floating tensor or ``k`` is not a number.
         ValueError: ``k`` is not a finite positive number.
     """
-    if not isinstance(x, torch.Tensor) or not x.is_floating_point():
-        got = type(x).__name__ if not isinstance(x, torch.Tensor) else f"tensor of {x.dtype}"
-        raise TypeError(f"x must be a floating-point torch.Tensor; got {got}. Use x.double().")
-    k = _check_k(k)
+    check_float_tensor(x)
+    k = check_k(k)
     return torch.logsumexp(k * x, dim=dim, keepdim=keepdim) / k
 
 

@@ -163,12 +163,10 @@ def _has_field(config_cls: type, key: str) -> bool:
 
 
 def _mount_subcommands() -> None:
-    """Attach the per-subpackage command groups (``kexue sde ...``) when they exist."""
-    try:
-        from .cli_sde import app as sde_app
-    except ImportError:  # pragma: no cover - the stochastic CLI is optional while it lands
-        return
-    app.add_typer(sde_app, name="sde")
+    """Attach the per-subpackage command groups (``kexue gan ...``)."""
+    from .cli_gan import app as gan_app
+
+    app.add_typer(gan_app, name="gan")
 
 
 _mount_subcommands()

@@ -24,6 +24,8 @@ __all__ = [
 # Report order. Add a module here when it defines ``EXPERIMENT``.
 _MODULES = [
     "smooth_max",
+    "ganqp_toy",
+    "bigan_qp_digits",
 ]
 
 _REGISTRY: dict[str, Experiment] | None = None

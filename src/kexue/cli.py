@@ -165,7 +165,9 @@ def _has_field(config_cls: type, key: str) -> bool:
 def _mount_subcommands() -> None:
     """Attach the per-subpackage command groups (``kexue gan ...``)."""
     from .cli_gan import app as gan_app
+    from .cli_integrals import app as integrals_app
 
+    app.add_typer(integrals_app, name="integrals")
     app.add_typer(gan_app, name="gan")
 
 

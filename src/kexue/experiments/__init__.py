@@ -23,7 +23,15 @@ __all__ = [
 
 # Report order. Add a module here when it defines ``EXPERIMENT``.
 _MODULES = [
+    "thesis_walk_limit",
+    "thesis_four_ways",
+    "thesis_stock",
     "smooth_max",
+    "smooth_f1",
+    "noise_vs_penalty",
+    "vat_digits",
+    "forms_stokes",
+    "feynman_catalogue",
     "ganqp_toy",
     "bigan_qp_digits",
 ]

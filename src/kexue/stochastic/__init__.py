@@ -1,0 +1,48 @@
+"""Random walks ⇄ SDEs ⇄ parabolic PDEs ⇄ path integrals: Su Jianlin's thesis as one API.
+
+The path-integral series on kexue.fm (archives 3749, 3750, 3757, 3762, 3766): an asymmetric
+random walk with step probabilities ``½(1 ± pΔs/α)`` has the continuum limit
+``P_t = (α/2) P_xx − ∂x(pP)`` (Fokker–Planck), which ``P = e^{U/α}φ`` turns into the
+imaginary-time Schrödinger equation ``α φ_t = (α²/2) φ_xx + V φ``,
+``V = −½(α p_x + p²) − ∫ p_t dx``, whose solution is a path integral (Feynman–Kac); the SDE
+``dx = p dt + √α dW`` gives the same path weight (Onsager–Machlup).
+
+* Walks: :class:`RandomWalk` (exact law, gambler's ruin, continuum limit), :class:`LatticeWalk`
+  (exact master-equation propagation).
+* SDEs: :class:`SDE`, :func:`solve` with ``euler``/``milstein``/``heun``/``sra1`` (each method
+  declares ``strong_order``/``weak_order``), :class:`BrownianIncrements` for nested grids,
+  :func:`first_passage` with the Brownian-bridge correction.
+* PDEs: :func:`fokker_planck`, :func:`kolmogorov_backward` (Crank–Nicolson + Rannacher).
+* Path integrals: :func:`path_integral_propagator`, :func:`onsager_machlup_action`,
+  :func:`schrodinger_potential`, :func:`feynman_kac`.
+* :mod:`closed_forms`: the sixteen verification cases (heat, OU, GBM, Mehler, first passage,
+  gambler's ruin, Black–Scholes, Feynman–Kac harmonic/linear, …).
+"""
+
+from . import closed_forms
+from ._brownian import BrownianIncrements
+from ._feynman_kac import FeynmanKacResult, feynman_kac
+from ._first_passage import FirstPassageResult, first_passage
+from ._path_integral import (
+    OM_CONVENTIONS,
+    SchrodingerPotential,
+    onsager_machlup_action,
+    path_integral_propagator,
+    schrodinger_potential,
+)
+from ._pde import BOUNDARY_CONDITIONS, fokker_planck, kolmogorov_backward
+from ._sde import NOISE_TYPES, SDE, ito_to_stratonovich, stratonovich_to_ito
+from ._solvers import METHODS, SRA1, Euler, Method, Milstein, StratonovichHeun, solve
+from ._walk import LATTICE_BOUNDARIES, LatticeWalk, RandomWalk
+
+__all__ = [
+    "SDE", "NOISE_TYPES", "ito_to_stratonovich", "stratonovich_to_ito",
+    "solve", "METHODS", "Method", "Euler", "Milstein", "StratonovichHeun", "SRA1",
+    "BrownianIncrements", "first_passage", "FirstPassageResult",
+    "RandomWalk", "LatticeWalk", "LATTICE_BOUNDARIES",
+    "fokker_planck", "kolmogorov_backward", "BOUNDARY_CONDITIONS",
+    "feynman_kac", "FeynmanKacResult",
+    "path_integral_propagator", "onsager_machlup_action", "OM_CONVENTIONS",
+    "schrodinger_potential", "SchrodingerPotential",
+    "closed_forms",
+]

@@ -81,8 +81,27 @@ class SDE:
         with torch.enable_grad():
             xr = x.detach().requires_grad_(True)
             gx = torch.broadcast_to(self.diffusion(t, xr), xr.shape)
+            if not gx.requires_grad:                # g does not depend on x at all
+                return torch.zeros_like(x)
             (grad,) = torch.autograd.grad(gx.sum(), xr, allow_unused=True)
         return torch.zeros_like(x) if grad is None else grad
+
+    def g_and_g_dx(self, t: torch.Tensor, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(g, ∂g/∂x)`` at ``(t, x)`` with one diffusion call (values detached from autograd).
+
+        Used by the no-grad Milstein step: with autograd the diffusion is evaluated once and
+        differentiated, instead of once for ``g`` and again inside :meth:`g_dx`.
+        """
+        if self.diffusion_dx is not None or self.noise == "additive":
+            return self.diffusion(t, x), self.g_dx(t, x)
+        with torch.enable_grad():
+            xr = x.detach().requires_grad_(True)
+            gx = self.diffusion(t, xr)
+            if not gx.requires_grad:                # g does not depend on x at all
+                return gx, torch.zeros_like(x)
+            (grad,) = torch.autograd.grad(torch.broadcast_to(gx, xr.shape).sum(), xr,
+                                          allow_unused=True)
+        return gx.detach(), torch.zeros_like(x) if grad is None else grad
 
     def noise_dim(self, d: int) -> int:
         """Number of independent Brownian components per path: ``d``, or 1 for scalar noise."""

@@ -1,0 +1,334 @@
+"""noise-vs-penalty: input noise equals a Laplacian / gradient penalty up to O(σ⁴).
+
+Article: "Generalisation: from random noise and gradient penalty to virtual adversarial training"
+(kexue.fm archive 7466, 2020-06-01); Bishop 1995, "Training with noise is equivalent to Tikhonov
+regularization". On a tanh regression net fitted to Friedman's function #1 (scikit-learn's
+``make_friedman1``, nothing downloaded):
+
+1. **The identity.** At the fitted net, ``E[ℓ(x+ε)] − ℓ(x) − (σ²/2)·Δℓ(x)`` is estimated over the
+   test set for a geometric range of σ (antithetic pairs, common random numbers across σ, and the
+   control variate ``(σ²/2)·zᵀ∇²ℓ z``, whose mean is exactly ``(σ²/2)·Δℓ``, so the Monte-Carlo
+   error scales with the remainder). Its fitted log-log slope should be 4, i.e. the gap between
+   noise and the penalty, relative to the penalty, shrinks as O(σ²).
+2. **Bishop's form.** For the squared loss ``(σ²/2)·Δℓ = σ²‖∇f‖² + σ²(f − y)·Δf``; near a fit the
+   second term is small, so the noise is the gradient penalty ``σ²‖∇f‖²``. Its share is
+   measured at the fitted net and at initialisation.
+3. **Training.** Nets trained with input noise, with the Laplacian penalty and with the gradient
+   penalty (same σ, same initial weights): at small σ they end up close to each other; at larger
+   σ the full Laplacian term, unbounded below through ``(f − y)·Δf``, can diverge, which is why
+   Bishop keeps only the gradient penalty. The per-step loss estimate of noise is noisy
+   (antithetic pairs reduce it a little), the penalties are deterministic.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from matplotlib.figure import Figure
+from sklearn.datasets import make_friedman1
+
+from ..regularize import gradient_penalty, laplacian, noise_loss
+from ._base import Claim, Experiment, Reference, Result, Table
+
+TRAINED = ("plain", "noise", "laplacian-penalty", "gradient-penalty")
+
+
+@dataclass
+class Config:
+    """Full preset. ``sigmas``: noise levels of the identity check (geometric); ``train_sigmas``:
+    levels used for training; ``n_draws``: antithetic noise pairs per test point for the
+    identity; ``noise_pairs``: antithetic pairs per example per training step."""
+
+    n_train: int = 400
+    n_test: int = 200
+    n_features: int = 5
+    label_noise: float = 0.3
+    hidden: int = 32
+    fit_steps: int = 3000
+    lr: float = 5e-3
+    sigmas: tuple = (0.4, 0.28, 0.2, 0.14, 0.1, 0.07, 0.05)
+    n_draws: int = 256
+    train_sigmas: tuple = (0.05, 0.1, 0.2, 0.4)
+    train_steps: int = 1500
+    noise_pairs: int = 2
+    seed: int = 0
+
+
+def _data(cfg: Config):
+    x, y = make_friedman1(n_samples=cfg.n_train + cfg.n_test, n_features=cfg.n_features,
+                          noise=cfg.label_noise, random_state=cfg.seed)
+    x_tr, y_tr = x[: cfg.n_train], y[: cfg.n_train]
+    mu, sd = x_tr.mean(0), x_tr.std(0)
+    ym, ys = y_tr.mean(), y_tr.std()
+    xs = torch.as_tensor((x - mu) / sd)  # (n, d), standardised
+    yt = torch.as_tensor((y - ym) / ys)  # (n,)
+    return xs[: cfg.n_train], yt[: cfg.n_train], xs[cfg.n_train:], yt[cfg.n_train:]
+
+
+def _mlp(cfg: Config, gen: torch.Generator) -> torch.nn.Module:
+    h = cfg.hidden
+    layers = [torch.nn.Linear(cfg.n_features, h), torch.nn.Tanh(), torch.nn.Linear(h, h),
+              torch.nn.Tanh(), torch.nn.Linear(h, 1)]
+    model = torch.nn.Sequential(*layers, torch.nn.Flatten(0)).double()
+    with torch.no_grad():
+        for layer in layers:
+            if isinstance(layer, torch.nn.Linear):
+                bound = 1.0 / math.sqrt(layer.in_features)
+                layer.weight.copy_((2 * torch.rand(layer.weight.shape, generator=gen,
+                                                   dtype=torch.float64) - 1) * bound)
+                layer.bias.zero_()
+    return model
+
+
+def _sq_loss(model: torch.nn.Module, y: torch.Tensor):
+    """Per-example squared loss ``ℓ_n(x) = (f(x_n) − y_n)²``; a batch of ``k·len(y)`` rows is
+    read as ``k`` stacked copies (``x.repeat(k, 1)``)."""
+    def fn(x: torch.Tensor) -> torch.Tensor:
+        target = y.repeat(len(x) // len(y))  # (k·N,)
+        return (model(x) - target) ** 2
+    return fn
+
+
+def _train(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, method: str, sigma: float,
+           steps: int, cfg: Config, gen: torch.Generator) -> list[float]:
+    """Full-batch Adam on the mean of the chosen objective; returns the objective per step."""
+    opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
+    loss_fn = _sq_loss(model, y)
+    trace = []
+    for _ in range(steps):
+        if method == "noise":
+            obj = noise_loss(loss_fn, x, sigma=sigma, n_samples=cfg.noise_pairs,
+                             antithetic=True, generator=gen).mean()
+        else:
+            obj = loss_fn(x).mean()
+            if method == "laplacian-penalty":
+                obj = obj + sigma**2 / 2 * laplacian(loss_fn, x, create_graph=True).mean()
+            elif method == "gradient-penalty":
+                obj = obj + sigma**2 * gradient_penalty(model, x)
+        opt.zero_grad(set_to_none=True)
+        obj.backward()
+        opt.step()
+        trace.append(obj.item())
+    return trace
+
+
+def _hessians(loss_fn, x: torch.Tensor) -> torch.Tensor:
+    """Exact input Hessians of a per-example loss, ``(N, d, d)``."""
+    xl = x.detach().requires_grad_(True)
+    (g,) = torch.autograd.grad(loss_fn(xl).sum(), xl, create_graph=True)  # (N, d)
+    rows = [torch.autograd.grad(g[:, i].sum(), xl, retain_graph=True)[0]
+            for i in range(x.shape[1])]
+    return torch.stack(rows, dim=1).detach()  # (N, d, d)
+
+
+def _identity(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, cfg: Config) -> dict:
+    """The remainder E[ℓ(x+ε)] − ℓ − (σ²/2)Δℓ for each σ (control-variate Monte Carlo)."""
+    s = cfg.n_draws
+    loss_fn = _sq_loss(model, y)
+    hess = _hessians(loss_fn, x)  # (N, d, d)
+    lap = torch.diagonal(hess, dim1=1, dim2=2).sum(1)  # (N,)
+    lap_lib = laplacian(loss_fn, x)
+    x_rep = x.repeat(s, 1)  # (S·N, d): row s·N + n is example n
+    # the draws noise_loss makes (documented order): z = randn((1, S·N, d))
+    z = torch.randn((1, *x_rep.shape), generator=torch.Generator().manual_seed(cfg.seed + 1),
+                    dtype=x.dtype)[0]
+    quad = torch.einsum("ki,kij,kj->k", z, hess.repeat(s, 1, 1), z)  # (S·N,) zᵀH z
+    with torch.no_grad():
+        base = loss_fn(x).repeat(s)  # (S·N,)
+        out = {"sigma": [], "rem": [], "rem_se": [], "pen": [], "gap": []}
+        for sigma in cfg.sigmas:
+            pair = noise_loss(loss_fn, x_rep, sigma=sigma, antithetic=True,
+                              generator=torch.Generator().manual_seed(cfg.seed + 1))  # (S·N,)
+            rem = pair - base - sigma**2 / 2 * quad  # per draw remainder, mean = the identity's
+            out["sigma"].append(sigma)
+            out["rem"].append(rem.mean().item())
+            out["rem_se"].append(rem.std().item() / math.sqrt(len(rem)))
+            out["pen"].append(sigma**2 / 2 * lap.mean().item())
+            out["gap"].append((pair - base).mean().item())
+    out["lap_check"] = (lap - lap_lib).abs().max().item()
+    return out
+
+
+def _bishop_share(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor) -> dict:
+    """Split ½Δℓ = ‖∇f‖² + (f − y)Δf (means over x)."""
+    jac2 = gradient_penalty(model, x, reduction="none", create_graph=False)  # (N,)
+    lap_f = laplacian(model, x)  # (N,)
+    with torch.no_grad():
+        resid = model(x) - y
+    half_lap = (jac2 + resid * lap_f).mean().item()
+    return {"jac2": jac2.mean().item(), "cross": (resid * lap_f).mean().item(),
+            "share": jac2.mean().item() / half_lap, "mse": (resid**2).mean().item()}
+
+
+def run(config: Config) -> Result:
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # tiny nets: one thread is faster and deterministic
+    try:
+        return _run(config)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _slope(xs, ys) -> float:
+    return float(np.polyfit(np.log(np.asarray(xs)), np.log(np.abs(np.asarray(ys))), 1)[0])
+
+
+def _run(cfg: Config) -> Result:
+    x_tr, y_tr, x_te, y_te = _data(cfg)
+    init_gen = torch.Generator().manual_seed(cfg.seed)
+    model = _mlp(cfg, init_gen)
+    init_state = {k: v.clone() for k, v in model.state_dict().items()}
+    share_init = _bishop_share(model, x_te, y_te)
+    _train(model, x_tr, y_tr, "plain", 0.0, cfg.fit_steps, cfg, init_gen)
+    share_fit = _bishop_share(model, x_te, y_te)
+    ident = _identity(model, x_te, y_te, cfg)
+    sig, rem = np.array(ident["sigma"]), np.array(ident["rem"])
+    rel = rem / np.array(ident["pen"])
+    slope_abs, slope_rel = _slope(sig, rem), _slope(sig, rel)
+
+    # training with noise vs the penalties, all from the same initial weights
+    rows, fits = [], {}
+    for sigma in cfg.train_sigmas:
+        for method in TRAINED:
+            if method == "plain" and "plain" in fits:
+                continue
+            m = _mlp(cfg, torch.Generator().manual_seed(0))
+            m.load_state_dict(init_state)
+            trace = _train(m, x_tr, y_tr, method, sigma, cfg.train_steps, cfg,
+                           torch.Generator().manual_seed(cfg.seed + 2))
+            with torch.no_grad():
+                pred = m(x_te)
+            grad2 = gradient_penalty(m, x_te, create_graph=False).item()
+            fits[method if method == "plain" else (method, sigma)] = (pred, grad2, trace)
+    plain_pred, plain_g2, _ = fits["plain"]
+    plain_mse = ((plain_pred - y_te) ** 2).mean().item()
+    rows.append(["plain", "—", f"{plain_mse:.4f}", f"{plain_g2:.4f}", "—", "—"])
+    dist_np, dist_ng, dist_pp, diverged = [], [], [], []
+    for sigma in cfg.train_sigmas:
+        pn = fits[("noise", sigma)][0]
+        mse_noise = ((pn - y_te) ** 2).mean().item()
+        if ((fits[("laplacian-penalty", sigma)][0] - y_te) ** 2).mean().item() > 10 * mse_noise:
+            diverged.append(sigma)
+        for method in TRAINED[1:]:
+            pred, g2, _ = fits[(method, sigma)]
+            d_noise = (pred - pn).pow(2).mean().sqrt().item()
+            d_plain = (pred - plain_pred).pow(2).mean().sqrt().item()
+            rows.append([method, sigma, f"{((pred - y_te) ** 2).mean().item():.4f}",
+                         f"{g2:.4f}", "—" if method == "noise" else f"{d_noise:.4f}",
+                         f"{d_plain:.4f}"])
+        dist_np.append((fits[("laplacian-penalty", sigma)][0] - pn).pow(2).mean().sqrt().item())
+        dist_ng.append((fits[("gradient-penalty", sigma)][0] - pn).pow(2).mean().sqrt().item())
+        dist_pp.append((pn - plain_pred).pow(2).mean().sqrt().item())
+
+    # variance of the per-step loss estimate at the fitted net (one step's worth of noise)
+    loss_fn = _sq_loss(model, y_tr)
+    s0 = cfg.train_sigmas[len(cfg.train_sigmas) // 2]
+    with torch.no_grad():
+        reps = 200
+        est_plain = torch.stack([noise_loss(loss_fn, x_tr, sigma=s0, n_samples=1,
+                                            generator=cfg.seed + 100 + i).mean()
+                                 for i in range(reps)])
+        est_anti = torch.stack([noise_loss(loss_fn, x_tr, sigma=s0, n_samples=1,
+                                           antithetic=True, generator=cfg.seed + 100 + i).mean()
+                                for i in range(reps)])
+    var_ratio = (est_plain.var() / est_anti.var()).item()
+    pen_s0 = s0**2 / 2 * laplacian(loss_fn, x_tr).mean().item()
+    rel_std = est_anti.std().item() / pen_s0
+
+    ratio_small = dist_np[0] / dist_pp[0]
+    claims = [
+        Claim("E[ℓ(x+ε)] − ℓ(x) − (σ²/2)·Δℓ(x) = O(σ⁴): fitted log-log slope of the remainder "
+              f"over σ ∈ [{sig.min():g}, {sig.max():g}]", 4.0, slope_abs, "±0.3",
+              abs(slope_abs - 4.0) <= 0.3),
+        Claim("the noise/penalty gap relative to the penalty (σ²/2)·Δℓ shrinks as O(σ²): "
+              "fitted slope", 2.0, slope_rel, "±0.3", abs(slope_rel - 2.0) <= 0.3),
+        Claim("near a fit the noise is the gradient penalty (Bishop 1995): share "
+              "‖∇f‖² / (½Δℓ) at the fitted net (mean over the test set)", 1.0,
+              share_fit["share"], "±0.15", abs(share_fit["share"] - 1.0) <= 0.15),
+        Claim(f"training with noise ≈ training with the Laplacian penalty at σ = "
+              f"{cfg.train_sigmas[0]:g}: rms distance between their predictions, relative to "
+              "the noise model's distance from the unregularised one", "< 1", ratio_small,
+              "< 1", ratio_small < 1),
+        Claim(f"antithetic pairs ±ε cut the variance of the per-step noise-loss estimate "
+              f"(σ = {s0:g}): variance ratio plain / antithetic", "> 1", var_ratio, "> 1",
+              var_ratio > 1),
+    ]
+    identity_rows = [[f"{s:g}", f"{g:.4e}", f"{p:.4e}", f"{r:.3e}", f"{se:.1e}", f"{q:.3e}"]
+                     for s, g, p, r, se, q in zip(sig, ident["gap"], ident["pen"], rem,
+                                                  ident["rem_se"], rel)]
+    tables = [
+        Table("The identity at the fitted net (means over the test set)",
+              ["σ", "noise gap E[ℓ(x+ε)] − ℓ", "(σ²/2)·Δℓ", "remainder", "MC s.e.",
+               "remainder ÷ penalty"], identity_rows),
+        Table("Bishop's split ½Δℓ = ‖∇f‖² + (f − y)·Δf (test means)",
+              ["net", "MSE", "‖∇f‖²", "(f − y)·Δf", "‖∇f‖² share of ½Δℓ"],
+              [[name, f"{d['mse']:.4f}", f"{d['jac2']:.4f}", f"{d['cross']:+.4f}",
+                f"{d['share']:.3f}"] for name, d in (("initial", share_init),
+                                                     ("fitted", share_fit))]),
+        Table("Trained with noise vs penalties (same initial weights; test set)",
+              ["objective", "σ", "test MSE", "mean ‖∇ₓf‖²", "rms distance to noise model",
+               "rms distance to plain model"], rows),
+    ]
+
+    fig = Figure(figsize=(11, 4.2))
+    ax1, ax2 = fig.subplots(1, 2)
+    ax1.loglog(sig, np.abs(rem), "o-", label="|remainder|")
+    ax1.loglog(sig, ident["pen"], "s-", label="(σ²/2)·Δℓ")
+    ax1.loglog(sig, np.abs(rel), "^-", label="|remainder| ÷ penalty")
+    ref = np.abs(rem[-1]) * (sig / sig[-1]) ** 4
+    ax1.loglog(sig, ref, "k--", lw=1, label="∝ σ⁴")
+    ax1.loglog(sig, np.abs(rel[-1]) * (sig / sig[-1]) ** 2, "k:", lw=1, label="∝ σ²")
+    ax1.set_xlabel("σ")
+    ax1.set_title(f"noise − Laplacian penalty: slope {slope_abs:.2f} (relative {slope_rel:.2f})")
+    ax1.legend(fontsize=8)
+    ts = np.array(cfg.train_sigmas)
+    ax2.loglog(ts, dist_np, "o-", label="noise vs Laplacian penalty")
+    ax2.loglog(ts, dist_ng, "s-", label="noise vs gradient penalty")
+    ax2.loglog(ts, dist_pp, "^-", label="noise vs unregularised")
+    ax2.set_xlabel("training σ")
+    ax2.set_ylabel("rms distance of test predictions")
+    ax2.set_title("trained models")
+    ax2.legend(fontsize=8)
+    fig.tight_layout()
+    notes = (
+        f"Friedman #1 with {cfg.n_features} features, {cfg.n_train} training / {cfg.n_test} test "
+        f"points (inputs and targets standardised), tanh MLP {cfg.n_features}-{cfg.hidden}-"
+        f"{cfg.hidden}-1 in float64, full-batch Adam (lr {cfg.lr:g}): {cfg.fit_steps} steps for "
+        f"the fitted net, {cfg.train_steps} per trained model. Identity: {cfg.n_draws} antithetic "
+        f"pairs per test point, the same draws for every σ; library Laplacian vs explicit "
+        f"Hessian trace max difference {ident['lap_check']:.1e}. Training noise: "
+        f"{cfg.noise_pairs} antithetic pair(s) per example per step. At σ = {s0:g} one "
+        f"antithetic draw per example gives a training-loss estimate whose std is "
+        f"{100 * rel_std:.1f} % of the penalty (σ²/2)·Δℓ it stands for; the penalties are exact."
+        + ("" if not diverged else
+           " Training on the full second-order term (σ²/2)·Δℓ diverged at σ = "
+           + ", ".join(f"{v:g}" for v in diverged)
+           + " (test MSE > 10× the noise model's): its (f − y)·Δf part is unbounded below, the "
+           "net learns curvature against its residuals. This is why Bishop (1995) keeps only the "
+           "gradient penalty σ²‖∇f‖² (bounded below); noise itself cannot be exploited that "
+           "way. The penalties act at the training points only, noise on their neighbourhoods."))
+    return Result(claims=claims, tables=tables, figures={"identity": fig}, notes=notes)
+
+
+EXPERIMENT = Experiment(
+    name="noise-vs-penalty",
+    title="Input noise = Laplacian / gradient penalty + O(σ⁴) on a regression net",
+    article="Generalisation: noise, gradient penalty, virtual adversarial training (2020-06-01)",
+    article_url="https://kexue.fm/archives/7466",
+    claim="E[ℓ(x+ε)] − ℓ − (σ²/2)Δℓ = O(σ⁴); near a fit the noise is the gradient penalty "
+          "σ²‖∇f‖²",
+    config=Config,
+    run=run,
+    quick={"fit_steps": 1000, "n_draws": 64, "train_sigmas": (0.1, 0.3), "train_steps": 300},
+    quick_runtime_s=25,
+    references=(
+        Reference("Su Jianlin, Generalisation: from random noise and gradient penalty to virtual "
+                  "adversarial training (kexue.fm 7466)", "https://kexue.fm/archives/7466"),
+        Reference("Bishop, Training with noise is equivalent to Tikhonov regularization, Neural "
+                  "Computation 7(1), 1995", "https://doi.org/10.1162/neco.1995.7.1.108"),
+    ),
+    section="kexue.regularize",
+)

@@ -1,0 +1,215 @@
+"""thesis-walk-limit: Su's asymmetric random walk tends to the drift–diffusion equation at O(Δs²).
+
+Article: "Path-integral series 2: the random-walk model" (kexue.fm archive 3750), part of Su
+Jianlin's thesis. A walker at ``x`` steps ``±Δs`` every ``Δt = Δs²/α`` with probabilities
+``½(1 ± p(x)Δs/α)``; the master equation tends to ``P_t = (α/2) P_xx − (p P)_x`` (eq. 12). Checked:
+
+1. constant drift ``p`` (exact walk law = binomial): the lattice density ``pmf/(2Δs)`` differs
+   from ``N(pT, αT)`` by ``O(Δs²)`` (note's figures 7.2e-4, 1.8e-4, 4.5e-5 for Δs = 0.04, 0.02,
+   0.01 at α = 0.7, p = 0.8, T = 0.9);
+2. position-dependent drift ``p = −θx`` (OU): the same order against the OU closed form, with the
+   Crank–Nicolson Fokker–Planck solution on the figure;
+3. Monte Carlo walkers reproduce the exact lattice law (chi-square test), and the mean
+   displacement per tick is exactly ``pΔt``.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from matplotlib.figure import Figure
+from scipy import stats
+
+from ..stochastic import closed_forms as cf
+from ..stochastic._pde import fokker_planck
+from ..stochastic._sde import SDE
+from ..stochastic._walk import LatticeWalk, RandomWalk
+from ._base import Claim, Experiment, Reference, Result, Table
+
+
+@dataclass
+class Config:
+    """Full preset. ``alpha``, ``drift`` (constant p), ``T``: the note's case; ``theta``: OU drift
+    ``p = −θx`` started from ``N(x0, s0²)``; ``ds_values``: lattice spacings; ``mc_ds``: spacing
+    of the Monte Carlo walkers; ``n_walkers``: their number."""
+
+    alpha: float = 0.7
+    drift: float = 0.8
+    T: float = 0.9
+    theta: float = 1.3
+    x0: float = 1.0
+    s0: float = 0.1
+    ds_values: tuple = (0.04, 0.02, 0.01, 0.005)
+    mc_ds: float = 0.04
+    n_walkers: int = 200_000
+    seed: int = 0
+
+
+REFERENCE_ERRORS = {0.04: 7.2e-4, 0.02: 1.8e-4, 0.01: 4.5e-5}
+
+
+def _slope(h, err) -> float:
+    return float(np.polyfit(np.log(h), np.log(err), 1)[0])
+
+
+def _walkers_final(walk: RandomWalk, n_steps: int, n_walkers: int, gen: torch.Generator,
+                   chunk: int = 20_000) -> np.ndarray:
+    """Final positions of ``n_walkers`` simulated walkers (in chunks to bound memory)."""
+    out = []
+    for start in range(0, n_walkers, chunk):
+        m = min(chunk, n_walkers - start)
+        out.append(walk.sample(n_steps, m, generator=gen)[-1].numpy())  # (m,)
+    return np.concatenate(out)
+
+
+def run(config: Config) -> Result:
+    a, p, T = config.alpha, config.drift, config.T
+    dss = sorted(config.ds_values, reverse=True)
+    gen = torch.Generator().manual_seed(config.seed)
+    rows, err_const, err_ou, mean_err = [], [], [], 0.0
+    ou_drift = lambda t, x: -config.theta * x  # noqa: E731
+    keep = {}
+    for ds in dss:
+        t0 = time.perf_counter()
+        # (1) constant drift from a point mass
+        half = 8 * math.sqrt(a * T)  # lattice with x = 0 as a site
+        walk = LatticeWalk.from_drift(p, a, ds, bounds=(-ds * math.ceil(half / ds),
+                                                        ds * math.ceil((p * T + half) / ds)))
+        n = round(T / walk.dt)
+        start = walk.delta(0.0)
+        pmf = walk.propagate(start, n)
+        mean_err = max(mean_err, abs(float((walk.x * pmf).sum()) - p * n * walk.dt))
+        xs, dens = walk.density(pmf)
+        e1 = float(np.max(np.abs(dens - cf.drift_diffusion_density(xs, n * walk.dt, 0.0, p, a))))
+        # (2) OU drift from a smooth start
+        ou = LatticeWalk.from_drift(ou_drift, a, ds, bounds=(-5.0, 5.0))
+        n2 = round(T / ou.dt)
+        p0 = ou.from_density(cf.drift_diffusion_density(ou.x, 1.0, config.x0, 0.0, config.s0**2))
+        xo, do = ou.density(ou.propagate(p0 / p0.sum(), n2))
+        m, v = cf.ou_gaussian_evolution(config.x0, config.s0, n2 * ou.dt, config.theta, a)
+        e2 = float(np.max(np.abs(do - stats.norm.pdf(xo, m, math.sqrt(v)))))
+        err_const.append(e1)
+        err_ou.append(e2)
+        keep[ds] = (xs, dens, walk, pmf, n, xo, do)
+        rows.append([ds, n, e1, REFERENCE_ERRORS.get(ds, "—"), n2, e2,
+                     round(time.perf_counter() - t0, 3)])
+
+    # (3) Monte Carlo walkers against the exact lattice law
+    mc_ds = config.mc_ds
+    w_up = 0.5 * (1 + p * mc_ds / a)
+    rw = RandomWalk(w_up, up=mc_ds, down=mc_ds)
+    n_mc = round(T / (mc_ds**2 / a))
+    final = _walkers_final(rw, n_mc, config.n_walkers, gen)
+    k = np.rint((final + n_mc * mc_ds) / (2 * mc_ds)).astype(int)  # number of up-steps
+    counts = np.bincount(k, minlength=n_mc + 1).astype(float)
+    _, probs = rw.pmf(n_mc)
+    expected = probs * config.n_walkers
+    big = expected >= 5  # pool the sparse tails into one cell
+    obs = np.append(counts[big], counts[~big].sum())
+    exp = np.append(expected[big], expected[~big].sum())
+    chi2 = float(((obs - exp) ** 2 / exp).sum())
+    dof = obs.size - 1
+    p_chi2 = float(stats.chi2.sf(chi2, dof))
+
+    s_const, s_ou = _slope(dss, err_const), _slope(dss, err_ou)
+
+    # figures
+    fig = Figure(figsize=(11, 4.2))
+    ax1, ax2 = fig.subplots(1, 2)
+    pos, _ = rw.pmf(n_mc)
+    ax1.bar(pos, counts / (config.n_walkers * 2 * mc_ds), width=2 * mc_ds, color="#cfd8e8",
+            edgecolor="#9aa8c0", lw=0.3, label=f"{config.n_walkers} walkers (Δs={mc_ds})")
+    xs, dens = keep[dss[-1]][:2]
+    grid = np.linspace(xs[0], xs[-1], 800)
+    ax1.plot(xs, dens, ".", ms=2, color="#d62728", label=f"lattice pmf/(2Δs), Δs={dss[-1]}")
+    ax1.plot(grid, cf.drift_diffusion_density(grid, T, 0.0, p, a), "k-", lw=1,
+             label="N(pT, αT) (closed form)")
+    ax1.set_xlim(p * T - 4 * math.sqrt(a * T), p * T + 4 * math.sqrt(a * T))
+    ax1.set_title(f"constant drift p={p}, α={a}, T={T}")
+    ax1.set_xlabel("x")
+    ax1.set_ylabel("density")
+    ax1.legend(fontsize=7)
+    # OU panel with CN Fokker–Planck
+    xg = np.linspace(-5, 5, 1001)
+    sde = SDE(ou_drift, lambda t, x: torch.full_like(x, math.sqrt(a)), noise="additive")
+    cn = fokker_planck(sde, xg, cf.drift_diffusion_density(xg, 1.0, config.x0, 0.0,
+                                                           config.s0**2), [0.0, T], n_steps=500)
+    m, v = cf.ou_gaussian_evolution(config.x0, config.s0, T, config.theta, a)
+    xo, do = keep[dss[0]][5:7]
+    ax2.plot(xo, do, "o", ms=3, mfc="none", color="#1f77b4", label=f"lattice walk, Δs={dss[0]}")
+    ax2.plot(xg, cn[-1], "-", color="#2ca02c", lw=2, alpha=0.6, label="Crank–Nicolson FP")
+    ax2.plot(xg, stats.norm.pdf(xg, m, math.sqrt(v)), "k--", lw=1, label="OU closed form")
+    ax2.set_xlim(-2.5, 3)
+    ax2.set_title(f"OU drift p = −{config.theta}x, start N({config.x0}, {config.s0}²)")
+    ax2.set_xlabel("x")
+    ax2.legend(fontsize=7)
+    fig.tight_layout()
+
+    fig2 = Figure(figsize=(5.5, 4.2))
+    ax = fig2.subplots()
+    ax.loglog(dss, err_const, "o-", label=f"constant p (slope {s_const:.3f})")
+    ax.loglog(dss, err_ou, "s-", label=f"OU p = −θx (slope {s_ou:.3f})")
+    ref = [REFERENCE_ERRORS[d] for d in dss if d in REFERENCE_ERRORS]
+    if ref:
+        ax.loglog([d for d in dss if d in REFERENCE_ERRORS], ref, "k+", ms=10,
+                  label="reference note")
+    h = np.array(dss)
+    ax.loglog(h, 1.6 * err_const[0] * (h / h[0]) ** 2, "k:", lw=1, label="slope 2")
+    ax.set_xlabel("Δs")
+    ax.set_ylabel("sup |lattice density − closed form|")
+    ax.set_title("walk → Fokker–Planck: error O(Δs²)")
+    ax.legend(fontsize=8)
+    fig2.tight_layout()
+
+    claims = [
+        Claim("constant drift: sup error of the lattice density falls as Δs² (fitted slope)",
+              2.0, s_const, "±0.1", abs(s_const - 2.0) <= 0.1),
+        Claim("OU drift p = −θx: sup error against the OU law falls as Δs² (fitted slope)",
+              2.0, s_ou, "±0.1", abs(s_ou - 2.0) <= 0.1),
+        Claim("mean displacement per tick is exactly pΔt: |E X_n − p nΔt|", 0.0, mean_err,
+              "≤ 1e-12", mean_err <= 1e-12),
+        Claim(f"Monte Carlo walkers follow the exact lattice law (chi-square, {dof} dof, p-value)",
+              "≥ 0.001", p_chi2, "p ≥ 0.001", p_chi2 >= 1e-3),
+    ]
+    for ds, e in zip(dss, err_const):
+        if ds in REFERENCE_ERRORS:
+            ref_e = REFERENCE_ERRORS[ds]
+            claims.append(Claim(f"sup error at Δs={ds} matches the reference note", ref_e, e,
+                                "±5%", abs(e - ref_e) <= 0.05 * ref_e))
+    table = Table("Lattice walk vs closed form (sup error of the density)",
+                  ["Δs", "steps (const p)", "error const p", "note", "steps (OU)", "error OU",
+                   "time s"], rows)
+    notes = ("Errors are measured at t = nΔt with n = round(T/Δt) (T/Δt is not an integer for "
+             "every Δs); from a point mass the density is pmf/(2Δs) on the reachable sub-lattice "
+             f"(parity). Monte Carlo: {config.n_walkers} walkers, {n_mc} steps, chi-square "
+             f"statistic {chi2:.1f}.")
+    return Result(claims=claims, tables=[table], figures={"densities": fig, "convergence": fig2},
+                  notes=notes)
+
+
+EXPERIMENT = Experiment(
+    name="thesis-walk-limit",
+    title="Asymmetric random walk → drift–diffusion (Fokker–Planck) at O(Δs²)",
+    article="Path-integral series 2: random-walk model (2016-05-30)",
+    article_url="https://kexue.fm/archives/3750",
+    claim="the walk with step probabilities ½(1 ± pΔs/α) converges to the Fokker–Planck "
+          "density with sup error O(Δs²)",
+    config=Config,
+    run=run,
+    quick={"ds_values": (0.04, 0.02, 0.01), "n_walkers": 50_000},
+    quick_runtime_s=4,
+    references=(
+        Reference("Su Jianlin, 随机游走模型 (random-walk model), thesis part 2 (kexue.fm 3750)",
+                  "https://kexue.fm/archives/3750"),
+        Reference("Su Jianlin, 我的毕业论文 (thesis overview, kexue.fm 3749)",
+                  "https://kexue.fm/archives/3749"),
+        Reference("Crank & Nicolson (1947), A practical method for numerical evaluation of "
+                  "solutions of partial differential equations of the heat-conduction type",
+                  "https://doi.org/10.1017/S0305004100023197"),
+    ),
+    section="kexue.stochastic",
+)

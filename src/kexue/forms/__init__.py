@@ -1,0 +1,49 @@
+"""Differential forms on Rⁿ: wedge, exterior derivative, pullback, integration over parametrised
+chains, and Stokes' theorem as one formula for Newton–Leibniz, Green, Kelvin–Stokes and Gauss.
+
+Source: Su Jianlin, exterior differential series (外微分浅谈), part 5 "geometric meaning"
+(kexue.fm archive 4062, 2016-11-06).
+
+    >>> from kexue.forms import coords, d, wedge, integrate, boundary
+    >>> from kexue.forms import disk
+    >>> (x, y), (dx, dy) = coords("x y")
+    >>> omega = -y * dx + x * dy
+    >>> d(omega)
+    2*dx^dy
+    >>> integrate(omega, boundary(disk()))
+    2*pi
+"""
+
+from ._chain import Cell, Chain, boundary
+from ._form import Coordinates, Form, coords, curl, d, div, grad, pullback, volume, wedge
+from ._integrate import (
+    METHODS,
+    NUMERIC_NODES,
+    StokesCheck,
+    check_stokes,
+    integrate,
+    singularities,
+)
+from ._stokes import (
+    STOKES_CASES,
+    StokesCase,
+    annulus,
+    ball,
+    disk,
+    ellipse,
+    hemisphere,
+    unit_cube,
+    unit_square,
+)
+
+__all__ = [
+    # the contract
+    "Form", "coords", "wedge", "d", "pullback", "integrate", "Chain", "boundary",
+    # algebra and geometry
+    "Coordinates", "Cell", "grad", "curl", "div", "volume",
+    # integration and Stokes
+    "METHODS", "NUMERIC_NODES", "singularities", "check_stokes", "StokesCheck",
+    "StokesCase", "STOKES_CASES",
+    # standard domains
+    "disk", "ellipse", "annulus", "hemisphere", "ball", "unit_square", "unit_cube",
+]

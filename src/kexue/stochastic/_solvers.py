@@ -1,0 +1,514 @@
+"""Fixed-step SDE solvers: Euler–Maruyama, Milstein, Stratonovich Heun, Rößler SRA1.
+
+One entry point, :func:`solve`, integrates ``dx = f(t, x) dt + g(t, x) dW`` (kexue.fm archive
+3762, eq. 48 in Su's notation ``dx = p dt + sqrt(alpha) dW``) for a batch of paths and returns
+the states at the requested times, time-major ``(len(ts), batch, d)``.
+
+Each method is a small object that declares its own theory (``strong_order``, ``weak_order``,
+the SDE interpretation it integrates) and builds a per-step closure. The driver keeps the
+per-step Python overhead low:
+
+* inputs and the user's drift/diffusion are validated once, by a probe call at ``(t0, x0)``;
+* Brownian increments are drawn in chunks with one ``torch.randn`` call per chunk, and the
+  chunk-level quantities a method needs (Milstein's ``(dW² - h)/2``, SRA1's ``dZ/h``) are
+  computed once per chunk, vectorised over steps;
+* step times are precomputed 0-d tensors, step sizes Python floats;
+* without autograd, states are updated in place (``torch.addcmul(..., out=)``, ``add_``) in two
+  ping-pong buffers, and the output slots are written directly. When ``x0`` or the probe's
+  drift/diffusion require grad (and grad mode is on), the same formulas run out of place, so
+  pathwise gradients flow through ``solve``.
+
+References: Kloeden & Platen, *Numerical Solution of Stochastic Differential Equations*
+(Springer 1992), §10.2 (Euler), §10.3 (Milstein), §11.1 (Heun-type schemes); Rößler, "Runge–Kutta
+methods for the strong approximation of solutions of stochastic differential equations",
+SIAM J. Numer. Anal. 48(3):922–952 (2010) (SRA1).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterator, Sequence
+
+import numpy as np
+import torch
+
+from ._brownian import BrownianIncrements, _draw, _grid_floats, as_generator
+from ._sde import SDE
+
+__all__ = [
+    "Method", "Euler", "Milstein", "StratonovichHeun", "SRA1", "METHODS", "solve", "get_method",
+]
+
+Step = Callable[[int, torch.Tensor, tuple, "torch.Tensor | None"], torch.Tensor]
+
+# Elements (steps × batch × noise dim) of Brownian increments drawn per torch.randn call.
+_CHUNK_ELEMENTS = 1 << 18
+
+
+class Method:
+    """A fixed-step SDE scheme. Subclasses set the class attributes and ``make_step``.
+
+    Attributes:
+        name: the string accepted by ``solve(method=...)``.
+        strong_order: strong (pathwise, ``E|X_N - X(T)|``) order for the noise types it supports.
+        weak_order: weak order (error of ``E φ(X_N)`` for smooth ``φ``).
+        interpretation: ``"ito"`` or ``"stratonovich"`` — how ``g dW`` is read.
+        levy_area: whether the scheme needs ``dZ = ∫(W - W(t_k)) ds`` besides ``dW``.
+    """
+
+    name: str = ""
+    strong_order: float = 0.0
+    weak_order: float = 0.0
+    interpretation: str = "ito"
+    levy_area: bool = False
+
+    def strong_order_for(self, sde: SDE) -> float:
+        """The strong order on ``sde`` (some schemes gain an order for additive noise)."""
+        return self.strong_order
+
+    def check(self, sde: SDE, d: int) -> None:
+        """Raise ``ValueError`` if the scheme does not apply to ``sde`` in dimension ``d``."""
+
+    def noise_terms(self, dW: torch.Tensor, dZ: torch.Tensor | None,
+                    h: torch.Tensor | float) -> tuple[torch.Tensor, ...]:
+        """Per-chunk quantities, each ``(n_chunk, batch, m)``, from ``dW``/``dZ`` and steps ``h``
+        (a float or ``(n_chunk, 1, 1)``); the step closure receives one slice of each."""
+        return (dW,)
+
+    def make_step(self, sde: SDE, t: Sequence[torch.Tensor], h: Sequence[float], *,
+                  like: torch.Tensor, inplace: bool) -> Step:
+        """Build ``step(k, x, noise_k, out) -> x_next`` for step ``k`` (``t[k] -> t[k+1]``).
+
+        With ``inplace`` the result is written into ``out`` (never aliasing ``x``) and returned;
+        otherwise ``out`` is ``None`` and a new tensor is returned (autograd-safe).
+        """
+        raise NotImplementedError
+
+    def __repr__(self) -> str:
+        return (f"{type(self).__name__}(name={self.name!r}, strong_order={self.strong_order}, "
+                f"weak_order={self.weak_order}, interpretation={self.interpretation!r})")
+
+
+class Euler(Method):
+    """Euler–Maruyama: ``x + f(t, x) h + g(t, x) ΔW`` (Kloeden & Platen 1992, §10.2).
+
+    Itô. Strong order 0.5 in general and 1.0 for additive noise; weak order 1.0.
+    """
+
+    name = "euler"
+    strong_order = 0.5
+    weak_order = 1.0
+
+    def strong_order_for(self, sde: SDE) -> float:
+        return 1.0 if sde.noise == "additive" else 0.5
+
+    def make_step(self, sde, t, h, *, like, inplace):
+        f, g = sde.drift, sde.diffusion
+        if not inplace:
+            def step(k, x, nk, out):
+                tk = t[k]
+                return x + f(tk, x) * h[k] + g(tk, x) * nk[0]
+            return step
+
+        def step_(k, x, nk, out):
+            tk = t[k]
+            fx = f(tk, x)
+            torch.addcmul(x, g(tk, x), nk[0], out=out)         # out = x + g ΔW
+            return out.add_(fx, alpha=h[k])                      # out += f h
+        return step_
+
+
+class Milstein(Method):
+    """Itô Milstein: ``x + f h + g ΔW + ½ g ∂g/∂x (ΔW² - h)`` (Kloeden & Platen 1992, §10.3).
+
+    Diagonal noise (componentwise; ``g_i`` depends on ``x_i`` only), additive noise (where it
+    equals Euler) or scalar noise with ``d == 1``. ``∂g/∂x`` comes from ``sde.diffusion_dx`` or
+    autograd (``SDE.g_dx``). Strong order 1.0, weak order 1.0.
+    """
+
+    name = "milstein"
+    strong_order = 1.0
+    weak_order = 1.0
+
+    def check(self, sde: SDE, d: int) -> None:
+        if sde.noise == "scalar" and d != 1:
+            raise ValueError(
+                f"method 'milstein' supports scalar noise only for d == 1 (got d={d}): the "
+                "correction g·∇g couples components. Use method='heun' on the Stratonovich form "
+                "(ito_to_stratonovich needs d == 1 too) or method='euler'."
+            )
+
+    def noise_terms(self, dW, dZ, h):
+        return dW, (dW * dW).sub_(h).mul_(0.5)                  # (n, batch, m) each
+
+    def make_step(self, sde, t, h, *, like, inplace):
+        if sde.noise == "additive":
+            return Euler().make_step(sde, t, h, like=like, inplace=inplace)
+        f, g, gdx, g_and_gdx = sde.drift, sde.diffusion, sde.g_dx, sde.g_and_g_dx
+        if not inplace:
+            def step(k, x, nk, out):
+                tk = t[k]
+                gx = g(tk, x)
+                return x + f(tk, x) * h[k] + gx * nk[0] + gx * gdx(tk, x) * nk[1]
+            return step
+
+        def step_(k, x, nk, out):
+            tk = t[k]
+            fx = f(tk, x)
+            gx, dgx = g_and_gdx(tk, x)
+            noise = torch.addcmul(nk[0], dgx, nk[1])             # ΔW + g' (ΔW² - h)/2
+            torch.addcmul(x, gx, noise, out=out)                 # x + g ΔW + ½ g g' (ΔW² - h)
+            return out.add_(fx, alpha=h[k])                      # + f h
+        return step_
+
+
+class StratonovichHeun(Method):
+    """Stratonovich Heun (predictor–corrector trapezoidal rule; Kloeden & Platen 1992, §11.1):
+
+    ``x̃ = x + f(t, x) h + g(t, x) ΔW``,
+    ``x' = x + ½[f(t, x) + f(t+h, x̃)] h + ½[g(t, x) + g(t+h, x̃)] ΔW``.
+
+    It integrates the SDE in the **Stratonovich** sense ``dx = f dt + g ∘ dW``: applied to the
+    coefficients of an Itô SDE it converges to a different process unless the noise is additive.
+    Convert first with :func:`kexue.stochastic.ito_to_stratonovich` (drift ``f - ½ g ∂g/∂x``).
+    Strong order 1.0 for commutative noise (diagonal, scalar, additive); weak order 1.0.
+    """
+
+    name = "heun"
+    strong_order = 1.0
+    weak_order = 1.0
+    interpretation = "stratonovich"
+
+    def make_step(self, sde, t, h, *, like, inplace):
+        f, g = sde.drift, sde.diffusion
+        if not inplace:
+            def step(k, x, nk, out):
+                tk, tn, hk, dw = t[k], t[k + 1], h[k], nk[0]
+                fx, gx = f(tk, x), g(tk, x)
+                xp = x + fx * hk + gx * dw
+                return x + (fx + f(tn, xp)) * (0.5 * hk) + (gx + g(tn, xp)) * (0.5 * dw)
+            return step
+
+        def step_(k, x, nk, out):
+            tk, tn, hk, dw = t[k], t[k + 1], h[k], nk[0]
+            fx = f(tk, x)
+            gx = g(tk, x)
+            torch.addcmul(x, gx, dw, out=out).add_(fx, alpha=hk)   # predictor x̃ in out
+            gs = gx + g(tn, out)                                     # consumed before out is
+            fs = fx + f(tn, out)                                     # overwritten below
+            torch.addcmul(x, gs, dw, value=0.5, out=out)
+            return out.add_(fs, alpha=0.5 * hk)
+        return step_
+
+
+class SRA1(Method):
+    """Rößler's SRA1 for additive noise, strong order 1.5 (Rößler 2010, SIAM J. Numer. Anal.
+    48(3), Table 5.1). With ``I10 = ∫(W - W(t)) ds`` (``dZ``) over the step:
+
+    ``H2 = x + ¾ f(t, x) h + (3/2) g(t+h) I10/h``,
+    ``x' = x + [⅓ f(t, x) + ⅔ f(t + ¾h, H2)] h + g(t+h) (ΔW - I10/h) + g(t) I10/h``.
+
+    Itô (= Stratonovich for additive noise). Requires ``noise="additive"``; ``(ΔW, I10)`` are
+    drawn exactly as correlated Gaussians. Strong order 1.5, weak order 2.0 (deterministic
+    order 2).
+    """
+
+    name = "sra1"
+    strong_order = 1.5
+    weak_order = 2.0
+    levy_area = True
+
+    def check(self, sde: SDE, d: int) -> None:
+        if sde.noise != "additive":
+            raise ValueError(
+                f"method 'sra1' needs additive noise (diffusion g(t) independent of x); the SDE "
+                f"has noise={sde.noise!r}. Use method='milstein' or 'euler', or build the SDE "
+                "with noise='additive' if g does not depend on x."
+            )
+
+    def noise_terms(self, dW, dZ, h):
+        return dW, dZ / h                                       # (n, batch, m) each
+
+    def make_step(self, sde, t, h, *, like, inplace):
+        f, g = sde.drift, sde.diffusion
+        t_all = torch.stack(list(t))
+        hs = torch.as_tensor(h, dtype=t_all.dtype, device=t_all.device)
+        t34 = list((t_all[:-1] + 0.75 * hs).unbind(0))          # stage-2 drift times
+        cache: list = [-1, None]                                 # g(t[k]) from the last step
+        scratch = torch.empty_like(like) if inplace else None
+
+        def g_pair(k, x):
+            g0 = cache[1] if cache[0] == k else g(t[k], x)
+            g1 = g(t[k + 1], x)
+            cache[0], cache[1] = k + 1, g1
+            return g0, g1
+
+        if not inplace:
+            def step(k, x, nk, out):
+                hk, (dw, zh) = h[k], nk
+                g0, g1 = g_pair(k, x)
+                f1 = f(t[k], x)
+                h2 = x + f1 * (0.75 * hk) + g1 * (1.5 * zh)
+                f2 = f(t34[k], h2)
+                return x + (f1 + 2.0 * f2) * (hk / 3.0) + g1 * (dw - zh) + g0 * zh
+            return step
+
+        def step_(k, x, nk, out):
+            hk, (dw, zh) = h[k], nk
+            g0, g1 = g_pair(k, x)
+            f1 = f(t[k], x)
+            torch.addcmul(x, g1, zh, value=1.5, out=scratch).add_(f1, alpha=0.75 * hk)  # H2
+            f2 = f(t34[k], scratch)
+            torch.addcmul(x, g1, dw, out=out)                    # x + g(t+h) ΔW
+            out.addcmul_(g0 - g1, zh)                            # + (g(t) - g(t+h)) I10/h
+            out.add_(f1, alpha=hk / 3.0)
+            return out.add_(f2, alpha=2.0 * hk / 3.0)
+        return step_
+
+
+METHODS: dict[str, Method] = {m.name: m for m in (Euler(), Milstein(), StratonovichHeun(), SRA1())}
+
+
+def get_method(method: str | Method) -> Method:
+    """The :class:`Method` for a name in ``METHODS`` (or the instance itself).
+
+    Raises:
+        ValueError: unknown name (the message lists the accepted ones).
+        TypeError: neither a string nor a ``Method``.
+    """
+    if isinstance(method, Method):
+        return method
+    if not isinstance(method, str):
+        raise TypeError(f"method must be a string or a Method; got {type(method).__name__}")
+    try:
+        return METHODS[method]
+    except KeyError:
+        raise ValueError(
+            f"unknown method {method!r}; accepted: {', '.join(METHODS)}"
+        ) from None
+
+
+def _check_x0(x0: torch.Tensor) -> torch.Tensor:
+    if not isinstance(x0, torch.Tensor):
+        raise TypeError(
+            f"x0 must be a floating-point tensor of shape (batch, d); got {type(x0).__name__}. "
+            "Use e.g. torch.full((n_paths, 1), 1.0, dtype=torch.float64)."
+        )
+    if not x0.is_floating_point():
+        raise TypeError(f"x0 must be floating point; got dtype {x0.dtype}. Use x0.double().")
+    if x0.ndim != 2:
+        raise ValueError(
+            f"x0 must have shape (batch, d); got {tuple(x0.shape)}. For a scalar SDE pass "
+            "x0[:, None] (batch of 1-D states) or x0[None, :] (one d-dimensional state)."
+        )
+    if x0.shape[0] < 1 or x0.shape[1] < 1:
+        raise ValueError(f"x0 must have batch >= 1 and d >= 1; got shape {tuple(x0.shape)}")
+    if not bool(torch.isfinite(x0).all()):
+        bad = x0[~torch.isfinite(x0)]
+        raise ValueError(
+            f"x0 must be finite; got {bad.numel()} non-finite entries (e.g. {float(bad[0])}). "
+            "Replace NaN/inf initial states before solving."
+        )
+    return x0
+
+
+def _check_dt(dt: float | None) -> float | None:
+    if dt is None:
+        return None
+    if isinstance(dt, torch.Tensor) and dt.numel() == 1:
+        dt = float(dt)
+    if isinstance(dt, bool) or not isinstance(dt, (int, float)):
+        raise TypeError(f"dt must be a positive float or None; got {type(dt).__name__}")
+    if not math.isfinite(dt) or dt <= 0:
+        raise ValueError(
+            f"dt must be a positive finite step size; got {dt!r}. Pass e.g. dt=1e-3, or "
+            "dt=None to step exactly on the ts grid."
+        )
+    return float(dt)
+
+
+def step_grid(ts: np.ndarray, dt: float | None) -> tuple[np.ndarray, list[int]]:
+    """The solver's step grid and the positions of ``ts`` in it.
+
+    With ``dt=None`` the steps are the intervals of ``ts``; otherwise interval ``i`` is cut into
+    ``ceil((ts[i+1] - ts[i]) / dt)`` equal steps (a relative slack of 1e-9 absorbs rounding, so
+    ``dt = 0.1`` on ``[0, 1]`` gives 10 steps).
+
+    Returns:
+        ``(grid (n+1,), out_index)`` with ``grid[out_index[i]] == ts[i]``.
+    """
+    if dt is None:
+        return ts, list(range(ts.size))
+    pieces, index, pos = [ts[:1]], [0], 0
+    for a, b in zip(ts[:-1], ts[1:]):
+        n = max(1, math.ceil((b - a) / dt * (1.0 - 1e-9)))
+        inner = a + (b - a) * np.arange(1, n + 1) / n
+        inner[-1] = b
+        pieces.append(inner)
+        pos += n
+        index.append(pos)
+    return np.concatenate(pieces), index
+
+
+def _noise_chunks(method: Method, steps: np.ndarray, batch: int, m: int, dtype: torch.dtype,
+                  device: torch.device, generator: torch.Generator,
+                  ) -> Iterator[tuple[int, tuple[torch.Tensor, ...]]]:
+    """Yield ``(k0, noise_terms)`` for consecutive chunks of steps, drawn on the fly."""
+    n = steps.size
+    chunk = max(1, min(n, _CHUNK_ELEMENTS // max(1, batch * m)))
+    uniform = bool(np.all(np.abs(steps - steps[0]) <= 1e-12 * steps[0]))
+    h_all = None if uniform else torch.as_tensor(steps, dtype=dtype, device=device).view(-1, 1, 1)
+    for k0 in range(0, n, chunk):
+        k1 = min(n, k0 + chunk)
+        h = float(steps[0]) if uniform else h_all[k0:k1]        # float or (n_chunk, 1, 1)
+        dw, dz = _draw((k1 - k0, batch, m), h, levy_area=method.levy_area,
+                       generator=generator, dtype=dtype, device=device)
+        yield k0, method.noise_terms(dw, dz, h)
+
+
+def _given_noise(method: Method, brownian: BrownianIncrements | torch.Tensor, grid: np.ndarray,
+                 batch: int, m: int, dtype: torch.dtype, device: torch.device,
+                 ) -> tuple[int, tuple[torch.Tensor, ...]]:
+    """Caller-provided increments, checked against the step grid and restricted onto it."""
+    n = grid.size - 1
+    if isinstance(brownian, BrownianIncrements):
+        bm = brownian.restrict(grid)
+        dw, dz = bm.dW, bm.dZ
+        if method.levy_area and dz is None:
+            raise ValueError(
+                f"brownian: method {method.name!r} needs the space-time integral dZ; sample it "
+                "with BrownianIncrements.sample(ts, batch, dim, levy_area=True)."
+            )
+    elif isinstance(brownian, torch.Tensor):
+        if method.levy_area:
+            raise ValueError(
+                f"brownian: method {method.name!r} needs dZ as well as dW; pass a "
+                "BrownianIncrements(ts, dW, dZ) instead of a raw increment tensor."
+            )
+        if brownian.ndim != 3 or brownian.shape[0] != n:
+            raise ValueError(
+                f"brownian must have shape (n_steps, batch, m) = ({n}, {batch}, {m}) for this "
+                f"step grid; got {tuple(brownian.shape)}. Pass a BrownianIncrements to reuse "
+                "one path on several grids."
+            )
+        if not bool(torch.isfinite(brownian).all()):
+            raise ValueError("brownian contains non-finite increments.")
+        dw, dz = brownian, None
+    else:
+        raise TypeError(
+            f"brownian must be None, a BrownianIncrements or a tensor (n_steps, batch, m); got "
+            f"{type(brownian).__name__}"
+        )
+    if dw.shape[1:] != (batch, m):
+        raise ValueError(
+            f"brownian: increments have (batch, m) = {tuple(dw.shape[1:])}, but the solve needs "
+            f"({batch}, {m}) (m = d for diagonal/additive noise, 1 for scalar noise)."
+        )
+    dw = dw.to(dtype=dtype, device=device)
+    dz = None if dz is None else dz.to(dtype=dtype, device=device)
+    h = torch.as_tensor(np.diff(grid), dtype=dtype, device=device).view(-1, 1, 1)  # (n, 1, 1)
+    return 0, method.noise_terms(dw, dz, h)
+
+
+def solve(sde: SDE, x0: torch.Tensor, ts: torch.Tensor | Sequence[float], *,
+          method: str | Method = "euler", dt: float | None = None,
+          generator: torch.Generator | int | None = None,
+          brownian: BrownianIncrements | torch.Tensor | None = None) -> torch.Tensor:
+    """Integrate ``dx = f(t, x) dt + g(t, x) dW`` with a fixed-step scheme; states at ``ts``.
+
+    Su's SDE ``dx = p(x, t) dt + sqrt(alpha) dW`` (kexue.fm archive 3762) is the special case
+    ``f = p``, ``g = sqrt(alpha)``. Schemes (see ``METHODS``; Kloeden & Platen 1992, Rößler 2010):
+
+    ========== ============ ====== ==== ==========================================
+    method     reads g dW   strong weak noise
+    ========== ============ ====== ==== ==========================================
+    euler      Itô          0.5    1    any (strong 1.0 for additive noise)
+    milstein   Itô          1.0    1    diagonal, additive, scalar with d == 1
+    heun       Stratonovich 1.0    1    any here (all are commutative)
+    sra1       Itô          1.5    2    additive only
+    ========== ============ ====== ==== ==========================================
+
+    Args:
+        sde: the :class:`SDE`.
+        x0: initial states ``(batch, d)``, floating point, finite. A 1-D tensor is rejected as
+            ambiguous (``(batch,)`` or ``(d,)``?): pass ``x0[:, None]`` or ``x0[None, :]``.
+        ts: output times ``(n_out,)``, strictly increasing, at least two; ``ts[0]`` is the time
+            of ``x0``.
+        method: a name from ``METHODS`` or a :class:`Method` instance.
+        dt: step size. ``None``: one step per interval of ``ts``. Otherwise each interval
+            ``[ts[i], ts[i+1]]`` is cut into ``ceil(length / dt)`` equal steps.
+        generator: ``torch.Generator`` (or int seed) for the Brownian increments; ``None``
+            draws a fresh random seed. The global RNG is never used.
+        brownian: caller-provided increments instead of ``generator``: a
+            :class:`BrownianIncrements` on a grid that contains every step time (it is
+            restricted exactly to the step grid, so one path serves nested grids), or a tensor
+            ``dW`` of shape ``(n_steps, batch, m)`` on the step grid itself (``m = d``, or 1 for
+            scalar noise). ``sra1`` needs a ``BrownianIncrements`` with ``dZ``.
+
+    Returns:
+        ``(len(ts), batch, d)`` tensor; ``[0]`` is ``x0``. Differentiable with respect to
+        ``x0`` and to parameters used in the drift/diffusion when these require grad.
+
+    Raises:
+        TypeError: wrong argument types (``sde``, ``x0``, ``dt``, ``generator``, ``brownian``,
+            or drift/diffusion returning a non-tensor).
+        ValueError: non-finite ``x0`` or ``x0`` not ``(batch, d)``; ``ts`` not 1-D and strictly
+            increasing; ``dt <= 0``; unknown ``method``; drift/diffusion of the wrong shape,
+            non-finite, or a negative diffusion at ``(ts[0], x0)``; a method that does not apply
+            to the noise type (``sra1`` with non-additive noise); ``brownian`` of the wrong shape.
+    """
+    if not isinstance(sde, SDE):
+        raise TypeError(
+            f"sde must be a kexue.stochastic.SDE; got {type(sde).__name__}. Build one with "
+            "SDE(drift, diffusion, noise=...)."
+        )
+    stepper = get_method(method)
+    x0 = _check_x0(x0)
+    grid_np, out_index = step_grid(_grid_floats(ts, "ts"), _check_dt(dt))
+    batch, d = x0.shape
+    m = sde.noise_dim(d)
+    stepper.check(sde, d)
+    dtype, device = x0.dtype, x0.device
+
+    t_all = torch.as_tensor(grid_np, dtype=dtype, device=device)    # (n+1,)
+    t = list(t_all.unbind(0))                                        # 0-d tensors, made once
+    steps = np.diff(grid_np)
+    h = steps.tolist()
+    f0, g0 = sde.probe(t[0], x0)
+    grad = torch.is_grad_enabled() and (x0.requires_grad or f0.requires_grad
+                                        or g0.requires_grad)
+
+    if brownian is not None:
+        chunks: Iterator = iter([_given_noise(stepper, brownian, grid_np, batch, m, dtype,
+                                              device)])
+    else:
+        gen = as_generator(generator, device=device)
+        chunks = _noise_chunks(stepper, steps, batch, m, dtype, device, gen)
+
+    slot = [-1] * grid_np.size                                       # grid index -> output row
+    for i, k in enumerate(out_index):
+        slot[k] = i
+    step = stepper.make_step(sde, t, h, like=x0, inplace=not grad)
+
+    if grad:
+        xs = [x0]
+        x = x0
+        for k0, terms in chunks:
+            for k, nk in enumerate(zip(*(v.unbind(0) for v in terms)), start=k0):
+                x = step(k, x, nk, None)
+                if slot[k + 1] >= 0:
+                    xs.append(x)
+        return torch.stack(xs)                                       # (n_out, batch, d)
+
+    with torch.no_grad():
+        out = torch.empty((len(out_index), batch, d), dtype=dtype, device=device)
+        out[0] = x0
+        rows = list(out.unbind(0))                                   # (batch, d) views
+        priv = (torch.empty_like(x0), torch.empty_like(x0))          # ping-pong buffers
+        x = rows[0]
+        for k0, terms in chunks:
+            for k, nk in enumerate(zip(*(v.unbind(0) for v in terms)), start=k0):
+                s = slot[k + 1]
+                target = rows[s] if s >= 0 else (priv[1] if x is priv[0] else priv[0])
+                x = step(k, x, nk, target)
+        return out

@@ -1,0 +1,405 @@
+r"""Random walks of Su's thesis (kexue.fm archive 3750): exact laws, gambler's ruin, the continuum
+limit, and the position-dependent asymmetric walk propagated exactly on a lattice.
+
+* :class:`RandomWalk` — i.i.d. steps ``+up`` (probability ``p``) and ``−down`` (``q = 1 − p``).
+  After ``n`` steps ``X_n = k·up − (n−k)·down``, ``k ~ Binomial(n, p)`` (thesis eq. 1).
+* :class:`LatticeWalk` — Su's asymmetric walk: from site ``x`` at time ``t`` step ``+Δs`` with
+  probability ``w+ = ½(1 + p(t, x) Δs/alpha)`` and ``−Δs`` with ``w− = ½(1 − p(t, x) Δs/alpha)``,
+  every ``Δt = Δs²/alpha``. Its master equation
+  ``P(x, t+Δt) = w+(x−Δs) P(x−Δs, t) + w−(x+Δs) P(x+Δs, t)`` tends to the Fokker–Planck equation
+  ``P_t = (alpha/2) P_xx − ∂x(p P)`` (thesis eq. 12) with error ``O(Δs²) = O(Δt)``.
+
+Parity pitfall: from a point mass only every other site is reachable at a given time, so the
+density on the reachable sub-lattice is ``pmf/(2Δs)``, not ``pmf/Δs``;
+:meth:`LatticeWalk.density` handles this.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+
+import numpy as np
+import torch
+from scipy import sparse
+from scipy.sparse.linalg import spsolve
+
+from . import closed_forms as cf
+from ._pde import _eval_1d
+from ._sde import SDE
+
+__all__ = ["RandomWalk", "LatticeWalk", "LATTICE_BOUNDARIES"]
+
+LATTICE_BOUNDARIES = ("absorbing", "reflecting")
+
+
+def _generator(generator) -> torch.Generator:
+    if isinstance(generator, torch.Generator):
+        return generator
+    if generator is None:
+        g = torch.Generator()
+        g.seed()
+        return g
+    if isinstance(generator, (int, np.integer)):
+        return torch.Generator().manual_seed(int(generator))
+    raise TypeError(f"generator must be a torch.Generator, an int seed or None; "
+                    f"got {type(generator).__name__}.")
+
+
+def _count(name: str, n, *, minimum: int = 0) -> int:
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < minimum:
+        raise ValueError(f"{name} must be an integer >= {minimum}; got {n!r}.")
+    return int(n)
+
+
+class RandomWalk:
+    """Walk with i.i.d. steps ``+up`` (probability ``p``) and ``−down`` (probability ``1 − p``).
+
+    The constant-bias walk of Su's thesis (kexue.fm archive 3750), exposed exactly, with no limit
+    taken.
+
+    Args:
+        p: probability of the up-step, in ``[0, 1]``.
+        up: length of the up-step (> 0).
+        down: length of the down-step (> 0).
+
+    Raises:
+        ValueError: ``p`` outside ``[0, 1]`` or non-positive step lengths.
+    """
+
+    def __init__(self, p: float, *, up: float = 1.0, down: float = 1.0) -> None:
+        if not isinstance(p, (int, float, np.floating, np.integer)) or not (0.0 <= p <= 1.0):
+            raise ValueError(f"p must be a probability in [0, 1]; got {p!r}. For a drift-scaled "
+                             "walk use p = (1 + mu*ds/alpha)/2 with ds small enough.")
+        for name, v in (("up", up), ("down", down)):
+            if not (math.isfinite(v) and v > 0):
+                raise ValueError(f"{name} must be a positive finite step length; got {v!r}.")
+        self.p = float(p)
+        self.q = 1.0 - self.p
+        self.up = float(up)
+        self.down = float(down)
+
+    def __repr__(self) -> str:
+        return f"RandomWalk(p={self.p!r}, up={self.up!r}, down={self.down!r})"
+
+    # -- exact law --------------------------------------------------------------------------
+    def pmf(self, n: int) -> tuple[np.ndarray, np.ndarray]:
+        """Exact law after ``n`` steps from 0: ``(positions, probabilities)``, each ``(n + 1,)``.
+
+        ``P(X_n = k·up − (n−k)·down) = C(n, k) p^k q^{n−k}`` (V1), ordered by ``k = 0..n``.
+        """
+        n = _count("n", n)
+        return cf.walk_pmf(n, self.p, self.up, self.down)
+
+    def mean(self, n) -> np.ndarray:
+        """``E X_n = n (p·up − q·down)``."""
+        return cf.walk_mean(n, self.p, self.up, self.down)
+
+    def var(self, n) -> np.ndarray:
+        """``Var X_n = n p q (up + down)²``."""
+        return cf.walk_var(n, self.p, self.up, self.down)
+
+    def sample(self, n_steps: int, n_walkers: int, *, generator=None,
+               x0: float = 0.0) -> torch.Tensor:
+        """Monte Carlo walkers, time-major.
+
+        Args:
+            n_steps: number of steps.
+            n_walkers: number of independent walkers.
+            generator: ``torch.Generator`` (or an int seed); ``None`` seeds a fresh generator
+                non-deterministically. Global RNG state is never used.
+            x0: starting position.
+
+        Returns:
+            float64 tensor of positions, shape ``(n_steps + 1, n_walkers)``; row 0 is ``x0``.
+        """
+        n_steps = _count("n_steps", n_steps)
+        n_walkers = _count("n_walkers", n_walkers, minimum=1)
+        gen = _generator(generator)
+        u = torch.rand(n_steps, n_walkers, generator=gen, dtype=torch.float64)
+        steps = torch.where(u < self.p, self.up, -self.down)  # (n_steps, n_walkers)
+        out = torch.empty(n_steps + 1, n_walkers, dtype=torch.float64)
+        out[0] = x0
+        torch.cumsum(steps, dim=0, out=out[1:])
+        out[1:] += x0
+        return out
+
+    # -- gambler's ruin -----------------------------------------------------------------------
+    def _ruin_setup(self, start, lower, upper):
+        for name, v in (("start", start), ("lower", lower), ("upper", upper)):
+            if not isinstance(v, (int, float, np.floating, np.integer)) or not math.isfinite(v):
+                raise ValueError(f"{name} must be a finite number; got {v!r}.")
+        if not lower < upper:
+            raise ValueError(f"need lower < upper; got lower={lower!r}, upper={upper!r}.")
+        if self.up == self.down:
+            h = self.up
+            k = (start - lower) / h
+            N = (upper - lower) / h
+            if abs(k - round(k)) > 1e-9 or abs(N - round(N)) > 1e-9:
+                raise ValueError(
+                    f"start - lower and upper - lower must be whole multiples of the step "
+                    f"{h!r}; got start={start!r}, lower={lower!r}, upper={upper!r}.")
+            return "closed", int(round(k)), int(round(N))
+        for name, v in (("up", self.up), ("down", self.down), ("start", start),
+                        ("lower", lower), ("upper", upper)):
+            if float(v) != round(float(v)):
+                raise ValueError(
+                    f"with up != down the gambler's-ruin problem is solved on the integer "
+                    f"lattice, so {name} must be an integer; got {v!r}. Rescale the walk so "
+                    "that up, down and the barriers are integers.")
+        return "system", int(start), (int(lower), int(upper))
+
+    def _ruin_system(self, start: int, lower: int, upper: int):
+        """Exact linear system on the transient states ``lower < s < upper`` (integer steps)."""
+        states = np.arange(lower + 1, upper)
+        m = states.size
+        up, down = int(self.up), int(self.down)
+        rows, cols, vals = [np.arange(m)], [np.arange(m)], [np.ones(m)]
+        b_hit = np.zeros(m)
+        for step, prob in ((up, self.p), (-down, self.q)):
+            if prob == 0.0:
+                continue
+            dest = states + step
+            inside = (dest > lower) & (dest < upper)
+            idx = np.nonzero(inside)[0]
+            rows.append(idx)
+            cols.append(dest[inside] - (lower + 1))
+            vals.append(np.full(idx.size, -prob))
+            b_hit += prob * (dest >= upper)
+        A = sparse.csr_matrix((np.concatenate(vals), (np.concatenate(rows),
+                                                      np.concatenate(cols))), shape=(m, m))
+        return A, b_hit, start - (lower + 1)
+
+    def hit_probability(self, start: float, lower: float, upper: float) -> float:
+        """Probability that the walk from ``start`` reaches ``upper`` before ``lower`` (exact).
+
+        For ``up == down`` the barriers must lie on the walk's lattice (``start − lower`` and
+        ``upper − lower`` whole multiples of the step) and the gambler's-ruin closed form
+        ``(1 − r^k)/(1 − r^N)``, ``r = q/p`` (V3), is used. For ``up != down`` the walk lives on
+        the integers (``up``, ``down``, barriers integers); exit happens at the first position
+        ``≥ upper`` (counted as hitting ``upper``, overshoot allowed) or ``≤ lower``, and the
+        first-step equations ``h(s) = p h(s + up) + q h(s − down)`` are solved directly (sparse LU).
+        """
+        kind, k, N = self._ruin_setup(start, lower, upper)
+        if kind == "closed":
+            return float(cf.gamblers_ruin_probability(k, N, self.p))
+        lo, hi = N
+        if k >= hi:
+            return 1.0
+        if k <= lo:
+            return 0.0
+        A, b_hit, i = self._ruin_system(k, lo, hi)
+        return float(spsolve(A.tocsc(), b_hit)[i])
+
+    def mean_duration(self, start: float, lower: float, upper: float) -> float:
+        """Expected number of steps until the walk from ``start`` leaves ``(lower, upper)`` (exact).
+
+        ``k(N − k)`` (symmetric) or ``k/(q − p) − N/(q − p)·(1 − r^k)/(1 − r^N)`` (V3) when
+        ``up == down``; for ``up != down`` the equations ``m(s) = 1 + p m(s + up) + q m(s − down)``
+        on the integer lattice are solved exactly (see :meth:`hit_probability` for the exit rule).
+        """
+        kind, k, N = self._ruin_setup(start, lower, upper)
+        if kind == "closed":
+            if self.p in (0.0, 1.0):
+                if 0 < k < N:
+                    return float(N - k) if self.p == 1.0 else float(k)
+                return 0.0
+            return float(cf.gamblers_ruin_duration(k, N, self.p))
+        lo, hi = N
+        if k >= hi or k <= lo:
+            return 0.0
+        A, _, i = self._ruin_system(k, lo, hi)
+        return float(spsolve(A.tocsc(), np.ones(A.shape[0]))[i])
+
+    # -- continuum limit ----------------------------------------------------------------------
+    def continuum_coefficients(self, ds: float, dt: float) -> tuple[float, float]:
+        """Drift and diffusion constant ``(mu, alpha)`` of the walk with steps scaled by ``ds``.
+
+        A step ``+up·ds`` or ``−down·ds`` every ``dt`` has mean ``(p·up − q·down)·ds`` and variance
+        ``p q (up + down)² ds²`` (archive 3750, §2.2), so ``mu = (p·up − q·down)·ds/dt`` and
+        ``alpha = p q (up + down)² ds²/dt``. For ``up = down = 1``: ``(p − q) ds/dt`` and
+        ``4 p q ds²/dt``. A finite non-trivial limit needs ``p − q = O(ds)`` and ``ds² ∝ dt``.
+        """
+        for name, v in (("ds", ds), ("dt", dt)):
+            if not (math.isfinite(v) and v > 0):
+                raise ValueError(f"{name} must be positive and finite; got {v!r}.")
+        mu = (self.p * self.up - self.q * self.down) * ds / dt
+        alpha = self.p * self.q * (self.up + self.down) ** 2 * ds**2 / dt
+        return mu, alpha
+
+    def continuum_limit(self, ds: float, dt: float) -> SDE:
+        """The drift–diffusion SDE ``dx = mu dt + sqrt(alpha) dW`` matching the walk's first two
+        moments per step (see :meth:`continuum_coefficients`); additive noise."""
+        mu, alpha = self.continuum_coefficients(ds, dt)
+        g = math.sqrt(alpha)
+        return SDE(lambda t, x: torch.full_like(x, mu), lambda t, x: torch.full_like(x, g),
+                   noise="additive")
+
+
+class LatticeWalk:
+    """Su's position-dependent asymmetric walk on a finite lattice, propagated exactly.
+
+    Sites ``x_j = x_min + j Δs`` (``j = 0..M``), time step ``Δt = Δs²/alpha``, step probabilities
+    ``w± = ½(1 ± p(t, x) Δs/alpha)`` (kexue.fm archive 3750; continuum limit thesis eq. 12).
+    Build it with :meth:`from_drift`.
+
+    Attributes:
+        x: sites, shape ``(M + 1,)``.
+        ds, dt, alpha: lattice spacing, time step and diffusion constant.
+    """
+
+    def __init__(self, x: np.ndarray, w_up: Callable[[float], np.ndarray], dt: float,
+                 alpha: float) -> None:
+        self.x = x
+        self.ds = float(x[1] - x[0])
+        self.dt = float(dt)
+        self.alpha = float(alpha)
+        self._w_up = w_up
+
+    @classmethod
+    def from_drift(cls, p, alpha: float, ds: float, *,
+                   bounds: tuple[float, float] = (-5.0, 5.0)) -> LatticeWalk:
+        """The asymmetric walk whose continuum limit is ``dx = p(t, x) dt + sqrt(alpha) dW``.
+
+        Args:
+            p: the drift — a number, a callable ``(t, x) -> (N, 1)`` in the SDE convention
+                (``x`` a float64 tensor of shape ``(N, 1)``), or a 1-D :class:`SDE` (its drift).
+            alpha: diffusion constant (> 0).
+            ds: lattice spacing (> 0); the time step is ``Δt = ds²/alpha``.
+            bounds: ``(x_min, x_max)``; ``x_max − x_min`` is rounded to a whole number of ``ds``
+                (at least 2 sites). The boundary rule is chosen in :meth:`propagate`.
+
+        Raises:
+            ValueError: bad ``alpha``/``ds``/``bounds``, or a step probability outside
+                ``[0, 1]`` somewhere on the lattice (``|p| Δs/alpha > 1``: reduce ``ds``).
+        """
+        if isinstance(p, SDE):
+            p = p.drift
+        if not (isinstance(alpha, (int, float, np.floating)) and math.isfinite(alpha)
+                and alpha > 0):
+            raise ValueError(f"alpha must be a positive diffusion constant; got {alpha!r}.")
+        if not (isinstance(ds, (int, float, np.floating)) and math.isfinite(ds) and ds > 0):
+            raise ValueError(f"ds must be a positive lattice spacing; got {ds!r}.")
+        lo, hi = (float(b) for b in bounds)
+        if not (math.isfinite(lo) and math.isfinite(hi) and hi > lo):
+            raise ValueError(f"bounds must be a finite pair (x_min, x_max) with x_min < x_max; "
+                             f"got {bounds!r}.")
+        m = round((hi - lo) / ds)
+        if m < 2:
+            raise ValueError(f"bounds {bounds!r} hold fewer than 3 sites at ds={ds!r}; "
+                             "widen bounds or reduce ds.")
+        x = lo + ds * np.arange(m + 1)
+        scale = ds / alpha
+        constant = isinstance(p, (int, float, np.floating, np.integer))
+
+        def w_up(t: float) -> np.ndarray:
+            drift = _eval_1d(p, t, x, name="p")
+            w = 0.5 * (1.0 + drift * scale)
+            bad = (w < 0.0) | (w > 1.0)
+            if np.any(bad):
+                j = int(np.argmax(np.abs(drift) * bad))
+                raise ValueError(
+                    f"step probability ½(1 ± p Δs/alpha) leaves [0, 1] at x={x[j]:g}, t={t:g} "
+                    f"(|p| Δs/alpha = {abs(drift[j]) * scale:.3g} > 1); reduce ds below "
+                    f"{alpha / abs(drift[j]):.3g} or shrink bounds.")
+            return w
+
+        if constant:
+            w_const = w_up(0.0)
+            return cls(x, lambda t: w_const, ds * ds / alpha, alpha)
+        w_up(0.0)  # validate once up front
+        return cls(x, w_up, ds * ds / alpha, alpha)
+
+    def __repr__(self) -> str:
+        return (f"LatticeWalk(sites={self.x.size}, x=[{self.x[0]:g}, {self.x[-1]:g}], "
+                f"ds={self.ds:g}, dt={self.dt:g}, alpha={self.alpha:g})")
+
+    def step_probabilities(self, t: float = 0.0) -> np.ndarray:
+        """``w+(t, x_j)`` on the sites, shape ``(M + 1,)`` (``w− = 1 − w+``)."""
+        return self._w_up(float(t))
+
+    def delta(self, x0: float) -> np.ndarray:
+        """Point mass (pmf) at the site nearest ``x0``, shape ``(M + 1,)``."""
+        if not (self.x[0] <= x0 <= self.x[-1]):
+            raise ValueError(f"x0={x0!r} lies outside the lattice [{self.x[0]:g}, {self.x[-1]:g}];"
+                             " widen bounds.")
+        pmf = np.zeros(self.x.size)
+        pmf[int(round((x0 - self.x[0]) / self.ds))] = 1.0
+        return pmf
+
+    def from_density(self, density) -> np.ndarray:
+        """Site masses ``density(x_j)·Δs`` (shape ``(M + 1,)``) of a smooth initial density; both
+        parity sub-lattices are occupied, so :meth:`density` divides by ``Δs``."""
+        d = np.asarray(density, dtype=np.float64)
+        if d.shape != self.x.shape:
+            raise ValueError(f"density must have the lattice's shape {self.x.shape}; "
+                             f"got {d.shape}. Evaluate it on walk.x.")
+        return d * self.ds
+
+    def propagate(self, p0, n_steps: int, *, boundary: str = "absorbing",
+                  t0: float = 0.0) -> np.ndarray:
+        """Run the master equation exactly for ``n_steps`` ticks (deterministic).
+
+        ``P_{n+1}(x) = w+(x − Δs) P_n(x − Δs) + w−(x + Δs) P_n(x + Δs)`` with ``w±`` evaluated at
+        the source site and the current time ``t0 + n Δt``.
+
+        Args:
+            p0: site masses (pmf), shape ``(M + 1,)``, non-negative.
+            n_steps: number of ticks (≥ 0); the final time is ``t0 + n_steps·dt``.
+            boundary: ``"absorbing"`` — mass stepping onto an end site is removed (the end sites
+                act as killing walls ``P = 0``); ``"reflecting"`` — a step that would leave the
+                lattice is reflected, i.e. from an end site the walker moves inward with
+                probability 1; total mass is conserved exactly (to rounding).
+            t0: starting time (matters for time-dependent drift).
+
+        Returns:
+            the pmf after ``n_steps``, shape ``(M + 1,)``.
+        """
+        n_steps = _count("n_steps", n_steps)
+        if boundary not in LATTICE_BOUNDARIES:
+            raise ValueError(f"boundary must be one of {', '.join(LATTICE_BOUNDARIES)}; "
+                             f"got {boundary!r}.")
+        P = np.asarray(p0, dtype=np.float64).copy()
+        if P.shape != self.x.shape:
+            raise ValueError(f"p0 must have the lattice's shape {self.x.shape}; got {P.shape}. "
+                             "Use walk.delta(x0) or walk.from_density(...).")
+        if not np.all(np.isfinite(P)) or np.any(P < 0):
+            raise ValueError("p0 must be a finite, non-negative pmf on the lattice.")
+        absorbing = boundary == "absorbing"
+        if absorbing:
+            P[0] = P[-1] = 0.0
+        new = np.empty_like(P)
+        for n in range(n_steps):
+            wp = self._w_up(t0 + n * self.dt)
+            if not absorbing:
+                wp = wp.copy()
+                wp[0], wp[-1] = 1.0, 0.0
+            up_flux = wp * P  # (M+1,) mass moving right
+            down_flux = P - up_flux  # mass moving left
+            new[0] = down_flux[1]
+            new[-1] = up_flux[-2]
+            new[1:-1] = up_flux[:-2] + down_flux[2:]
+            if absorbing:
+                new[0] = new[-1] = 0.0
+            P, new = new, P
+        return P
+
+    def density(self, pmf) -> tuple[np.ndarray, np.ndarray]:
+        """Density estimate from site masses, handling the parity pitfall.
+
+        If one parity sub-lattice carries no mass (a walk from a point mass), the density lives
+        on the occupied sub-lattice with spacing ``2Δs``: returns those sites and ``pmf/(2Δs)``.
+        Otherwise returns all sites and ``pmf/Δs``.
+
+        Returns:
+            ``(sites, density)``, 1-D arrays of equal length.
+        """
+        P = np.asarray(pmf, dtype=np.float64)
+        if P.shape != self.x.shape:
+            raise ValueError(f"pmf must have the lattice's shape {self.x.shape}; got {P.shape}.")
+        even, odd = P[0::2].sum(), P[1::2].sum()
+        if odd == 0.0 and even > 0.0:
+            return self.x[0::2], P[0::2] / (2.0 * self.ds)
+        if even == 0.0 and odd > 0.0:
+            return self.x[1::2], P[1::2] / (2.0 * self.ds)
+        return self.x.copy(), P / self.ds

@@ -166,7 +166,9 @@ def _mount_subcommands() -> None:
     """Attach the per-subpackage command groups (``kexue gan ...``)."""
     from .cli_gan import app as gan_app
     from .cli_integrals import app as integrals_app
+    from .cli_sde import app as sde_app
 
+    app.add_typer(sde_app, name="sde")
     app.add_typer(integrals_app, name="integrals")
     app.add_typer(gan_app, name="gan")
 

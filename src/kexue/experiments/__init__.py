@@ -25,6 +25,8 @@ __all__ = [
 _MODULES = [
     "thesis_walk_limit",
     "thesis_four_ways",
+    "thesis_strong_order",
+    "thesis_first_passage",
     "thesis_stock",
     "smooth_max",
     "smooth_f1",

@@ -1,0 +1,234 @@
+"""B1: SDE throughput, kexue.stochastic.solve vs torchsde.sdeint, side by side in one run.
+
+GBM ``dS = μS dt + σS dW`` (μ = 0.05, σ = 0.2, S0 = 1, T = 1), fixed step, float32 (torchsde's
+usual dtype) unless ``--dtype float64``:
+
+* (a) 100 000 paths × 500 steps (compute-bound), (b) 100 paths × 2000 steps (overhead-bound);
+* Euler–Maruyama and Milstein; torchsde with its default ``BrownianInterval`` (the documented
+  usage) and with pre-drawn increments behind its ``BaseBrownian`` interface (its solver loop
+  alone); ours with a fresh generator and, for Milstein, ``∂g/∂x`` by autograd (like torchsde) and
+  analytic (``diffusion_dx``);
+* two references measured in the same run: the *practical floor* (a bare loop of one
+  ``torch.randn`` into a preallocated buffer plus one fused in-place update per step), and a
+  hand-written loop that calls the same drift/diffusion callables as the solvers.
+
+Repetitions alternate the contenders (ours, torchsde, floor, ...) so machine noise hits all of
+them alike; the table reports medians, path-steps/s and ratios. Sanity check: the mean of S_T of
+our Euler run in (a) is within 4 SE of e^μ. Rerun::
+
+    .venv/bin/python benchmarks/bench_sde.py            # about 1–2 minutes on 2 cores
+    .venv/bin/python benchmarks/bench_sde.py --reps 7 --dtype float64 --cases b --threads 1
+
+Not collected by pytest (pass/fail lives in tests/).
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import platform
+import statistics
+import subprocess
+import time
+from collections.abc import Callable
+
+os.environ.setdefault("OMP_NUM_THREADS", "2")
+
+import torch  # noqa: E402
+import torchsde  # noqa: E402
+from torchsde._brownian import BaseBrownian  # noqa: E402
+
+from kexue.stochastic._sde import SDE  # noqa: E402
+from kexue.stochastic._solvers import solve  # noqa: E402
+
+MU, SIGMA, T = 0.05, 0.2, 1.0
+
+
+def drift(t, x):
+    return MU * x
+
+
+def diffusion(t, x):
+    return SIGMA * x
+
+
+def diffusion_dx(t, x):
+    return torch.full_like(x, SIGMA)
+
+
+class TorchsdeGBM(torch.nn.Module):
+    """GBM for torchsde: diagonal noise, Itô; the same callables as ours."""
+
+    noise_type = "diagonal"
+    sde_type = "ito"
+
+    def f(self, t, y):
+        return drift(t, y)
+
+    def g(self, t, y):
+        return diffusion(t, y)
+
+
+class PreDrawnBrownian(BaseBrownian):
+    """Increments drawn in one ``torch.randn`` call, served by step index: torchsde's solver
+    loop without its Brownian-interval bookkeeping."""
+
+    def __init__(self, dw: torch.Tensor, dt: float):
+        self._dw, self._dt = dw, dt                                  # (n, batch, 1)
+
+    def __call__(self, ta, tb=None, return_U=False, return_A=False):
+        return self._dw[min(int(round(float(ta) / self._dt)), self._dw.shape[0] - 1)]
+
+    def __repr__(self):
+        return f"PreDrawnBrownian(n={self._dw.shape[0]})"
+
+    @property
+    def dtype(self):
+        return self._dw.dtype
+
+    @property
+    def device(self):
+        return self._dw.device
+
+    @property
+    def shape(self):
+        return self._dw.shape[1:]
+
+    @property
+    def levy_area_approximation(self):
+        return "none"
+
+
+def floor(batch: int, n: int, dtype: torch.dtype, seed: int) -> torch.Tensor:
+    """Practical floor: per step one randn into a buffer and one fused update
+    ``S ← S + S·(μh + σ√h ξ)`` (the scale folded into the same ``addcmul_`` via
+    ``buf = μh/(σ√h) + ξ``)."""
+    gen = torch.Generator().manual_seed(seed)
+    h = T / n
+    scale = SIGMA * math.sqrt(h)
+    shift = MU * h / scale
+    x = torch.ones(batch, 1, dtype=dtype)
+    buf = torch.empty(batch, 1, dtype=dtype)
+    for _ in range(n):
+        torch.randn((batch, 1), generator=gen, dtype=dtype, out=buf)
+        x.addcmul_(x, buf.add_(shift), value=scale)
+    return x
+
+
+def hand_loop(batch: int, n: int, dtype: torch.dtype, seed: int) -> torch.Tensor:
+    """Hand-written Euler loop calling the same drift/diffusion callables (no solver)."""
+    gen = torch.Generator().manual_seed(seed)
+    h = T / n
+    sqrt_h = math.sqrt(h)
+    x = torch.ones(batch, 1, dtype=dtype)
+    buf = torch.empty(batch, 1, dtype=dtype)
+    t = torch.zeros((), dtype=dtype)
+    with torch.no_grad():
+        for _ in range(n):
+            torch.randn((batch, 1), generator=gen, dtype=dtype, out=buf)
+            fx, gx = drift(t, x), diffusion(t, x)
+            x = torch.addcmul(x, gx, buf, value=sqrt_h).add_(fx, alpha=h)
+    return x
+
+
+def ours(method: str, analytic: bool) -> Callable[[int, int, torch.dtype, int], torch.Tensor]:
+    sde = SDE(drift, diffusion, diffusion_dx=diffusion_dx if analytic else None)
+
+    def fn(batch, n, dtype, seed):
+        return solve(sde, torch.ones(batch, 1, dtype=dtype), [0.0, T], method=method,
+                     dt=T / n, generator=seed)[-1]
+    return fn
+
+
+def theirs(method: str, predrawn: bool) -> Callable[[int, int, torch.dtype, int], torch.Tensor]:
+    sde = TorchsdeGBM()
+
+    def fn(batch, n, dtype, seed):
+        h = T / n
+        if predrawn:
+            gen = torch.Generator().manual_seed(seed)
+            dw = torch.randn((n, batch, 1), generator=gen, dtype=dtype).mul_(math.sqrt(h))
+            bm = PreDrawnBrownian(dw, h)
+        else:
+            bm = torchsde.BrownianInterval(t0=0.0, t1=T, size=(batch, 1), dtype=dtype,
+                                           entropy=seed, dt=h)
+        with torch.no_grad():
+            ys = torchsde.sdeint(sde, torch.ones(batch, 1, dtype=dtype),
+                                 torch.tensor([0.0, T], dtype=dtype), bm=bm, method=method, dt=h)
+        return ys[-1]
+    return fn
+
+
+def cpu_model() -> str:
+    try:
+        out = subprocess.run(["lscpu"], capture_output=True, text=True, check=True).stdout
+        for line in out.splitlines():
+            if line.startswith("Model name"):
+                return line.split(":", 1)[1].strip()
+    except (OSError, subprocess.CalledProcessError):
+        pass
+    return platform.processor() or "unknown"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--reps", type=int, default=5)
+    parser.add_argument("--dtype", choices=["float32", "float64"], default="float32")
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--cases", default="ab", help="which cases to run: a, b or ab")
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    dtype = getattr(torch, args.dtype)
+
+    cases = [c for c in [("(a) 100000 paths × 500 steps", 100_000, 500),
+                         ("(b) 100 paths × 2000 steps", 100, 2000)] if c[0][1] in args.cases]
+    contenders = [
+        ("floor: randn + 1 fused update", floor),
+        ("hand loop, same f/g callables", hand_loop),
+        ("kexue euler", ours("euler", False)),
+        ("torchsde euler (BrownianInterval)", theirs("euler", False)),
+        ("torchsde euler (pre-drawn dW)", theirs("euler", True)),
+        ("kexue milstein (autograd g')", ours("milstein", False)),
+        ("kexue milstein (analytic g')", ours("milstein", True)),
+        ("torchsde milstein (BrownianInterval)", theirs("milstein", False)),
+    ]
+    t_start = time.perf_counter()
+    print(f"# B1 SDE throughput — {cpu_model()}, {os.cpu_count()} cores, "
+          f"{torch.get_num_threads()} torch threads, torch {torch.__version__}, "
+          f"torchsde {torchsde.__version__}, {args.dtype}, median of {args.reps}\n")
+    for title, batch, n in cases:
+        for _, fn in contenders:                                     # warm-up, untimed
+            fn(min(batch, 1000), 20, dtype, 0)
+        times: dict[str, list[float]] = {name: [] for name, _ in contenders}
+        for rep in range(args.reps):
+            for name, fn in contenders:
+                t0 = time.perf_counter()
+                out = fn(batch, n, dtype, 1000 + rep)
+                times[name].append(time.perf_counter() - t0)
+                if name == "kexue euler" and batch >= 10_000 and rep == 0:
+                    s = out[:, 0].double()
+                    se = float(s.std()) / math.sqrt(batch)
+                    err = abs(float(s.mean()) - math.exp(MU))
+                    print(f"sanity {title}: mean S_T {float(s.mean()):.5f} vs e^mu "
+                          f"{math.exp(MU):.5f}, |diff| = {err / se:.2f} SE "
+                          f"({'ok' if err < 4 * se else 'FAIL'})")
+        med = {name: statistics.median(v) for name, v in times.items()}
+        spread = {name: (min(v), max(v)) for name, v in times.items()}
+        print(f"\n### {title}\n")
+        print("| contender | median ms | min–max ms | path-steps/s | vs torchsde (same "
+              "method) | vs floor |")
+        print("|---|---:|---:|---:|---:|---:|")
+        for name, _ in contenders:
+            base = ("torchsde milstein (BrownianInterval)" if "milstein" in name
+                    else "torchsde euler (BrownianInterval)")
+            speed = "" if not name.startswith("kexue") else f"{med[base] / med[name]:.1f}×"
+            floor_ratio = med[name] / med["floor: randn + 1 fused update"]
+            lo, hi = spread[name]
+            print(f"| {name} | {med[name] * 1e3:.1f} | {lo * 1e3:.1f}–{hi * 1e3:.1f} | "
+                  f"{batch * n / med[name]:.3g} | {speed} | {floor_ratio:.2f} |")
+    print(f"\ntotal benchmark time {time.perf_counter() - t_start:.0f} s")
+
+
+if __name__ == "__main__":
+    main()

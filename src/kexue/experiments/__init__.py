@@ -28,6 +28,8 @@ _MODULES = [
     "thesis_strong_order",
     "thesis_first_passage",
     "thesis_stock",
+    "diffusion_samplers",
+    "diffusion_likelihood",
     "smooth_max",
     "smooth_f1",
     "noise_vs_penalty",

@@ -1,0 +1,52 @@
+"""Score-based generative modelling through SDEs (kexue.fm archives 9209 and 9228).
+
+Su Jianlin's "Generative diffusion models (5): the SDE framework" and "(6): the ODE framework",
+after Song et al., "Score-Based Generative Modeling through Stochastic Differential Equations",
+ICLR 2021 (arXiv:2011.13456).
+
+* SDEs: :class:`GaussianPathSDE` (choose the kernel ``N(ᾱ_t x0, β̄_t² I)``, get
+  ``f_t = (ln ᾱ_t)'`` and ``g_t² = 2ᾱ_tβ̄_t(β̄_t/ᾱ_t)'``), :class:`VPSDE`, :class:`SubVPSDE`,
+  :class:`VESDE`, ``GaussianPathSDE.from_alphas_cumprod`` (DDPM tables); each is a
+  :class:`kexue.stochastic.SDE` with ``marginal``, ``prior_sample``, ``prior_logp`` and
+  ``reverse(score_fn, eta)`` (the σ_t = ηg_t family; ``η = 0`` is the probability-flow ODE).
+* The exact oracle: :class:`GaussianMixture` (score, log-density, Laplacian at every ``t``).
+* Sampling: :func:`sample` with the methods in ``SAMPLERS`` and the grids in ``GRIDS``.
+* Likelihood: :func:`log_likelihood` (PF-ODE, exact or Hutchinson divergence) and
+  :func:`bits_per_dim` (uniform dequantisation, offset ``log₂(n_bins/(hi − lo))``).
+* Training: :func:`dsm_loss`, score networks, :func:`train`; :func:`inpaint` by imputation.
+
+Conventions: score functions are called ``score_fn(x, t)`` with ``x (batch, *shape)`` and ``t``
+a ``(batch,)`` tensor; SDE coefficient callables keep kexue.stochastic's ``(t, x)`` order.
+"""
+
+from ._grids import GRIDS, time_grid
+from ._inpaint import inpaint
+from ._likelihood import DIVERGENCES, bits_per_dim, log_likelihood
+from ._loss import WEIGHTINGS, dsm_loss
+from ._mixture import GaussianMixture, MixtureScore
+from ._nets import NETS, FourierTimeFeatures, MLPScoreNet, ScoreModel, UNet8, net_from_spec
+from ._samplers import SAMPLERS, Sampler, pf_ode_lambda, sample, sample_norm
+from ._sde import (
+    VESDE,
+    VPSDE,
+    GaussianPathSDE,
+    ReverseSDE,
+    SubVPSDE,
+    ddpm_alphas_cumprod,
+)
+from ._train import TrainingDiverged, TrainResult, load_score_model, train
+
+__all__ = [
+    # SDEs
+    "GaussianPathSDE", "VPSDE", "SubVPSDE", "VESDE", "ReverseSDE", "ddpm_alphas_cumprod",
+    # exact oracle
+    "GaussianMixture", "MixtureScore",
+    # sampling
+    "sample", "SAMPLERS", "Sampler", "time_grid", "GRIDS", "pf_ode_lambda", "sample_norm",
+    # likelihood
+    "log_likelihood", "bits_per_dim", "DIVERGENCES",
+    # training and conditional generation
+    "dsm_loss", "WEIGHTINGS", "ScoreModel", "MLPScoreNet", "UNet8", "FourierTimeFeatures",
+    "net_from_spec", "NETS", "train", "TrainResult", "TrainingDiverged", "load_score_model",
+    "inpaint",
+]

@@ -1,0 +1,151 @@
+"""``kexue onlstm``: train an ON-LSTM language model on a seeded grammar, parse with it.
+
+``kexue onlstm train --grammar english --out DIR [--steps N --seed S]`` trains (resuming from
+``DIR/last.safetensors`` when it exists), then picks the reading (layer × master gate) with the
+best F1 on held-out sentences and stores it in the checkpoint. ``kexue onlstm parse --ckpt PATH
+"a sentence"`` prints the induced tree. Bad input prints one line ``error: ...`` to stderr and
+exits with status 2; a diverged run (NaN loss) exits with status 1 and keeps its last good
+checkpoint.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+app = typer.Typer(
+    name="onlstm",
+    help="Ordered-neuron LSTM (kexue.fm 6621): train a language model on a seeded grammar, "
+         "read trees out of it.",
+    add_completion=False,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+)
+console = Console()
+err_console = Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+def _fail(message: str, code: int = 2) -> typer.Exit:
+    err_console.print(f"error: {message}", markup=False)
+    return typer.Exit(code)
+
+
+@app.command()
+def train(
+    grammar: Annotated[str, typer.Option(
+        "--grammar", help="english | mirror | arithmetic | brackets", show_default=False)],
+    out: Annotated[Path, typer.Option("--out", help="Directory for last.safetensors.",
+                                      show_default=False)],
+    steps: Annotated[int, typer.Option("--steps", help="Total training steps.")] = 3000,
+    seed: Annotated[int, typer.Option("--seed", help="Seed of the corpus, model and batches.")]
+    = 0,
+    kind: Annotated[str, typer.Option("--kind", help="onlstm | lstm")] = "onlstm",
+    hidden: Annotated[int, typer.Option("--hidden", help="Hidden size.")] = 128,
+    chunk: Annotated[int, typer.Option("--chunk", help="Chunk size (ON-LSTM).")] = 8,
+    layers: Annotated[int, typer.Option("--layers", help="Recurrent layers.")] = 2,
+    progress: Annotated[bool, typer.Option("--progress/--no-progress",
+                                           help="Show a progress bar.")] = True,
+    threads: Annotated[int, typer.Option("--threads", help="Intra-op CPU threads (small "
+                                         "models run fastest on one).")] = 1,
+) -> None:
+    """Train a language model on GRAMMAR's sentences, resumably; report perplexity and F1."""
+    import torch
+
+    if threads < 1:
+        raise _fail(f"--threads must be ≥ 1; got {threads}")
+    torch.set_num_threads(threads)
+
+    from .onlstm import (
+        GRAMMAR_NAMES,
+        TrainConfig,
+        Trainer,
+        TrainingDiverged,
+        choose_reading,
+        get_grammar,
+        lm_perplexity,
+    )
+
+    if grammar not in GRAMMAR_NAMES:
+        raise _fail(f"unknown grammar {grammar!r}; valid names: {', '.join(GRAMMAR_NAMES)}")
+    if steps < 0:
+        raise _fail(f"--steps must be ≥ 0; got {steps}")
+    path = out / "last.safetensors"
+    if path.exists():
+        try:
+            trainer = Trainer.load(path, out_dir=out)
+        except ValueError as exc:
+            raise _fail(str(exc)) from None
+        cfg = trainer.config
+        if (cfg.grammar, cfg.kind, cfg.seed) != (grammar, kind, seed):
+            raise _fail(f"{path} holds a {cfg.kind} run on {cfg.grammar!r} with seed "
+                        f"{cfg.seed}; use another --out to start a different run")
+        console.print(f"resuming from step {trainer.step} ({path})")
+    else:
+        cfg = TrainConfig(grammar=grammar, kind=kind, steps=steps, seed=seed, hidden_size=hidden,
+                          chunk_size=chunk, num_layers=layers)
+        try:
+            trainer = Trainer(cfg, out_dir=out)
+        except ValueError as exc:
+            raise _fail(str(exc)) from None
+    try:
+        trainer.train(steps, progress=progress, console=console)
+    except TrainingDiverged as exc:
+        raise _fail(str(exc), code=1) from None
+    except KeyboardInterrupt:
+        saved = (f"the last checkpoint (step {trainer.saved_step}) is {path} — rerun the same "
+                 "command to resume" if trainer.saved_step is not None else "no checkpoint yet")
+        raise _fail(f"interrupted at step {trainer.step}; {saved}", code=130) from None
+    g = get_grammar(grammar)
+    val, val_gold = g.sample(200, torch.Generator().manual_seed(30_000 + seed))
+    best, scores = choose_reading(trainer.model, trainer.vocab, val, val_gold)
+    trainer.info.update({"reading": best, "validation_f1": scores})
+    trainer.save(path)
+    ppl = lm_perplexity(trainer.model, trainer.vocab, val)
+    console.print(f"{cfg.kind} on {grammar}: {trainer.step} steps, validation perplexity "
+                  f"{ppl:.3f} (grammar optimum {g.perplexity(val):.3f})")
+    paper = scores.get("L2·forget", float("nan"))
+    console.print(f"reading chosen on 200 validation sentences: {best} (sentence F1 "
+                  f"{scores[best]:.3f}; the paper's L2·forget: {paper:.3f})")
+    console.print(f"saved {path}")
+
+
+@app.command()
+def parse(
+    sentence: Annotated[str, typer.Argument(help="Tokens separated by spaces.",
+                                            show_default=False)],
+    ckpt: Annotated[Path, typer.Option("--ckpt", help="A checkpoint from `kexue onlstm train`.",
+                                       show_default=False)],
+    reading: Annotated[str | None, typer.Option(
+        "--reading", help="e.g. L2·forget, L1·input, mean·forget+input (default: the one "
+        "stored by train).", show_default=False)] = None,
+    show_distances: Annotated[bool, typer.Option("--distances",
+                                                 help="Also print the distances.")] = False,
+) -> None:
+    """Print the tree the model induces for SENTENCE (bracketed)."""
+    from .onlstm import build_tree, load_model, reading_distances, sentence_distances, tree_to_str
+
+    tokens = sentence.split()
+    if not tokens:
+        raise _fail("empty sentence: give the tokens separated by spaces, e.g. \"+ 3 * 4 5\"")
+    try:
+        model, vocab, meta = load_model(ckpt)
+    except (FileNotFoundError, ValueError) as exc:
+        raise _fail(str(exc)) from None
+    try:
+        vocab.encode(tokens)
+    except ValueError as exc:
+        raise _fail(f"{exc} (grammar {meta['config']['grammar']!r})") from None
+    name = reading or meta.get("info", {}).get("reading", "L2·forget")
+    forget, inp = sentence_distances(model, vocab, [tokens])
+    try:
+        d = reading_distances(name.replace(".", "·"), forget[0], inp[0])
+    except ValueError as exc:
+        raise _fail(str(exc)) from None
+    console.print(tree_to_str(build_tree(d, tokens)), markup=False, highlight=False)
+    if show_distances:
+        console.print(f"{name}: " + " ".join(f"{w}={x:.3f}" for w, x in zip(tokens, d)),
+                      markup=False, highlight=False)

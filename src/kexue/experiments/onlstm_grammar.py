@@ -1,0 +1,430 @@
+"""onlstm-grammar: ON-LSTM language models induce the trees of seeded grammars.
+
+Article: "ON-LSTM: expressing hierarchy with ordered neurons" (kexue.fm archive 6621), i.e.
+Shen, Tan, Sordoni & Courville, ICLR 2019 (arXiv:1810.09536). No treebank exists offline, so the
+corpora come from seeded PCFGs whose gold trees are known (:mod:`kexue.onlstm`): an English-like
+mixed-branching grammar, its mirror image (left-branching, which catches a parser that lives off
+the decoder's right-branching bias, Dyer et al. arXiv:1909.09428) and prefix arithmetic.
+
+For every grammar and seed an ON-LSTM language model and a plain ``nn.LSTM`` widened to the same
+parameter count are trained on the same sentences for the same steps. Reported:
+
+* test perplexity against the grammar's optimal perplexity (inside algorithm, exact);
+* unlabeled sentence-level F1 of the trees the greedy top-down decoder builds from distances,
+  against right-branching, left-branching, balanced and random trees (the random one is the same
+  decoder on random distances), the decoder's ceiling on the gold trees, and the decoder on the
+  gold trees' own "closing" distances;
+* every reading of both models: layer 1, 2, and the mean over layers, of the forget distance
+  (``1 − mean f̃``, the paper's), the input distance (``mean ĩ``) and their sum; for the LSTM the
+  same functions of its ordinary gates (``1 − mean f``, ``mean i``);
+* the paper's fixed reading (forget distance of layer 2) and, for each model, the reading chosen
+  on a held-out validation split (with gold trees, as a layer is chosen in the paper), scored on
+  the test split; final values after training, never the best epoch;
+* F1 during training (training-length investigation), and in the full preset ablations on the
+  arithmetic grammar (chunk size, Su's symmetric master input gate, three layers).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from matplotlib.figure import Figure
+from scipy import stats
+
+from ..onlstm import (
+    TrainConfig,
+    Trainer,
+    balanced_tree,
+    build_tree,
+    choose_reading,
+    count_parameters,
+    get_grammar,
+    gold_distances,
+    left_branching,
+    lm_perplexity,
+    parse_sentences,
+    random_tree,
+    reading_distances,
+    readings,
+    right_branching,
+    sentence_distances,
+    split_ceiling,
+    tree_f1,
+)
+from ._base import Claim, Experiment, Reference, Result, Table
+
+PAPER_READING = "L2·forget"
+
+
+@dataclass
+class Config:
+    """Full preset (about 45 minutes on 2 CPU cores). ``grammars``: names from
+    :data:`kexue.onlstm.grammars`; ``n_seeds``: training seeds per grammar and model;
+    ``steps``: Adam steps per model (cosine decay ``lr`` → ``lr / 10``); ``n_val``/``n_test``:
+    held-out sentences (validation chooses each model's reading); ``curve_every``: steps
+    between F1 evaluations on the validation split (0: none); ``ablations``: extra ON-LSTM runs
+    on the arithmetic grammar; ``goal_margin``: F1 points over the best trivial baseline that
+    the goal asks for; ``ppl_tolerance``: relative gap to the optimal perplexity accepted."""
+
+    grammars: tuple = ("english", "mirror", "arithmetic")
+    n_seeds: int = 3
+    steps: int = 3000
+    n_train: int = 20000
+    n_val: int = 200
+    n_test: int = 1000
+    embed_size: int = 64
+    hidden_size: int = 128
+    num_layers: int = 2
+    chunk_size: int = 8
+    batch_size: int = 64
+    lr: float = 3e-3
+    curve_every: int = 250
+    ablations: bool = True
+    n_random: int = 10
+    goal_margin: float = 0.20
+    ppl_tolerance: float = 0.03
+    seed: int = 0
+
+
+def _all_readings(model, vocab, sents, gold) -> dict[str, float]:
+    return choose_reading(model, vocab, sents, gold)[1]
+
+
+def _baselines(sents, gold, n_random, seed) -> dict[str, float]:
+    gen = torch.Generator().manual_seed(50_000 + seed)
+    rand = [tree_f1([random_tree(s, gen) for s in sents], gold).sentence
+            for _ in range(n_random)]
+    return {
+        "right-branching": tree_f1([right_branching(s) for s in sents], gold).sentence,
+        "left-branching": tree_f1([left_branching(s) for s in sents], gold).sentence,
+        "balanced": tree_f1([balanced_tree(s) for s in sents], gold).sentence,
+        "random": float(np.mean(rand)),
+        "ceiling": tree_f1([split_ceiling(t) for t in gold], gold).sentence,
+        "gold closing distances": tree_f1(
+            [build_tree(gold_distances(t), s) for t, s in zip(gold, sents)], gold).sentence,
+        "gold pending distances": tree_f1(
+            [build_tree(gold_distances(t, kind="pending"), s) for t, s in zip(gold, sents)],
+            gold).sentence,
+    }
+
+
+def _oracle_correlation(reading: str, dists, gold, kind: str) -> float:
+    """Mean over sentences (≥ 3 tokens) of Spearman's ρ between a reading and a gold oracle,
+    first token excluded (it closes nothing)."""
+    rhos = []
+    for f, i, t in zip(dists[0], dists[1], gold):
+        d = reading_distances(reading, f, i)[1:]
+        o = gold_distances(t, kind=kind)[1:]
+        if len(d) >= 2 and np.ptp(d) > 0 and np.ptp(o) > 0:
+            rhos.append(stats.spearmanr(d, o).statistic)
+    return float(np.mean(rhos)) if rhos else float("nan")
+
+
+def _train_and_read(cfg: Config, grammar: str, kind: str, seed: int, val, test,
+                    **overrides) -> dict:
+    tcfg = TrainConfig(grammar=grammar, kind=kind, embed_size=cfg.embed_size,
+                       hidden_size=cfg.hidden_size, num_layers=cfg.num_layers,
+                       chunk_size=cfg.chunk_size, n_train=cfg.n_train,
+                       batch_size=cfg.batch_size, steps=cfg.steps, lr=cfg.lr,
+                       lr_final=cfg.lr / 10, seed=seed)
+    tcfg = dataclasses.replace(tcfg, **overrides)
+    trainer = Trainer(tcfg)
+    n_layers = tcfg.num_layers
+    curve: list[tuple[int, dict[str, float]]] = []
+
+    def record(tr: Trainer) -> None:
+        curve.append((tr.step, _all_readings(tr.model, tr.vocab, val[0], val[1])))
+
+    trainer.train(callback=record if cfg.curve_every else None,
+                  callback_every=cfg.curve_every)
+    model, vocab = trainer.model, trainer.vocab
+    chosen, val_f1 = choose_reading(model, vocab, val[0], val[1])
+    dists = sentence_distances(model, vocab, test[0])
+    test_f1 = {r: tree_f1(parse_sentences(r, dists, test[0]), test[1]).sentence
+               for r in readings(n_layers)}
+    sd = float(np.std(np.concatenate([d[-1] for d in dists[0]])))
+    return {
+        "ppl": lm_perplexity(model, vocab, test[0]),
+        "params": count_parameters(model),
+        "hidden": model.out.in_features,
+        "val": val_f1,
+        "test": test_f1,
+        "chosen": chosen,
+        "corpus_chosen": tree_f1(parse_sentences(chosen, dists, test[0]), test[1]).corpus,
+        "curve": curve,
+        "dists": dists,
+        "saturation_std": sd,
+        "rho": {(r, kind): _oracle_correlation(r, dists, test[1], kind)
+                for r in {chosen, PAPER_READING} for kind in ("closing", "pending")},
+    }
+
+
+def _rho_text(runs: list[dict], reading: str, kind: str) -> str:
+    vals = [r["rho"][(reading, kind)] for r in runs if (reading, kind) in r["rho"]]
+    return f"{np.nanmean(vals):.2f}" if vals else "—"
+
+
+def _mean_sd(xs) -> tuple[float, float]:
+    xs = np.asarray(xs, dtype=float)
+    return float(xs.mean()), float(xs.std(ddof=1)) if len(xs) > 1 else 0.0
+
+
+def _fmt(m: float, s: float, seeds: int) -> str:
+    return f"{m:.3f} ± {s:.3f}" if seeds > 1 else f"{m:.3f}"
+
+
+def _draw_tree(ax, tree, y0: float, step: float, color: str, label: str) -> None:
+    """Each constituent of ``tree`` as a bracket over its tokens (x = 0..n−1), drawn at a
+    height that grows with the constituent's height, away from ``y0`` (``step`` < 0: down)."""
+    pos = {"x": 0}
+
+    def rec(t):  # returns (first leaf, last leaf, height)
+        if isinstance(t, str):
+            x = pos["x"]
+            pos["x"] += 1
+            return x, x, 0
+        kids = [rec(c) for c in t]
+        lo, hi = kids[0][0], kids[-1][1]
+        h = 1 + max(k[2] for k in kids)
+        y = y0 + step * h
+        ax.plot([lo - 0.3, lo - 0.3, hi + 0.3, hi + 0.3],
+                [y - 0.35 * step, y, y, y - 0.35 * step], color=color, lw=1.1)
+        return lo, hi, h
+
+    rec(tree)
+    ax.text(-0.7, y0 + step, label, color=color, fontsize=8, ha="right", va="center")
+
+
+def _distance_figure(examples: list[dict]) -> Figure:
+    fig = Figure(figsize=(11, 3.4 * len(examples)))
+    axes = fig.subplots(len(examples), 1, squeeze=False)[:, 0]
+    for ax, ex in zip(axes, examples):
+        d = np.asarray(ex["distances"], dtype=float)
+        n = len(d)
+        span = d.max() - d.min()
+        shown = 0.1 + 0.9 * (d - d.min()) / span if span > 0 else np.full(n, 0.5)
+        ax.bar(np.arange(n), shown, color="#4c72b0", alpha=0.8, width=0.6)
+        _draw_tree(ax, ex["gold"], 1.05, 0.2, "#2ca02c", "gold")
+        _draw_tree(ax, ex["pred"], -0.05, -0.2, "#d62728", "induced")
+        ax.set_xticks(np.arange(n))
+        ax.set_xticklabels(ex["tokens"], fontsize=9)
+        ax.tick_params(axis="x", pad=2)
+        ax.set_yticks([0, 1])
+        ax.set_yticklabels(["min", "max"], fontsize=7)
+        ax.set_xlim(-1.5, n - 0.5)
+        ax.set_title(f"{ex['grammar']}: ON-LSTM distances ({ex['reading']}, rescaled), gold "
+                     f"tree above, induced tree below — sentence F1 {ex['f1']:.2f}", fontsize=9)
+        for side in ("top", "right"):
+            ax.spines[side].set_visible(False)
+    fig.tight_layout()
+    return fig
+
+
+def _curve_figure(curves: dict[str, dict], baselines: dict[str, dict]) -> Figure:
+    names = list(curves)
+    fig = Figure(figsize=(4.2 * len(names), 3.6))
+    axes = fig.subplots(1, len(names), squeeze=False)[0]
+    for ax, g in zip(axes, names):
+        for kind, color in (("onlstm", "#d62728"), ("lstm", "#1f77b4")):
+            runs = curves[g][kind]
+            if not runs or not runs[0]:
+                continue
+            steps = [s for s, _ in runs[0]]
+            for reading, ls in ((PAPER_READING, ":"), ("best", "-")):
+                ys = []
+                for run in runs:
+                    if reading == "best":
+                        ys.append([max(f.values()) for _, f in run])
+                    else:
+                        ys.append([f[reading] for _, f in run])
+                ax.plot(steps, np.mean(ys, axis=0), ls, color=color,
+                        label=f"{'ON-LSTM' if kind == 'onlstm' else 'LSTM'} "
+                              f"{'best reading' if reading == 'best' else reading}")
+        best_trivial = max(v for k, v in baselines[g].items()
+                           if k in ("right-branching", "left-branching", "balanced", "random"))
+        ax.axhline(best_trivial, color="gray", ls="--", lw=1, label="best trivial baseline")
+        ax.axhline(baselines[g]["ceiling"], color="k", ls="-.", lw=1, label="decoder ceiling")
+        ax.set_title(f"{g}: validation F1 during training", fontsize=9)
+        ax.set_xlabel("step")
+        ax.set_ylabel("sentence F1")
+        ax.set_ylim(0, 1)
+    axes[0].legend(fontsize=7)
+    fig.tight_layout()
+    return fig
+
+
+def run(config: Config) -> Result:
+    # The models are small: one intra-op thread is faster, and on a shared machine OpenMP
+    # threads waiting at barriers make multi-threaded tiny kernels slower still.
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        return _run(config)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _run(config: Config) -> Result:
+    if config.n_seeds < 1:
+        raise ValueError(f"n_seeds must be ≥ 1; got {config.n_seeds}")
+    seeds = [config.seed + k for k in range(config.n_seeds)]
+    trivial = ("right-branching", "left-branching", "balanced", "random")
+    claims: list[Claim] = []
+    ppl_rows, f1_rows, read_rows, rho_rows, examples = [], [], [], [], []
+    curves: dict[str, dict] = {}
+    baselines: dict[str, dict] = {}
+    for g in config.grammars:
+        grammar = get_grammar(g)
+        val = grammar.sample(config.n_val, torch.Generator().manual_seed(30_000 + config.seed))
+        test = grammar.sample(config.n_test, torch.Generator().manual_seed(40_000 + config.seed))
+        opt = grammar.perplexity(test[0])
+        base = _baselines(test[0], test[1], config.n_random, config.seed)
+        baselines[g] = base
+        best_name = max(trivial, key=lambda k: base[k])
+        runs = {kind: [_train_and_read(config, g, kind, s, val, test) for s in seeds]
+                for kind in ("onlstm", "lstm")}
+        curves[g] = {kind: [r["curve"] for r in rs] for kind, rs in runs.items()}
+        on, ls = runs["onlstm"], runs["lstm"]
+        n = config.n_seeds
+        on_ppl, ls_ppl = _mean_sd([r["ppl"] for r in on]), _mean_sd([r["ppl"] for r in ls])
+        ppl_rows.append([g, f"{opt:.3f}", _fmt(*on_ppl, n), _fmt(*ls_ppl, n),
+                         f"{on_ppl[0] / opt - 1:+.2%}", f"{ls_ppl[0] / opt - 1:+.2%}",
+                         f"{on[0]['params']:,} / {ls[0]['params']:,}",
+                         f"{on[0]['hidden']} / {ls[0]['hidden']}",
+                         f"{np.mean([r['saturation_std'] for r in on]):.3f}"])
+        on_sel = _mean_sd([r["test"][r["chosen"]] for r in on])
+        ls_sel = _mean_sd([r["test"][r["chosen"]] for r in ls])
+        on_paper = _mean_sd([r["test"][PAPER_READING] for r in on])
+        ls_paper = _mean_sd([r["test"][PAPER_READING] for r in ls])
+        chosen_on = ", ".join(sorted({r["chosen"] for r in on}))
+        chosen_ls = ", ".join(sorted({r["chosen"] for r in ls}))
+        f1_rows.append([g, *(f"{base[k]:.3f}" for k in trivial), f"{base['ceiling']:.3f}",
+                        f"{base['gold closing distances']:.3f}",
+                        f"{base['gold pending distances']:.3f}", _fmt(*on_paper, n),
+                        f"{_fmt(*on_sel, n)} ({chosen_on})", _fmt(*ls_paper, n),
+                        f"{_fmt(*ls_sel, n)} ({chosen_ls})",
+                        f"{np.mean([r['corpus_chosen'] for r in on]):.3f}"])
+        for kind_name, rs in (("ON-LSTM", on), ("LSTM", ls)):
+            for reading in sorted({PAPER_READING, *(r["chosen"] for r in rs)}):
+                rho_rows.append([g, kind_name, reading, *(_rho_text(rs, reading, k)
+                                                          for k in ("closing", "pending"))])
+        for reading in readings(config.num_layers):
+            read_rows.append([g, reading, _fmt(*_mean_sd([r["test"][reading] for r in on]), n),
+                              _fmt(*_mean_sd([r["test"][reading] for r in ls]), n)])
+        # claims: the goal, final values, reading chosen on validation only
+        target = base[best_name] + config.goal_margin
+        claims.append(Claim(
+            f"{g}: ON-LSTM F1 (reading chosen on validation: {chosen_on}) ≥ best trivial "
+            f"baseline ({best_name} {base[best_name]:.3f}) + {config.goal_margin:.2f}",
+            f"≥ {target:.3f}", round(on_sel[0], 4), f"mean over {n} seed(s), test split",
+            on_sel[0] >= target))
+        claims.append(Claim(
+            f"{g}: ON-LSTM F1 > plain LSTM read the same way ({chosen_ls})",
+            f"> {ls_sel[0]:.3f}", round(on_sel[0], 4), f"mean over {n} seed(s), test split",
+            on_sel[0] > ls_sel[0]))
+        bound = (1 + config.ppl_tolerance) * opt
+        claims.append(Claim(
+            f"{g}: ON-LSTM test perplexity within {config.ppl_tolerance:.0%} of the grammar's "
+            f"optimum {opt:.3f} (the paper: a language model at least as good as an LSTM)",
+            f"≤ {bound:.3f}", round(on_ppl[0], 4), f"parameter-matched LSTM: {ls_ppl[0]:.3f}",
+            on_ppl[0] <= bound))
+        # figure example: a mid-length test sentence, first seed, chosen reading
+        r0 = on[0]
+        k = next((i for i, s in enumerate(test[0]) if 8 <= len(s) <= 13), 0)
+        d = reading_distances(r0["chosen"], r0["dists"][0][k], r0["dists"][1][k])
+        pred = build_tree(d, test[0][k])
+        examples.append({"grammar": g, "tokens": test[0][k], "distances": d,
+                         "gold": test[1][k], "pred": pred, "reading": r0["chosen"],
+                         "f1": tree_f1(pred, test[1][k]).sentence})
+    tables = [
+        Table("Test perplexity (per token, end of sentence included) against the optimum",
+              ["grammar", "optimal (inside)", "ON-LSTM", "LSTM", "ON-LSTM gap", "LSTM gap",
+               "parameters ON-LSTM / LSTM", "hidden ON-LSTM / LSTM",
+               "std of last-layer distance (saturation if < 0.02)"], ppl_rows),
+        Table("Unlabeled sentence-level F1 on the test split (decoder: greedy top-down split)",
+              ["grammar", *trivial, "decoder ceiling", "gold closing distances",
+               "gold pending distances",
+               f"ON-LSTM {PAPER_READING} (paper)", "ON-LSTM chosen on validation",
+               f"LSTM {PAPER_READING}", "LSTM chosen on validation",
+               "ON-LSTM chosen, corpus-level F1"], f1_rows),
+        Table("Every reading on the test split (L1/L2/mean over layers × forget/input/sum)",
+              ["grammar", "reading", "ON-LSTM F1", "LSTM F1"], read_rows),
+        Table("What the distances track: Spearman ρ with the gold oracles (test, per sentence, "
+              "first token excluded; mean over sentences and seeds)",
+              ["grammar", "model", "reading", "ρ with closing", "ρ with pending"], rho_rows),
+    ]
+    notes = [
+        f"{config.n_seeds} seed(s) × {config.steps} steps per model; embedding "
+        f"{config.embed_size}, ON-LSTM hidden {config.hidden_size} (chunk "
+        f"{config.chunk_size}, {config.num_layers} layers), the LSTM widened to the same number "
+        "of parameters. F1 is sentence-level (mean of per-sentence F1) without the "
+        "whole-sentence span; 'random' is the decoder on uniform random distances (mean of "
+        f"{config.n_random} draws); the 'decoder ceiling' is the best F1 any distances can give "
+        "with this decoder; 'gold closing distances' feeds the decoder −depth(LCA(w_{t−1}, "
+        "w_t)) of the gold tree, what an ideal master forget gate would signal.",
+        "Reading choice: for each model and seed, the reading with the best F1 on "
+        f"{config.n_val} validation sentences (with gold trees) is scored on the "
+        f"{config.n_test} test sentences; the paper's fixed reading is reported beside it.",
+    ]
+    figures = {"distances": _distance_figure(examples)}
+    if config.curve_every:
+        figures["training"] = _curve_figure(curves, baselines)
+    if config.ablations and "arithmetic" in config.grammars:
+        tables.append(_ablations(config))
+    return Result(claims=claims, tables=tables, figures=figures, notes=" ".join(notes))
+
+
+def _ablations(config: Config) -> Table:
+    """ON-LSTM variants on the arithmetic grammar (first seed)."""
+    grammar = get_grammar("arithmetic")
+    val = grammar.sample(config.n_val, torch.Generator().manual_seed(30_000 + config.seed))
+    test = grammar.sample(config.n_test, torch.Generator().manual_seed(40_000 + config.seed))
+    c, h = config.chunk_size, config.hidden_size
+    variants = [(f"chunk {k} ({h // k} levels)", {"chunk_size": k})
+                for k in (c // 2, 2 * c) if k >= 1 and h % k == 0]
+    variants += [
+        ("symmetric master input (Su)", {"master_input": "symmetric"}),
+        ("3 layers", {"num_layers": 3}),
+        (f"{2 * config.steps} steps", {"steps": 2 * config.steps}),
+    ]
+    rows = []
+    cfg = dataclasses.replace(config, curve_every=0)
+    for name, over in variants:
+        r = _train_and_read(cfg, "arithmetic", "onlstm", config.seed, val, test, **over)
+        best_forget = max((v, k) for k, v in r["test"].items() if k.endswith("·forget"))
+        best_input = max((v, k) for k, v in r["test"].items() if k.endswith("·input"))
+        rows.append([name, f"{r['ppl']:.3f}", f"{r['test'][PAPER_READING]:.3f}",
+                     f"{best_forget[0]:.3f} ({best_forget[1]})",
+                     f"{best_input[0]:.3f} ({best_input[1]})",
+                     f"{r['test'][r['chosen']]:.3f} ({r['chosen']})"])
+    return Table("Arithmetic ablations (ON-LSTM, first seed; test F1)",
+                 ["variant", "perplexity", PAPER_READING, "best forget reading",
+                  "best input reading", "chosen on validation"], rows)
+
+
+EXPERIMENT = Experiment(
+    name="onlstm-grammar",
+    title="ON-LSTM: unsupervised trees from a language model's master gates",
+    article="ON-LSTM: expressing hierarchy with ordered neurons (kexue.fm 6621)",
+    article_url="https://kexue.fm/archives/6621",
+    claim="an ON-LSTM language model's master-gate distances parse seeded grammars (English-like, "
+          "its mirror, prefix arithmetic) far better than trivial trees and a plain LSTM",
+    config=Config,
+    run=run,
+    quick={"n_seeds": 1, "steps": 300, "n_train": 4000, "n_val": 100, "n_test": 300,
+           "curve_every": 0, "ablations": False, "n_random": 3, "goal_margin": 0.10,
+           "ppl_tolerance": 0.05},
+    quick_runtime_s=110,
+    references=(
+        Reference("Su Jianlin, ON-LSTM: expressing hierarchy with ordered neurons (kexue.fm 6621)",
+                  "https://kexue.fm/archives/6621"),
+        Reference("Shen, Tan, Sordoni, Courville, Ordered Neurons: Integrating Tree Structures "
+                  "into Recurrent Neural Networks, ICLR 2019", "https://arxiv.org/abs/1810.09536"),
+        Reference("Dyer, Melis, Blunsom, A Critical Analysis of Biased Parsers in Unsupervised "
+                  "Parsing (2019)", "https://arxiv.org/abs/1909.09428"),
+    ),
+    section="kexue.onlstm",
+)

@@ -1,0 +1,63 @@
+"""Ordered-neuron LSTM and unsupervised tree induction (kexue.fm 6621; Shen et al., ICLR 2019).
+
+* :func:`cumax`, :class:`ONLSTMCell`, :class:`ONLSTM` — the model (a drop-in for ``nn.LSTM``
+  that also returns per-layer syntactic distances).
+* :func:`syntactic_distance`, :func:`build_tree`, :func:`tree_f1` — reading trees out of a
+  trained language model and scoring them, with trivial baselines and the decoder's ceiling.
+* :class:`PCFG` and :data:`grammars` — seeded grammars with gold trees and exact (inside
+  algorithm) sentence probabilities, hence the optimal perplexity.
+* :class:`Trainer` — language-model training with exact resume and a NaN guard.
+"""
+
+from ._cell import (
+    MASTER_INPUT,
+    ONLSTMCell,
+    cumax,
+    master_gates,
+    onlstm_step,
+    syntactic_distance,
+)
+from ._grammars import GRAMMAR_NAMES, get_grammar, grammars
+from ._model import (
+    ONLSTM,
+    Distances,
+    LanguageModel,
+    count_parameters,
+    lstm_gate_distances,
+    matched_lstm_hidden,
+)
+from ._pcfg import PCFG
+from ._reading import GATES, choose_reading, parse_sentences, reading_distances, readings
+from ._train import (
+    TrainConfig,
+    Trainer,
+    TrainingDiverged,
+    Vocab,
+    lm_perplexity,
+    load_model,
+    sentence_distances,
+)
+from ._tree import (
+    TreeF1,
+    balanced_tree,
+    build_tree,
+    gold_distances,
+    left_branching,
+    random_tree,
+    right_branching,
+    split_ceiling,
+    tree_f1,
+    tree_leaves,
+    tree_spans,
+    tree_to_str,
+)
+
+__all__ = [
+    "cumax", "master_gates", "onlstm_step", "MASTER_INPUT", "ONLSTMCell", "ONLSTM", "Distances",
+    "LanguageModel", "lstm_gate_distances", "count_parameters", "matched_lstm_hidden",
+    "syntactic_distance", "build_tree", "tree_f1", "TreeF1", "tree_spans", "tree_leaves",
+    "tree_to_str", "right_branching", "left_branching", "balanced_tree", "random_tree",
+    "split_ceiling", "gold_distances", "PCFG", "grammars", "get_grammar", "GRAMMAR_NAMES",
+    "Trainer", "TrainConfig", "TrainingDiverged", "Vocab", "lm_perplexity", "sentence_distances",
+    "load_model", "GATES", "readings", "reading_distances", "parse_sentences", "choose_reading",
+]

@@ -1,0 +1,313 @@
+"""Multi-layer ON-LSTM (a drop-in for ``torch.nn.LSTM``) and the language models built on it.
+
+Shen et al., ICLR 2019 (arXiv:1810.09536); kexue.fm archive 6621. The syntactic distance of a
+step is ``d_t = 1 − mean_k f̃_t(k)`` (Su: ``n·d_t + 1`` is the soft argmax of the master forget
+gate's softmax, i.e. the expected split level); the master-input distance is ``mean_k ĩ_t(k)``.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ._cell import ONLSTMCell, syntactic_distance
+from ._layer import layer_reference, onlstm_layer
+
+__all__ = ["ONLSTM", "Distances", "LanguageModel", "lstm_gate_distances", "RNN_KINDS",
+           "count_parameters", "matched_lstm_hidden"]
+
+RNN_KINDS = ("onlstm", "lstm")
+
+
+class Distances(NamedTuple):
+    """Per-layer syntactic distances of an ON-LSTM pass.
+
+    ``forget``: ``1 − mean(f̃_t)`` (the paper's distance); ``input``: ``mean(ĩ_t)``. Each is
+    ``(num_layers, T, B)`` (``(num_layers, B, T)`` when ``batch_first``; ``(num_layers, T)`` for
+    unbatched input), values in ``[0, 1]``.
+    """
+
+    forget: torch.Tensor
+    input: torch.Tensor
+
+
+class ONLSTM(nn.Module):
+    """Stacked ordered-neuron LSTM (Shen et al., ICLR 2019, arXiv:1810.09536; kexue.fm 6621).
+
+    A drop-in for :class:`torch.nn.LSTM`: ``forward(input, hx=None) -> (output, (h_n, c_n))``,
+    and with ``return_distances=True`` a third element, the per-layer :class:`Distances`.
+    Layers are :class:`ONLSTMCell` s (``self.cells``); the sequence loop uses a fused
+    forward/backward (:mod:`kexue.onlstm._layer`) unless ``impl="autograd"``.
+
+    Args:
+        input_size: features of the input.
+        hidden_size: features of each layer's state; a multiple of ``chunk_size``.
+        num_layers: stacked layers.
+        chunk_size: neurons per level of the master gates.
+        dropout: dropout on the outputs of every layer but the last, one mask per sequence
+            ("locked" dropout, as in the reference AWD-LSTM code base). 0 disables it.
+        batch_first: input and output are ``(B, T, ·)`` instead of ``(T, B, ·)``.
+        master_input: ``"paper"`` or ``"symmetric"`` (Su's right-to-left cumsum).
+        impl: ``"fused"`` (hand-written BPTT, the default) or ``"autograd"`` (reference loop).
+
+    Raises:
+        ValueError: a bad size, ``hidden_size % chunk_size != 0``, ``dropout`` outside
+            ``[0, 1)``, or an unknown ``master_input``/``impl``.
+    """
+
+    def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, *,
+                 chunk_size: int, dropout: float = 0.0, batch_first: bool = False,
+                 master_input: str = "paper", impl: str = "fused", bias: bool = True,
+                 device=None, dtype=None) -> None:
+        super().__init__()
+        if not isinstance(num_layers, int) or isinstance(num_layers, bool) or num_layers < 1:
+            raise ValueError(f"num_layers must be a positive int; got {num_layers!r}")
+        if not 0.0 <= float(dropout) < 1.0:
+            raise ValueError(f"dropout must be in [0, 1); got {dropout!r}")
+        if impl not in ("fused", "autograd"):
+            raise ValueError(f"impl must be 'fused' or 'autograd'; got {impl!r}")
+        self.input_size = input_size
+        self.hidden_size = hidden_size
+        self.num_layers = num_layers
+        self.chunk_size = chunk_size
+        self.dropout = float(dropout)
+        self.batch_first = batch_first
+        self.master_input = master_input
+        self.impl = impl
+        self.cells = nn.ModuleList(
+            ONLSTMCell(input_size if k == 0 else hidden_size, hidden_size, chunk_size=chunk_size,
+                       bias=bias, master_input=master_input, device=device, dtype=dtype)
+            for k in range(num_layers)
+        )
+        self.n_chunk = self.cells[0].n_chunk
+
+    def extra_repr(self) -> str:
+        return (f"{self.input_size}, {self.hidden_size}, num_layers={self.num_layers}, "
+                f"chunk_size={self.chunk_size}, master_input={self.master_input!r}")
+
+    def forward(self, input: torch.Tensor,
+                hx: tuple[torch.Tensor, torch.Tensor] | None = None, *,
+                return_distances: bool = False, generator: torch.Generator | None = None):
+        """Run the stack over a sequence.
+
+        Args:
+            input: ``(T, B, input_size)`` (``(B, T, input_size)`` if ``batch_first``) or
+                unbatched ``(T, input_size)``.
+            hx: ``(h_0, c_0)``, each ``(num_layers, B, hidden_size)`` (``(num_layers, H)``
+                unbatched); zeros if None.
+            return_distances: also return the per-layer :class:`Distances`.
+            generator: RNG for the dropout masks (the global RNG when None).
+
+        Returns:
+            ``(output, (h_n, c_n))``: ``output`` ``(T, B, H)`` (or batch-first / unbatched as
+            the input), ``h_n`` and ``c_n`` ``(num_layers, B, H)``; with ``return_distances``
+            ``(output, (h_n, c_n), distances)``.
+
+        Raises:
+            ValueError: input of rank other than 2 or 3, wrong feature size, empty sequence,
+                or ``hx`` of the wrong shape.
+        """
+        if not isinstance(input, torch.Tensor):
+            raise TypeError(f"input must be a torch.Tensor; got {type(input).__name__}")
+        if input.dim() not in (2, 3):
+            raise ValueError(
+                f"ONLSTM input must be 3-D (seq, batch, features) — (batch, seq, features) "
+                f"with batch_first=True — or 2-D unbatched (seq, features); got shape "
+                f"{tuple(input.shape)}"
+            )
+        if input.shape[-1] != self.input_size:
+            raise ValueError(f"input has {input.shape[-1]} features; this ONLSTM expects "
+                             f"input_size={self.input_size}")
+        unbatched = input.dim() == 2
+        x = input.unsqueeze(1) if unbatched else (
+            input.transpose(0, 1) if self.batch_first else input)  # (T, B, in)
+        T, B = x.shape[0], x.shape[1]
+        if T == 0:
+            raise ValueError("input is an empty sequence (length 0); give at least one step")
+        L, H = self.num_layers, self.hidden_size
+        if hx is None:
+            h0 = x.new_zeros(L, B, H)
+            c0 = x.new_zeros(L, B, H)
+        else:
+            h0, c0 = hx
+            if unbatched:
+                h0, c0 = h0.unsqueeze(1), c0.unsqueeze(1)
+            for name, t in (("h_0", h0), ("c_0", c0)):
+                if t.shape != (L, B, H):
+                    raise ValueError(f"hx {name} must have shape {(L, B, H)}; got "
+                                     f"{tuple(t.shape)}")
+        symmetric = self.master_input == "symmetric"
+        layer_fn = onlstm_layer if self.impl == "fused" else layer_reference
+        h_n, c_n, d_f, d_i = [], [], [], []
+        for k, cell in enumerate(self.cells):
+            xproj = cell.input_projection(x)  # (T, B, 2n + 4H)
+            hs, c_last, mf, mi = layer_fn(xproj, cell.weight_hh, h0[k], c0[k], cell.n_chunk,
+                                          symmetric)
+            h_n.append(hs[-1])
+            c_n.append(c_last)
+            if return_distances:
+                d_f.append(syntactic_distance(mf, gate="forget"))  # (T, B)
+                d_i.append(syntactic_distance(mi, gate="input"))
+            x = hs
+            if self.dropout and self.training and k < L - 1:
+                keep = 1.0 - self.dropout
+                mask = torch.bernoulli(x.new_full((1, B, H), keep), generator=generator)
+                x = x * mask / keep  # (T, B, H), one mask per sequence
+        output = x
+        h_n, c_n = torch.stack(h_n), torch.stack(c_n)  # (L, B, H)
+        dist = None
+        if return_distances:
+            dist = Distances(torch.stack(d_f), torch.stack(d_i))  # (L, T, B)
+        if unbatched:
+            output, h_n, c_n = output[:, 0], h_n[:, 0], c_n[:, 0]
+            if dist is not None:
+                dist = Distances(dist.forget[:, :, 0], dist.input[:, :, 0])
+        elif self.batch_first:
+            output = output.transpose(0, 1)
+            if dist is not None:
+                dist = Distances(dist.forget.transpose(1, 2), dist.input.transpose(1, 2))
+        if return_distances:
+            return output, (h_n, c_n), dist
+        return output, (h_n, c_n)
+
+
+def lstm_gate_distances(lstm: nn.LSTM, input: torch.Tensor) -> Distances:
+    """Read a plain ``nn.LSTM`` the way ON-LSTM is read: ``1 − mean(f_t)`` and ``mean(i_t)``.
+
+    The baseline of the reference evaluation plan (kexue.fm 6621; Shen et al. 2019): the gates
+    are recomputed from the weights, each layer's input and its previous output,
+    ``f_t = σ(W_if x_t + b_if + W_hf h_{t−1} + b_hf)`` (``i_t`` likewise), so that the same
+    decoder can be applied to a model without master gates.
+
+    Args:
+        lstm: a unidirectional ``nn.LSTM`` without projections.
+        input: ``(T, B, input_size)`` (batch-first if the LSTM is).
+
+    Returns:
+        :class:`Distances` with ``forget = 1 − mean(f)`` and ``input = mean(i)``, each
+        ``(num_layers, T, B)`` (``(num_layers, B, T)`` if batch-first), values in ``[0, 1]``.
+
+    Raises:
+        ValueError: a bidirectional or projected LSTM, or input that is not 3-D.
+    """
+    if lstm.bidirectional or lstm.proj_size:
+        raise ValueError("lstm_gate_distances needs a unidirectional nn.LSTM without proj_size")
+    if input.dim() != 3:
+        raise ValueError(f"input must be 3-D; got shape {tuple(input.shape)}")
+    x = input.transpose(0, 1) if lstm.batch_first else input  # (T, B, in)
+    H = lstm.hidden_size
+    d_f, d_i = [], []
+    with torch.no_grad():
+        for k in range(lstm.num_layers):
+            w_ih, w_hh = getattr(lstm, f"weight_ih_l{k}"), getattr(lstm, f"weight_hh_l{k}")
+            layer = nn.LSTM(x.shape[-1], H, bias=lstm.bias, dtype=x.dtype, device=x.device)
+            layer.weight_ih_l0.copy_(w_ih)
+            layer.weight_hh_l0.copy_(w_hh)
+            pre = x @ w_ih[:2 * H].t()  # input and forget rows, (T, B, 2H)
+            if lstm.bias:
+                layer.bias_ih_l0.copy_(getattr(lstm, f"bias_ih_l{k}"))
+                layer.bias_hh_l0.copy_(getattr(lstm, f"bias_hh_l{k}"))
+                pre = pre + (layer.bias_ih_l0 + layer.bias_hh_l0)[:2 * H]
+            hs, _ = layer(x)  # (T, B, H)
+            h_prev = torch.cat([hs.new_zeros(1, *hs.shape[1:]), hs[:-1]])  # (T, B, H)
+            gates = torch.sigmoid(pre + h_prev @ w_hh[:2 * H].t())  # (T, B, 2H)
+            d_i.append(gates[..., :H].mean(-1))  # (T, B)
+            d_f.append(1.0 - gates[..., H:].mean(-1))
+            x = hs
+    out = Distances(torch.stack(d_f), torch.stack(d_i))  # (L, T, B)
+    if lstm.batch_first:
+        out = Distances(out.forget.transpose(1, 2), out.input.transpose(1, 2))
+    return out
+
+
+def count_parameters(module: nn.Module) -> int:
+    """Number of trainable scalars."""
+    return sum(p.numel() for p in module.parameters() if p.requires_grad)
+
+
+class LanguageModel(nn.Module):
+    """Token-level language model: embedding → ON-LSTM or LSTM stack → linear softmax layer.
+
+    Args:
+        vocab_size: number of token ids (including sentinels and padding).
+        embed_size: embedding width.
+        hidden_size: recurrent width (for ``kind="lstm"``, see :func:`matched_lstm_hidden`).
+        num_layers: recurrent layers.
+        kind: ``"onlstm"`` or ``"lstm"`` (``torch.nn.LSTM``).
+        chunk_size: ON-LSTM chunk size (ignored for ``"lstm"``).
+        master_input: ON-LSTM master input gate variant.
+        dropout: between-layer dropout.
+    """
+
+    def __init__(self, vocab_size: int, embed_size: int, hidden_size: int, num_layers: int = 2,
+                 *, kind: str = "onlstm", chunk_size: int = 8, master_input: str = "paper",
+                 dropout: float = 0.0) -> None:
+        super().__init__()
+        if kind not in RNN_KINDS:
+            raise ValueError(f"kind must be one of {RNN_KINDS}; got {kind!r}")
+        self.kind = kind
+        self.embed = nn.Embedding(vocab_size, embed_size)
+        if kind == "onlstm":
+            self.rnn = ONLSTM(embed_size, hidden_size, num_layers, chunk_size=chunk_size,
+                              dropout=dropout, master_input=master_input)
+        else:
+            self.rnn = nn.LSTM(embed_size, hidden_size, num_layers, dropout=dropout)
+        self.out = nn.Linear(hidden_size, vocab_size)
+
+    def forward(self, tokens: torch.Tensor, *, return_distances: bool = False):
+        """Next-token logits.
+
+        Args:
+            tokens: ``(T, B)`` token ids.
+            return_distances: also return the :class:`Distances` ``(num_layers, T, B)``: the
+                master-gate distances of an ON-LSTM, the gate distances of a plain LSTM
+                (:func:`lstm_gate_distances`).
+
+        Returns:
+            ``logits (T, B, vocab)`` or ``(logits, Distances)``.
+        """
+        if tokens.dim() != 2:
+            raise ValueError(f"tokens must be (T, B); got shape {tuple(tokens.shape)}")
+        e = self.embed(tokens)  # (T, B, E)
+        if self.kind == "onlstm":
+            hs, _, dist = self.rnn(e, return_distances=True)
+        else:
+            hs, _ = self.rnn(e)
+            dist = None
+            if return_distances:
+                dist = lstm_gate_distances(self.rnn, e)
+        logits = self.out(hs)  # (T, B, V)
+        if return_distances:
+            return logits, dist
+        return logits
+
+    def loss(self, tokens: torch.Tensor, targets: torch.Tensor, pad: int) -> torch.Tensor:
+        """Mean cross-entropy (nats per token) over targets that are not ``pad``."""
+        logits = self(tokens)
+        return F.cross_entropy(logits.reshape(-1, logits.shape[-1]), targets.reshape(-1),
+                               ignore_index=pad)
+
+
+def matched_lstm_hidden(vocab_size: int, embed_size: int, hidden_size: int, num_layers: int,
+                        chunk_size: int) -> int:
+    """Hidden width of a plain-LSTM language model with (nearly) the ON-LSTM model's parameters.
+
+    ON-LSTM adds ``2·n_chunk`` rows to every layer's projections; the LSTM is widened instead.
+    Returns the width whose parameter count is closest to the ON-LSTM model's.
+    """
+
+    def n_params(kind: str, hidden: int) -> int:
+        total = vocab_size * embed_size + hidden * vocab_size + vocab_size
+        for k in range(num_layers):
+            inp = embed_size if k == 0 else hidden
+            rows = 4 * hidden + (2 * (hidden // chunk_size) if kind == "onlstm" else 0)
+            total += rows * (inp + hidden) + 2 * rows
+        return total
+
+    target = n_params("onlstm", hidden_size)
+    best = min(range(hidden_size, 2 * hidden_size + 1),
+               key=lambda h: abs(n_params("lstm", h) - target))
+    return best

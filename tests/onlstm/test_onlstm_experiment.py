@@ -1,0 +1,43 @@
+"""The onlstm-grammar experiment end to end on a tiny configuration (structure, not numbers)."""
+
+import dataclasses
+
+import pytest
+import torch
+from matplotlib.figure import Figure
+
+from kexue.experiments import resolve_config
+from kexue.experiments.onlstm_grammar import EXPERIMENT, Config, run
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    """Tiny tensors: one intra-op thread is faster, and immune to a busy machine."""
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
+def test_tiny_run_produces_claims_tables_and_figures():
+    cfg = Config(grammars=("arithmetic",), n_seeds=2, steps=4, n_train=60, n_val=12, n_test=12,
+                 embed_size=8, hidden_size=16, chunk_size=4, batch_size=8, curve_every=2,
+                 ablations=True, n_random=2)
+    res = run(cfg)
+    assert len(res.claims) == 3
+    assert all(c.statement.startswith("arithmetic: ") for c in res.claims)
+    titles = [t.title for t in res.tables]
+    assert any("perplexity" in t for t in titles) and any("ablations" in t for t in titles)
+    reading_rows = [r for t in res.tables if t.title.startswith("Every reading") for r in t.rows]
+    assert len(reading_rows) == 9  # (L1, L2, mean) × (forget, input, forget+input)
+    assert set(res.figures) == {"distances", "training"}
+    assert all(isinstance(f, Figure) for f in res.figures.values())
+    ablation = next(t for t in res.tables if "ablations" in t.title)
+    assert len(ablation.rows) == 5
+
+
+def test_quick_preset_is_registered_shape():
+    cfg = resolve_config(EXPERIMENT, quick=True)
+    assert cfg.n_seeds == 1 and not cfg.ablations and cfg.steps < Config().steps
+    assert EXPERIMENT.section == "kexue.onlstm"
+    assert dataclasses.asdict(Config())["grammars"] == ("english", "mirror", "arithmetic")

@@ -164,11 +164,15 @@ def _has_field(config_cls: type, key: str) -> bool:
 
 def _mount_subcommands() -> None:
     """Attach the per-subpackage command groups (``kexue gan ...``)."""
+    from .cli_diffusion import app as diffusion_app
     from .cli_gan import app as gan_app
     from .cli_integrals import app as integrals_app
+    from .cli_onlstm import app as onlstm_app
     from .cli_sde import app as sde_app
 
     app.add_typer(sde_app, name="sde")
+    app.add_typer(diffusion_app, name="diffusion")
+    app.add_typer(onlstm_app, name="onlstm")
     app.add_typer(integrals_app, name="integrals")
     app.add_typer(gan_app, name="gan")
 

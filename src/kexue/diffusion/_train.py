@@ -9,7 +9,8 @@ al. 2020). All randomness (mini-batch indices, ``t``, ``ε``, augmentation) come
 Checkpoints go through :mod:`kexue.checkpoint` (safetensors + JSON, atomic) and hold the model,
 the EMA weights, Adam's moments and step counts, the generator state, the per-step loss history
 and the training configuration. Resuming from a checkpoint written at step ``k`` and training to
-``n`` reproduces the uninterrupted ``n``-step run bit for bit. Ctrl-C (SIGINT) finishes the current
+``n`` reproduces the uninterrupted ``n``-step run bit for bit (with the same number of torch
+threads: parallel reductions change the last bits). Ctrl-C (SIGINT) finishes the current
 step, writes a checkpoint and raises ``KeyboardInterrupt``; a non-finite loss or gradient stops
 training with a :class:`TrainingDiverged` error and never overwrites the last good checkpoint.
 """
@@ -17,6 +18,7 @@ training with a :class:`TrainingDiverged` error and never overwrites the last go
 from __future__ import annotations
 
 import copy
+import hashlib
 import math
 import signal
 import threading
@@ -94,10 +96,11 @@ class TrainResult:
     checkpoint: Path | None
 
 
-def _fingerprint(data: torch.Tensor) -> list[float]:
-    d = data.detach().to(torch.float64)
-    return [float(d.sum()), float(d.pow(2).sum()), float((d * torch.arange(
-        d.shape[0], dtype=torch.float64)[:, None]).sum())]
+def _fingerprint(data: torch.Tensor) -> str:
+    """SHA-256 of the data's bytes (exact, and independent of the number of threads)."""
+    raw = data.detach().to("cpu").contiguous()
+    return hashlib.sha256(raw.numpy().tobytes() + str((raw.dtype, tuple(raw.shape))).encode()
+                          ).hexdigest()
 
 
 def _state_tensors(model: torch.nn.Module, ema: torch.nn.Module, opt: torch.optim.Optimizer,

@@ -30,6 +30,8 @@ _MODULES = [
     "thesis_stock",
     "diffusion_samplers",
     "diffusion_likelihood",
+    "diffusion_toy",
+    "diffusion_digits",
     "smooth_max",
     "smooth_f1",
     "noise_vs_penalty",
@@ -38,6 +40,7 @@ _MODULES = [
     "feynman_catalogue",
     "ganqp_toy",
     "bigan_qp_digits",
+    "onlstm_grammar",
 ]
 
 _REGISTRY: dict[str, Experiment] | None = None

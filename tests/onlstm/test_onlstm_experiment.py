@@ -24,7 +24,7 @@ def test_tiny_run_produces_claims_tables_and_figures():
                  embed_size=8, hidden_size=16, chunk_size=4, batch_size=8, curve_every=2,
                  ablations=True, n_random=2)
     res = run(cfg)
-    assert len(res.claims) == 3
+    assert len(res.claims) == 4
     assert all(c.statement.startswith("arithmetic: ") for c in res.claims)
     titles = [t.title for t in res.tables]
     assert any("perplexity" in t for t in titles) and any("ablations" in t for t in titles)

@@ -273,7 +273,10 @@ class LanguageModel(nn.Module):
             raise ValueError(f"tokens must be (T, B); got shape {tuple(tokens.shape)}")
         e = self.embed(tokens)  # (T, B, E)
         if self.kind == "onlstm":
-            hs, _, dist = self.rnn(e, return_distances=True)
+            if return_distances:
+                hs, _, dist = self.rnn(e, return_distances=True)
+            else:
+                hs, _ = self.rnn(e)
         else:
             hs, _ = self.rnn(e)
             dist = None

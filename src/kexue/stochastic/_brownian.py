@@ -108,7 +108,9 @@ class BrownianIncrements:
     """Increments of one batch of Brownian paths on a fixed grid; reusable on any sub-grid.
 
     Pass it as ``solve(..., brownian=bm)``: the solver restricts it to its own step grid, so the
-    same path drives every step size of a convergence study (Kloeden & Platen 1992, §9.3).
+    same path drives every step size of a convergence study (Kloeden & Platen 1992, §9.3). The
+    first restriction caches the running sums ``W`` and ``∫W dt`` (memory of ``dW`` and ``dZ``
+    once more), so further restrictions only gather and subtract.
 
     Args:
         ts: grid times ``(n+1,)``, strictly increasing (tensor or sequence of floats).
@@ -146,6 +148,7 @@ class BrownianIncrements:
         self.ts = torch.as_tensor(grid, dtype=torch.float64)
         self.dW = dW
         self.dZ = dZ
+        self._cum: tuple[torch.Tensor, torch.Tensor | None] | None = None  # (W, I), lazily
 
     @classmethod
     def sample(cls, ts: torch.Tensor | Sequence[float], batch: int, dim: int = 1, *,
@@ -194,8 +197,24 @@ class BrownianIncrements:
 
     def W(self) -> torch.Tensor:
         """The path ``W(t_k) - W(t_0)`` on the grid, ``(n+1, batch, m)``."""
-        zero = torch.zeros_like(self.dW[:1])                    # (1, batch, m)
-        return torch.cat([zero, self.dW.cumsum(0)], dim=0)       # (n+1, batch, m)
+        return self._cumulative()[0]
+
+    def _cumulative(self) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """``(W, I)`` on the grid, each ``(n+1, batch, m)``: ``W_k = W(t_k) - W(t_0)`` and
+        ``I_k = ∫_{t_0}^{t_k} (W(s) - W(t_0)) ds`` (``None`` without ``dZ``). Computed once and
+        kept, so restricting one fine path to many grids costs one cumulative sum."""
+        if self._cum is None:
+            zero = torch.zeros_like(self.dW[:1])                 # (1, batch, m)
+            W = torch.cat([zero, self.dW.cumsum(0)], dim=0)       # (n+1, batch, m)
+            I = None
+            if self.dZ is not None:
+                h = torch.as_tensor(np.diff(self._grid), dtype=self.dW.dtype,
+                                    device=self.dW.device).view(-1, 1, 1)  # (n, 1, 1)
+                # I_{k+1} = I_k + h_k W_k + dZ_k,  I_0 = 0
+                inc = torch.addcmul(self.dZ, h, W[:-1])          # (n, batch, m)
+                I = torch.cat([zero, inc.cumsum(0)], dim=0)       # (n+1, batch, m)
+            self._cum = (W, I)
+        return self._cum
 
     def _indices(self, ts: np.ndarray) -> np.ndarray:
         """Positions of the times ``ts`` in this grid; ValueError if one is not a grid point."""
@@ -231,16 +250,11 @@ class BrownianIncrements:
         idx = self._indices(coarse)
         if idx.size == self._grid.size:
             return self
-        W = self.W()                                             # (n+1, batch, m)
+        W, I = self._cumulative()                                # (n+1, batch, m) each
         it = torch.as_tensor(idx, device=self.dW.device)
         dw = W[it[1:]] - W[it[:-1]]                              # (n_coarse, batch, m)
         dz = None
-        if self.dZ is not None:
-            h = torch.as_tensor(np.diff(self._grid), dtype=self.dW.dtype,
-                                device=self.dW.device).view(-1, 1, 1)  # (n, 1, 1)
-            # I_{k+1} = I_k + h_k W_k + dZ_k,  I_0 = 0                 # (n+1, batch, m)
-            inc = torch.addcmul(self.dZ, h, W[:-1])
-            I = torch.cat([torch.zeros_like(inc[:1]), inc.cumsum(0)], dim=0)
+        if I is not None:
             span = torch.as_tensor(np.diff(coarse), dtype=self.dW.dtype,
                                    device=self.dW.device).view(-1, 1, 1)  # (n_coarse, 1, 1)
             dz = I[it[1:]] - I[it[:-1]] - span * W[it[:-1]]      # (n_coarse, batch, m)

@@ -42,9 +42,10 @@ def _state(tr: Trainer):
     return tensors, meta["step"]
 
 
-@pytest.mark.parametrize("kind", ["onlstm", "lstm"])
-def test_interrupted_and_resumed_run_equals_uninterrupted(kind, tmp_path):
-    cfg = dataclasses.replace(TINY, kind=kind)
+@pytest.mark.parametrize("kind,dropout", [("onlstm", 0.0), ("lstm", 0.0), ("onlstm", 0.3)])
+def test_interrupted_and_resumed_run_equals_uninterrupted(kind, dropout, tmp_path):
+    cfg = dataclasses.replace(TINY, kind=kind, dropout=dropout)
+    rng_before = torch.random.get_rng_state()
     full = Trainer(cfg, dtype=torch.float64)
     full.train()
     part = Trainer(cfg, out_dir=tmp_path, dtype=torch.float64)
@@ -62,6 +63,7 @@ def test_interrupted_and_resumed_run_equals_uninterrupted(kind, tmp_path):
     # the final checkpoint on disk is the finished state
     tensors, meta = checkpoint.load(tmp_path / "last.safetensors")
     assert meta["step"] == 6 and torch.equal(tensors["rng.batches"], a["rng.batches"])
+    assert torch.equal(torch.random.get_rng_state(), rng_before)  # global RNG untouched
 
 
 def test_nan_guard_stops_and_keeps_the_last_good_checkpoint(tmp_path):

@@ -3,10 +3,13 @@
 * :func:`cumax`, :class:`ONLSTMCell`, :class:`ONLSTM` — the model (a drop-in for ``nn.LSTM``
   that also returns per-layer syntactic distances).
 * :func:`syntactic_distance`, :func:`build_tree`, :func:`tree_f1` — reading trees out of a
-  trained language model and scoring them, with trivial baselines and the decoder's ceiling.
+  trained language model and scoring them, with trivial baselines, the decoder's ceiling
+  (:func:`split_ceiling`) and gold-tree oracles (:func:`gold_distances`); :func:`readings` /
+  :func:`choose_reading` — which layer and master gate the decoder is given.
 * :class:`PCFG` and :data:`grammars` — seeded grammars with gold trees and exact (inside
   algorithm) sentence probabilities, hence the optimal perplexity.
-* :class:`Trainer` — language-model training with exact resume and a NaN guard.
+* :class:`Trainer` — language-model training with exact resume and a NaN guard;
+  :func:`load_model` for parsing with a checkpoint.
 """
 
 from ._cell import (

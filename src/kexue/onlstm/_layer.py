@@ -62,26 +62,34 @@ class _ONLSTMLayerFn(torch.autograd.Function):
         hs[0] = h0
         cs[0] = c0
         # Per-step views, made once (indexing inside the loop costs as much as the arithmetic).
+        W = xproj.new_empty(T, B, n)  # ω
         steps = zip(xproj.unbind(0), hs[:-1].unbind(0), hs[1:].unbind(0), cs[:-1].unbind(0),
-                    cs[1:].unbind(0), P.unbind(0), M.view(T, B, 2 * n).unbind(0), A.unbind(0),
-                    A_if.unbind(0), IF5.unbind(0), IF.unbind(0), TC.unbind(0))
+                    cs[1:].unbind(0), P.unbind(0), M.view(T, B, 2 * n).unbind(0),
+                    M.unbind(0), M[:, :, 0].unbind(0), M[:, :, 1].unbind(0), W.unbind(0),
+                    W.view(T, B, 1, n).unbind(0), W.view(T, B, 1, n, 1).unbind(0), A.unbind(0),
+                    A[:, :, 2 * H:3 * H].unbind(0), A[:, :, 3 * H:].unbind(0),
+                    A_if.unbind(0), IF5.unbind(0), IF[:, :, 0].unbind(0), IF[:, :, 1].unbind(0),
+                    TC.unbind(0))
         gates = xproj.new_empty(B, G)
         g_m = gates[:, :2 * n].view(B, 2, n)
         g_sig = gates[:, 2 * n:]
         g_tanh = gates[:, 2 * n + 2 * H:2 * n + 3 * H]
-        for x_t, h_prev, h_t, c_prev, c_t, p_t, m_t, a, a_if, if5, if_t, tc in steps:
+        base = xproj.new_empty(B, 2, n)
+        base4 = base.view(B, 2, n, 1)
+        for (x_t, h_prev, h_t, c_prev, c_t, p_t, m_flat, m, m_i, m_f, w, w3, w4, a, a_g, a_o,
+             a_if, if5, i_hat, f_hat, tc) in steps:
             torch.addmm(x_t, h_prev, wt, out=gates)  # (B, G)
-            p = torch.softmax(g_m, -1, out=p_t)  # (B, 2, n)
-            m = torch.mm(p.view(B, 2 * n), q, out=m_t).view(B, 2, n)  # [ĩ | f̃]
-            w = m[:, 0] * m[:, 1]  # ω, (B, n)
-            base = m - w.unsqueeze(1)  # [ĩ − ω | f̃ − ω], (B, 2, n)
+            torch.softmax(g_m, -1, out=p_t)  # (B, 2, n)
+            torch.mm(p_t.view(B, 2 * n), q, out=m_flat)  # [ĩ | f̃], (B, 2n)
+            torch.mul(m_i, m_f, out=w)  # ω, (B, n)
+            torch.sub(m, w3, out=base)  # [ĩ − ω | f̃ − ω], (B, 2, n)
             torch.sigmoid(g_sig, out=a)
-            torch.tanh(g_tanh, out=a[:, 2 * H:3 * H])
+            torch.tanh(g_tanh, out=a_g)
             # [î | f̂] = [i | f] ω + [ĩ − ω | f̃ − ω], (B, 2, n, C)
-            torch.addcmul(base.unsqueeze(-1), a_if, w.view(B, 1, n, 1), out=if5)
-            torch.mul(if_t[:, 1], c_prev, out=c_t)
-            c_t.addcmul_(if_t[:, 0], a[:, 2 * H:3 * H])  # c = f̂ c_prev + î ĉ
-            torch.mul(a[:, 3 * H:], torch.tanh(c_t, out=tc), out=h_t)
+            torch.addcmul(base4, a_if, w4, out=if5)
+            torch.mul(f_hat, c_prev, out=c_t)
+            c_t.addcmul_(i_hat, a_g)  # c = f̂ c_prev + î ĉ
+            torch.mul(a_o, torch.tanh(c_t, out=tc), out=h_t)
         ctx.save_for_backward(weight_hh, hs, cs, P, M, A, IF, TC, q)
         ctx.n_chunk = n
         return hs[1:], cs[T].clone(), M[:, :, 1], M[:, :, 0]

@@ -15,6 +15,7 @@ reads ``<s> w_1 … w_n`` and predicts ``w_1 … w_n <s>``.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import math
 from collections.abc import Sequence
@@ -187,14 +188,13 @@ class Trainer:
         if cfg.kind == "lstm" and cfg.match_params:
             hidden = matched_lstm_hidden(len(self.vocab), cfg.embed_size, cfg.hidden_size,
                                          cfg.num_layers, cfg.chunk_size)
-        state = torch.random.get_rng_state()
-        try:  # module initialisers use the global RNG: seed it, then put it back
+        # Module initialisers draw from the global RNG: seed it inside a fork, which restores
+        # the caller's global RNG state afterwards.
+        with torch.random.fork_rng(devices=[]):
             torch.random.manual_seed(int(torch.randint(2**31, (1,), generator=gen)))
             model = LanguageModel(len(self.vocab), cfg.embed_size, hidden, cfg.num_layers,
                                   kind=cfg.kind, chunk_size=cfg.chunk_size,
                                   master_input=cfg.master_input, dropout=cfg.dropout)
-        finally:
-            torch.random.set_rng_state(state)
         return model
 
     # ------------------------------------------------------------------ batches
@@ -205,6 +205,23 @@ class Trainer:
         ids = torch.stack([self._ids[int(i)] for i in pick], dim=1)  # (L, B)
         bos = torch.full((1, ids.shape[1]), self.vocab.bos, dtype=torch.long)
         return torch.cat([bos, ids]), torch.cat([ids, bos])  # (L + 1, B) each
+
+    def _dropout_rng(self):
+        """Dropout masks come from the global RNG (``nn.LSTM`` offers no generator): with
+        dropout, seed it from the trainer's generator inside a fork, so runs are reproducible
+        and resumable and the caller's global RNG state is untouched."""
+        if not self.config.dropout:
+            return contextlib.nullcontext()
+        seed = int(torch.randint(2**62, (1,), generator=self.generator))
+        ctx = torch.random.fork_rng(devices=[])
+
+        @contextlib.contextmanager
+        def seeded():
+            with ctx:
+                torch.random.manual_seed(seed)
+                yield
+
+        return seeded()
 
     # ------------------------------------------------------------------ training
     def train(self, steps: int | None = None, *, progress: bool = False, console=None,
@@ -249,9 +266,10 @@ class Trainer:
                 for group in self.optimizer.param_groups:
                     group["lr"] = _lr_at(cfg, self.step)
                 inp, tgt = self._batch()
-                logits = self.model(inp)  # (T, B, V)
-                loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), tgt.reshape(-1),
-                                       ignore_index=self.vocab.pad)
+                with self._dropout_rng():
+                    logits = self.model(inp)  # (T, B, V)
+                    loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]),
+                                           tgt.reshape(-1), ignore_index=self.vocab.pad)
                 value = loss.item()
                 if not math.isfinite(value):
                     where = (f"the last good checkpoint is {self.out_dir / 'last.safetensors'}"

@@ -7,7 +7,8 @@ usual dtype) unless ``--dtype float64``:
 * Euler–Maruyama and Milstein; torchsde with its default ``BrownianInterval`` (the documented
   usage) and with pre-drawn increments behind its ``BaseBrownian`` interface (its solver loop
   alone); ours with a fresh generator and, for Milstein, ``∂g/∂x`` by autograd (like torchsde) and
-  analytic (``diffusion_dx``);
+  analytic (``diffusion_dx``); and the same GBM declared as ``SDE.linear(a=μ, c=σ)``, which the
+  solver runs as one fused ``x ← M_k x + A_k`` per step (coefficients known, no user calls);
 * two references measured in the same run: the *practical floor* (a bare loop of one
   ``torch.randn`` into a preallocated buffer plus one fused in-place update per step), and a
   hand-written loop that calls the same drift/diffusion callables as the solvers.
@@ -147,6 +148,16 @@ def ours(method: str, analytic: bool) -> Callable[[int, int, torch.dtype, int], 
     return fn
 
 
+def ours_linear(method: str) -> Callable[[int, int, torch.dtype, int], torch.Tensor]:
+    """The same GBM declared as ``SDE.linear(a=μ, c=σ)``: the solver's affine path."""
+    sde = SDE.linear(a=MU, c=SIGMA)
+
+    def fn(batch, n, dtype, seed):
+        return solve(sde, torch.ones(batch, 1, dtype=dtype), [0.0, T], method=method,
+                     dt=T / n, generator=seed)[-1]
+    return fn
+
+
 def theirs(method: str, predrawn: bool) -> Callable[[int, int, torch.dtype, int], torch.Tensor]:
     sde = TorchsdeGBM()
 
@@ -198,6 +209,8 @@ def main() -> None:
         ("kexue milstein (autograd g')", ours("milstein", False)),
         ("kexue milstein (analytic g')", ours("milstein", True)),
         ("torchsde milstein (BrownianInterval)", theirs("milstein", False)),
+        ("kexue euler, SDE.linear", ours_linear("euler")),
+        ("kexue milstein, SDE.linear", ours_linear("milstein")),
     ]
     t_start = time.perf_counter()
     print(f"# B1 SDE throughput — {cpu_model()}, {os.cpu_count()} cores, "

@@ -490,6 +490,11 @@ def solve(sde: SDE, x0: torch.Tensor, ts: torch.Tensor | Sequence[float], *,
         slot[k] = i
     step = stepper.make_step(sde, t, h, like=x0, inplace=not grad)
 
+    if sde.linear_coefficients is not None and not grad and type(stepper) in (Euler, Milstein):
+        milstein = type(stepper) is Milstein and sde.noise != "additive"
+        return _solve_linear(sde.linear_coefficients, milstein, chunks, steps, x0,
+                             len(out_index), slot)
+
     if grad:
         xs = [x0]
         x = x0
@@ -512,3 +517,41 @@ def solve(sde: SDE, x0: torch.Tensor, ts: torch.Tensor | Sequence[float], *,
                 target = rows[s] if s >= 0 else (priv[1] if x is priv[0] else priv[0])
                 x = step(k, x, nk, target)
         return out
+
+
+def _solve_linear(coefs: tuple[torch.Tensor, ...], milstein: bool, chunks: Iterator,
+                  steps: np.ndarray, x0: torch.Tensor, n_out: int, slot: list[int],
+                  ) -> torch.Tensor:
+    """Euler / Milstein for ``dx = (a x + b) dt + (c x + d) dW`` (``SDE.linear``), no autograd.
+
+    Both schemes are affine in the state, ``x_{k+1} = M_k x_k + A_k`` with
+    ``M_k = 1 + a h_k + c ΔW_k (+ c² q_k)`` and ``A_k = b h_k + d ΔW_k (+ c d q_k)``,
+    ``q_k = (ΔW_k² − h_k)/2`` (Milstein's ``½ g g' (ΔW² − h)`` with ``g' = c``). ``M`` and ``A``
+    are built for a whole chunk of steps with a few vectorised kernels; the loop is then one
+    ``addcmul`` per step. Returns ``(n_out, batch, d)`` like :func:`solve`.
+    """
+    dtype, device = x0.dtype, x0.device
+    a, b, c, d = (v.to(dtype=dtype, device=device) for v in coefs)
+    out = torch.empty((n_out, *x0.shape), dtype=dtype, device=device)
+    out[0] = x0
+    rows = list(out.unbind(0))                                       # (batch, d) views
+    priv = (torch.empty_like(x0), torch.empty_like(x0))              # ping-pong buffers
+    x = rows[0]
+    additive = not bool((c != 0).any())
+    for k0, terms in chunks:
+        dw = terms[0]                                                # (n_c, batch, m)
+        n_c = dw.shape[0]
+        hk = torch.as_tensor(steps[k0:k0 + n_c], dtype=dtype, device=device).view(-1, 1, 1)
+        M = (a * hk).add_(1.0)                                       # (n_c, 1, d or 1)
+        if not additive:
+            M = torch.addcmul(M, c, dw)                              # (n_c, batch, d)
+        A = torch.addcmul(b * hk, d, dw)                             # (n_c, batch, d)
+        if milstein:
+            q = terms[1]                                             # (ΔW² − h)/2
+            M.addcmul_(c * c, q)
+            A.addcmul_(c * d, q)
+        for k, (m_k, a_k) in enumerate(zip(M.unbind(0), A.unbind(0)), start=k0):
+            s = slot[k + 1]
+            target = rows[s] if s >= 0 else (priv[1] if x is priv[0] else priv[0])
+            x = torch.addcmul(a_k, x, m_k, out=target)
+    return out

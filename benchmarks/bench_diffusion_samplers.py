@@ -22,21 +22,22 @@ Protocol (../shared/reference/diffusion.md §3.3 and issue 4's Benchmark section
   ``x_vp·√(1 + σ²)`` and call the model on ``scale_model_input``;
 * ours: parity runs (DDIM and DPM-Solver++(2M) on diffusers' own grids), the untuned
   ``trig_pc`` (``sigma_data = 1``, cosine grid), and the best ``trig_pc`` configuration per fixture
-  and NFE chosen on a *separate calibration draw* (seed 1, n = 1000) from a fixed family
-  (``sigma_data`` ∈ {0.5, 1, 2, 4} × ``grid_scale`` ∈ {0.25, 0.5, 1, 2} × order ∈ {2, 3} ×
-  corrector on/off) — an optimised step schedule in the spirit of Sabour et al. 2024 ("Align
-  Your Steps", arXiv:2404.14507); diffusers' best is taken on the evaluation draw itself;
+  and NFE chosen on a *separate calibration draw* (seed 1, n = 1000) by
+  ``kexue.diffusion.calibrate`` from its default fixed family (``sigma_data`` ∈ {0.5, 1, 2, 4} ×
+  ``grid_scale`` ∈ {0.25, 0.5, 1, 2} × order ∈ {2, 3} × corrector on/off) — a grid search, an
+  optimised step schedule in the spirit of Sabour et al. 2024 ("Align Your Steps",
+  arXiv:2404.14507); diffusers' best is taken on the evaluation draw itself;
 * timing: one thread (``torch.set_num_threads(1)``) on both sides; µs per evaluation with the
   exact score, and the pure per-step overhead with a free model (``ε̂ = 0.1 x``), best of 5.
 
-Run: ``.venv/bin/python benchmarks/bench_diffusion_samplers.py`` (about 15 minutes on 2 shared
-cores; ``--quick`` for a smaller run). Needs the ``bench`` extra (diffusers).
+Run: ``.venv/bin/python benchmarks/bench_diffusion_samplers.py`` (about 1 minute on an idle
+core, up to 15 minutes on 2 heavily shared ones; ``--quick`` for a smaller run). Needs the
+``bench`` extra (diffusers).
 """
 
 from __future__ import annotations
 
 import argparse
-import itertools
 import json
 import math
 import platform
@@ -47,7 +48,14 @@ from functools import partial
 import torch
 from torchdiffeq import odeint
 
-from kexue.diffusion import GaussianMixture, GaussianPathSDE, ddpm_alphas_cumprod, sample
+from kexue.diffusion import (
+    GaussianMixture,
+    GaussianPathSDE,
+    calibrate,
+    ddpm_alphas_cumprod,
+    default_family,
+    sample,
+)
 
 F64 = torch.float64
 AC = ddpm_alphas_cumprod()                       # diffusers' default table (float32 cumprod)
@@ -55,8 +63,7 @@ SDE = GaussianPathSDE.from_alphas_cumprod(AC)
 SIG_MAX = float(SDE.sigma(1.0))                  # 157.41
 A_MAX = 1.0 / math.sqrt(1.0 + SIG_MAX ** 2)
 NFES = (5, 10, 20, 50)
-FAMILY = list(itertools.product((0.5, 1.0, 2.0, 4.0), (0.25, 0.5, 1.0, 2.0), (2, 3),
-                                (True, False)))
+FAMILY = default_family()      # the 64 trig_pc settings kexue.diffusion.calibrate searches
 
 
 def fixture(name: str) -> GaussianMixture:
@@ -170,6 +177,11 @@ def trig_kw(cfg) -> dict:
                 order=order, corrector=corr)
 
 
+def trig_cfg(kw: dict) -> tuple:
+    """(σ_data, grid scale, order, corrector) of a trig_pc family member."""
+    return kw["sigma_data"], kw["grid_scale"], kw["order"], kw["corrector"]
+
+
 def parity_kw(name: str) -> dict | None:
     """Our DDIM / DPM-Solver++(2M) on diffusers' own grids (DDIM trailing = uniform t;
     exponential σ = uniform log-SNR from σ_max to the table's σ_min), finishing like diffusers
@@ -241,18 +253,17 @@ def bench_fixture(fname: str, configs: list, n: int, calib_n: int) -> dict:
             res, secs = timed(partial(ours, nfe, kw))
             rec[nfe] = metrics(*res, secs)
         rows["ours"][label] = rec
-    # calibrated trig_pc: the family member with the smallest error on a separate draw
+    # calibrated trig_pc: kexue.diffusion.calibrate picks the family member with the smallest
+    # pathwise error on a separate draw (seed 1), against the same σ-space reference
     x_c = draw(gm, calib_n, 1)
     ref_c = reference(gm, x_c)
     best, ablation = {}, {}
     for nfe in NFES:
-        scores = []
-        for cfg in FAMILY:
-            xc, _ = run_ours(score_fn, x_c, nfe, **trig_kw(cfg))
-            scores.append((pathwise(xc, ref_c), cfg))
-        cal_err, cfg = min(scores)
-        res, secs = timed(partial(ours, nfe, trig_kw(cfg)))
-        best[nfe] = dict(metrics(*res, secs), config=cfg, calib_err=cal_err)
+        cal = calibrate(score_fn, SDE, x_c, nfe, family=FAMILY, reference=ref_c)
+        cfg = trig_cfg(cal.kwargs)
+        res, secs = timed(partial(ours, nfe, cal.kwargs))
+        best[nfe] = dict(metrics(*res, secs), config=cfg, calib_err=cal.error,
+                         calib_s=cal.seconds)
         res, secs = timed(partial(ours, nfe, dict(method="dpmpp_3m", grid="cosine", t_end=None,
                                                   grid_scale=cfg[1], denoise_last="ode")))
         ablation[nfe] = metrics(*res, secs)

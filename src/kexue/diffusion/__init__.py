@@ -10,7 +10,10 @@ ICLR 2021 (arXiv:2011.13456).
   :class:`kexue.stochastic.SDE` with ``marginal``, ``prior_sample``, ``prior_logp`` and
   ``reverse(score_fn, eta)`` (the σ_t = ηg_t family; ``η = 0`` is the probability-flow ODE).
 * The exact oracle: :class:`GaussianMixture` (score, log-density, Laplacian at every ``t``).
-* Sampling: :func:`sample` with the methods in ``SAMPLERS`` and the grids in ``GRIDS``.
+* Sampling: :func:`sample` with the methods in ``SAMPLERS`` and the grids in ``GRIDS``;
+  :func:`calibrate` picks a sampler's knobs for a given NFE on a calibration draw (a grid search
+  over a fixed family — by default 64 ``trig_pc`` settings — in the spirit of "Align Your Steps",
+  Sabour et al. 2024, arXiv:2404.14507), returning a :class:`Calibration`.
 * Likelihood: :func:`log_likelihood` (PF-ODE, exact or Hutchinson divergence) and
   :func:`bits_per_dim` (uniform dequantisation, offset ``log₂(n_bins/(hi − lo))``).
 * Training: :func:`dsm_loss`, score networks, :func:`train`; :func:`inpaint` by imputation.
@@ -19,6 +22,13 @@ Conventions: score functions are called ``score_fn(x, t)`` with ``x (batch, *sha
 a ``(batch,)`` tensor; SDE coefficient callables keep kexue.stochastic's ``(t, x)`` order.
 """
 
+from ._calibrate import (
+    TRIG_PC_DEFAULT,
+    Calibration,
+    calibrate,
+    default_family,
+    pathwise_error,
+)
 from ._grids import GRIDS, time_grid
 from ._inpaint import inpaint
 from ._likelihood import DIVERGENCES, bits_per_dim, log_likelihood
@@ -43,6 +53,7 @@ __all__ = [
     "GaussianMixture", "MixtureScore",
     # sampling
     "sample", "SAMPLERS", "Sampler", "time_grid", "GRIDS", "pf_ode_lambda", "sample_norm",
+    "calibrate", "Calibration", "default_family", "pathwise_error", "TRIG_PC_DEFAULT",
     # likelihood
     "log_likelihood", "bits_per_dim", "DIVERGENCES",
     # training and conditional generation

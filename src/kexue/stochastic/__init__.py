@@ -10,8 +10,9 @@ imaginary-time Schrödinger equation ``α φ_t = (α²/2) φ_xx + V φ``,
 * Walks: :class:`RandomWalk` (exact law, gambler's ruin, continuum limit), :class:`LatticeWalk`
   (exact master-equation propagation).
 * SDEs: :class:`SDE` (``SDE.linear(a, b, c, d)`` for ``dx = (ax + b)dt + (cx + d)dW``: GBM,
-  OU, run as one fused kernel per step), :func:`solve` with ``euler``/``milstein``/``heun``/``sra1`` (each method
-  declares ``strong_order``/``weak_order``), :class:`BrownianIncrements` for nested grids,
+  OU, run as one fused kernel per step), :func:`solve` with ``euler``/``milstein``/``heun``/
+  ``sra1`` (each method declares ``strong_order``/``weak_order``), :class:`BrownianIncrements`
+  for nested grids,
   :func:`first_passage` with the Brownian-bridge correction.
 * PDEs: :func:`fokker_planck`, :func:`kolmogorov_backward` (Crank–Nicolson + Rannacher).
 * Path integrals: :func:`path_integral_propagator`, :func:`onsager_machlup_action`,

@@ -179,7 +179,7 @@ EXPERIMENT = Experiment(
     config=Config,
     run=run,
     quick={"datasets": ("ring8",), "models": ("gan-qp", "wgan-gp"), "steps": 1000,
-           "batch_size": 128, "snapshots": 3, "z_dim": 8, "distance": "l1"},
+           "batch_size": 128, "snapshots": 3},
     quick_runtime_s=60,
     references=(
         Reference("Su Jianlin, GAN-QP: a novel GAN framework without gradient vanishing and "

@@ -32,7 +32,12 @@ from ._base import Claim, Experiment, Reference, Result, Table
 
 @dataclass
 class Config:
-    """Full preset (estimated 10–12 minutes on 2 shared CPU cores; not yet run end to end).
+    """Full preset: 115 s at one thread (2026-11-30, seed 0). The first two claims held
+    (agreement 0.79, probe 0.95 vs 0.74 untrained), the ablation claims did not: without the
+    stop-gradients the samples were *sharper* (TV ratio 0.984 vs 0.965) and reconstructions
+    better (MSE 0.101 vs 0.167), and β2 = 0 reconstructed as well (0.159); β1 = 0 broke the
+    encoder (agreement 0.10) — at this scale the latent cycle, not the image term, makes
+    G(E(x)) reconstruct.
     ``steps``: generator/encoder steps (2 critic steps each); ``hidden``/``depth``: MLP sizes;
     ``beta1``/``beta2``: latent/image reconstruction weights; ``ablations``: any of ``no-sg``,
     ``beta1=0``, ``beta2=0``."""
@@ -165,7 +170,11 @@ def run(config: Config) -> Result:
     table = Table("Held-out metrics (450 test digits) per variant",
                   ["variant", "reconstruction MSE", "classifier agreement x vs G(E(x))",
                    "linear probe on E(x)", "sample TV / data TV", "train s"], rows)
-    notes = (f"{config.steps} G/E steps, batch {config.batch_size}, z_dim {config.z_dim}, MLPs "
+    notes = ("Full preset (3000 steps, seed 0, 2026-11-30): agreement 0.793, probe 0.947; "
+             "without stop-gradients TV ratio 0.984 vs 0.965 and MSE 0.101 vs 0.167 (both "
+             "ablation claims missed); β2 = 0: MSE 0.159; β1 = 0: agreement 0.096. "
+             f"This run: {config.steps} G/E steps, batch {config.batch_size}, z_dim "
+             f"{config.z_dim}, MLPs "
              f"{config.depth}×{config.hidden}, Adam(lr {config.lr}, β1 0.5), 2 critic steps per "
              f"G/E step, λ = {config.lam}, β1 = {config.beta1}, β2 = {config.beta2}; d is the sum "
              "of the per-dimension mean L1 distances of x and z, as in the reference code. "

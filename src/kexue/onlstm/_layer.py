@@ -48,7 +48,7 @@ class _ONLSTMLayerFn(torch.autograd.Function):
         H = h0.shape[-1]
         n = n_chunk
         C = H // n
-        wt = weight_hh.t()  # (H, G)
+        wt = weight_hh.t().contiguous()  # (H, G); contiguous: ~25% faster GEMM per step
         q = master_matrix(n, symmetric, dtype=xproj.dtype, device=xproj.device)  # (2n, 2n)
         hs = xproj.new_empty(T + 1, B, H)  # hs[0] = h0, hs[t + 1] = h_t
         cs = xproj.new_empty(T + 1, B, H)  # cs[0] = c0

@@ -25,15 +25,6 @@ F64 = torch.float64
 NFE = 8
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Small tensors: one thread is faster (and immune to oversubscribed shared cores)."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
 @pytest.fixture(scope="module")
 def ring():
     """The ring under the VP SDE, 64 calibration starts (seed 1) and their calibration at NFE 8

@@ -17,16 +17,6 @@ import torch
 from kexue.diffusion import VESDE, VPSDE, GaussianMixture
 from kexue.diffusion._inpaint import inpaint
 
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Small tensors: intra-op threads only add synchronisation (badly so on a busy machine)."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
 F64 = torch.float64
 
 

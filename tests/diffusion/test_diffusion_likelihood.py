@@ -24,15 +24,6 @@ F64 = torch.float64
 T_END = 1e-5
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Small tensors: one thread is faster (and immune to oversubscribed shared cores)."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
 @pytest.mark.parametrize("fixture,sde,n", [
     ("ring2d", VPSDE(), 32), ("ring2d", SubVPSDE(), 32), ("ring2d", VESDE(), 32),
     ("gmm16d", VPSDE(), 6)], ids=["ring2d-VP", "ring2d-subVP", "ring2d-VE", "gmm16d-VP"])

@@ -20,16 +20,6 @@ from kexue.diffusion import VESDE, VPSDE, GaussianMixture, SubVPSDE
 from kexue.diffusion._loss import dsm_loss
 from kexue.diffusion._nets import MLPScoreNet, ScoreModel
 
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Small tensors: intra-op threads only add synchronisation (badly so on a busy machine)."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
 LAM = torch.tensor([0.5, 1.0, 2.0], dtype=torch.float64)
 MU = torch.tensor([0.3, -1.0, 0.5], dtype=torch.float64)
 

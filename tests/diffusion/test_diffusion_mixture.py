@@ -14,15 +14,6 @@ from kexue.diffusion import VESDE, VPSDE, GaussianMixture, SubVPSDE
 F64 = torch.float64
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Small tensors: one thread is faster (and immune to oversubscribed shared cores)."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
 def _fixtures():
     return {"ring": GaussianMixture.ring(), "gmm16d": GaussianMixture.random(),
             "small3d": GaussianMixture([1.0, 2.0], [[0.0, 1.0, -1.0], [1.0, 0.0, 0.5]],

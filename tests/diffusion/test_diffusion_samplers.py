@@ -30,15 +30,6 @@ F64 = torch.float64
 T_END = 1e-3
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Small tensors: one thread is faster (and immune to oversubscribed shared cores)."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
 def _slope(nfe, err) -> float:
     """Least-squares slope of log(err) against log(1/NFE)."""
     return float(-np.polyfit(np.log(nfe), np.log(err), 1)[0])

@@ -25,14 +25,6 @@ from kexue.stochastic import SDE, solve
 
 F64 = torch.float64
 
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Small tensors: one thread is faster (and immune to oversubscribed shared cores)."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
 TS = torch.tensor([1e-4, 1e-3, 0.05, 0.3, 0.5, 0.77, 1.0], dtype=F64)
 
 

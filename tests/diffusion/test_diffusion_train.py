@@ -19,16 +19,6 @@ from kexue.diffusion._nets import (
 )
 from kexue.diffusion._train import TrainingDiverged, load_score_model, train
 
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Small tensors: intra-op threads only add synchronisation (badly so on a busy machine)."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
 RING = GaussianMixture.ring(8, 2.0, 0.1)
 
 

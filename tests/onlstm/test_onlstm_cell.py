@@ -9,15 +9,6 @@ from hypothesis import strategies as st
 from kexue.onlstm import ONLSTM, ONLSTMCell, cumax, master_gates, syntactic_distance
 from kexue.onlstm._layer import layer_reference, master_matrix, onlstm_layer
 
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Tiny tensors: one intra-op thread is faster, and immune to a busy machine."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
 D = torch.float64
 
 

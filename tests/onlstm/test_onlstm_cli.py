@@ -1,20 +1,10 @@
 """``kexue onlstm train/parse``: a tiny end-to-end run, resume, and one-line errors (status 2)."""
 
 import pytest
-import torch
 from typer.testing import CliRunner
 
 from kexue.cli_onlstm import app
 from kexue.onlstm import load_model
-
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Tiny tensors: one intra-op thread is faster, and immune to a busy machine."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
 
 runner = CliRunner()
 TINY = ["--steps", "4", "--hidden", "8", "--chunk", "4", "--no-progress"]

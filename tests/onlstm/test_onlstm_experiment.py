@@ -2,21 +2,10 @@
 
 import dataclasses
 
-import pytest
-import torch
 from matplotlib.figure import Figure
 
 from kexue.experiments import resolve_config
 from kexue.experiments.onlstm_grammar import EXPERIMENT, Config, run
-
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Tiny tensors: one intra-op thread is faster, and immune to a busy machine."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
 
 
 def test_tiny_run_produces_claims_tables_and_figures():

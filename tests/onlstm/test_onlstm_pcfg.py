@@ -12,15 +12,6 @@ from scipy import stats
 
 from kexue.onlstm import PCFG, get_grammar, grammars, tree_leaves, tree_to_str
 
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Tiny tensors: one intra-op thread is faster, and immune to a busy machine."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
 TINY = {
     # a terminal inside a longer rule ("and", "v"), unary rules (S → VP, NP → N), a ternary rule
     # and ambiguity ("S and S and S" has two bracketings)

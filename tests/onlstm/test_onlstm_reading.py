@@ -19,15 +19,6 @@ from kexue.onlstm import (
 )
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Tiny tensors: one intra-op thread is faster, and immune to a busy machine."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
 def test_reading_names_and_values():
     assert readings(2) == [f"{layer}·{gate}" for layer in ("L1", "L2", "mean") for gate in GATES]
     f = np.array([[0.1, 0.2, 0.3], [0.5, 0.4, 0.9]])

@@ -23,15 +23,6 @@ from kexue.onlstm import (
     sentence_distances,
 )
 
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Tiny tensors: one intra-op thread is faster, and immune to a busy machine."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
 TINY = TrainConfig(grammar="arithmetic", embed_size=8, hidden_size=8, chunk_size=4,
                    num_layers=2, n_train=200, batch_size=8, steps=6, checkpoint_every=3,
                    lr=1e-2, lr_final=1e-3)

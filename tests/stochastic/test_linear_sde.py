@@ -17,14 +17,6 @@ from kexue.stochastic import SDE, BrownianIncrements, solve
 F64 = torch.float64
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
 def _generic(a, b, c, d, noise):
     """The same SDE written as ordinary callables (no linear fast path)."""
     a, b, c, d = (torch.as_tensor(v, dtype=F64) for v in (a, b, c, d))

@@ -17,9 +17,10 @@ Randomness inside ``run`` comes from ``torch.Generator().manual_seed(config.seed
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import math
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -279,3 +280,18 @@ def resolve_config(spec: Experiment, *, quick: bool, overrides: Mapping[str, str
     if seed is not None:
         values["seed"] = seed
     return dataclasses.replace(base, **values)
+
+
+@contextlib.contextmanager
+def torch_threads(n: int) -> Iterator[None]:
+    """Run the block with ``n`` torch intra-op threads (at least 1), then restore the caller's
+    setting. Experiments with small tensors use 1: more threads only add synchronisation, and on
+    a shared machine OpenMP threads waiting at barriers make tiny kernels far slower."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(max(1, int(n)))
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)

@@ -34,7 +34,7 @@ from torch import nn
 from ..data import digits
 from ..diffusion import ScoreModel, UNet8, bits_per_dim, inpaint, sample, train
 from ..diffusion._train import make_sde
-from ._base import Claim, Experiment, Reference, Result, Table
+from ._base import Claim, Experiment, Reference, Result, Table, torch_threads
 
 N_BINS = 17  # grey levels 0..16 of the sklearn digits
 
@@ -155,12 +155,8 @@ def _grid(ax, imgs: torch.Tensor, rows: int, cols: int, title: str) -> None:
 
 
 def run(config: Config) -> Result:
-    threads = torch.get_num_threads()
-    torch.set_num_threads(max(1, int(config.threads)))
-    try:
+    with torch_threads(config.threads):
         return _run(config)
-    finally:
-        torch.set_num_threads(threads)
 
 
 def _run(config: Config) -> Result:

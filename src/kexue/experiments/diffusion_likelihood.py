@@ -28,7 +28,7 @@ import torch
 from matplotlib.figure import Figure
 
 from ..diffusion import VESDE, VPSDE, GaussianMixture, SubVPSDE, log_likelihood
-from ._base import Claim, Experiment, Reference, Result, Table
+from ._base import Claim, Experiment, Reference, Result, Table, torch_threads
 
 _SDES = {"vp": VPSDE, "subvp": SubVPSDE, "ve": VESDE}
 
@@ -55,12 +55,8 @@ class Config:
 
 
 def run(config: Config) -> Result:
-    threads = torch.get_num_threads()
-    torch.set_num_threads(max(1, int(config.threads)))
-    try:
+    with torch_threads(config.threads):
         return _run(config)
-    finally:
-        torch.set_num_threads(threads)
 
 
 def _run(config: Config) -> Result:

@@ -30,7 +30,7 @@ import torch
 from matplotlib.figure import Figure
 
 from ..diffusion import SAMPLERS, VPSDE, GaussianMixture, sample
-from ._base import Claim, Experiment, Reference, Result, Table
+from ._base import Claim, Experiment, Reference, Result, Table, torch_threads
 
 ODE_METHODS = ("ode_euler", "ddim", "heun", "dpm_solver_2", "dpmpp_2m", "dpmpp_3m", "trig_pc")
 SDE_METHODS = ("em", "reverse_diffusion", "ancestral", "pc", "eta")
@@ -71,12 +71,8 @@ def _slope(nfe, err) -> float:
 
 
 def run(config: Config) -> Result:
-    threads = torch.get_num_threads()
-    torch.set_num_threads(max(1, int(config.threads)))
-    try:
+    with torch_threads(config.threads):
         return _run(config)
-    finally:
-        torch.set_num_threads(threads)
 
 
 def _run(config: Config) -> Result:

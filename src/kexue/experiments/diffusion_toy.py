@@ -40,7 +40,7 @@ from ..diffusion import (
     train,
 )
 from ..diffusion._train import make_sde
-from ._base import Claim, Experiment, Reference, Result, Table
+from ._base import Claim, Experiment, Reference, Result, Table, torch_threads
 
 
 @dataclass
@@ -166,12 +166,8 @@ def _sample_metrics(x: torch.Tensor, oracle: GaussianMixture, ref: torch.Tensor,
 
 
 def run(config: Config) -> Result:
-    threads = torch.get_num_threads()
-    torch.set_num_threads(max(1, int(config.threads)))
-    try:
+    with torch_threads(config.threads):
         return _run(config)
-    finally:
-        torch.set_num_threads(threads)
 
 
 def _run(config: Config) -> Result:

@@ -31,7 +31,7 @@ from matplotlib.figure import Figure
 from sklearn.datasets import make_friedman1
 
 from ..regularize import gradient_penalty, laplacian, noise_loss
-from ._base import Claim, Experiment, Reference, Result, Table
+from ._base import Claim, Experiment, Reference, Result, Table, torch_threads
 
 TRAINED = ("plain", "noise", "laplacian-penalty", "gradient-penalty")
 
@@ -164,12 +164,8 @@ def _bishop_share(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor) -> d
 
 
 def run(config: Config) -> Result:
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)  # tiny nets: one thread is faster and deterministic
-    try:
+    with torch_threads(1):  # tiny nets: one thread is faster and deterministic
         return _run(config)
-    finally:
-        torch.set_num_threads(threads)
 
 
 def _slope(xs, ys) -> float:

@@ -63,7 +63,7 @@ from ..onlstm import (
     split_ceiling,
     tree_f1,
 )
-from ._base import Claim, Experiment, Reference, Result, Table
+from ._base import Claim, Experiment, Reference, Result, Table, torch_threads
 
 PAPER_READING = "L2·forget"
 
@@ -288,14 +288,8 @@ def _curve_figure(curves: dict[str, dict], baselines: dict[str, dict]) -> Figure
 
 
 def run(config: Config) -> Result:
-    # The models are small: one intra-op thread is faster, and on a shared machine OpenMP
-    # threads waiting at barriers make multi-threaded tiny kernels slower still.
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
+    with torch_threads(1):
         return _run(config)
-    finally:
-        torch.set_num_threads(threads)
 
 
 def _run(config: Config) -> Result:

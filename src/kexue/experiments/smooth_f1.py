@@ -34,7 +34,7 @@ from sklearn.model_selection import train_test_split
 
 from ..data import digits
 from ..smooth import soft_f1, soft_f1_loss
-from ._base import Claim, Experiment, Reference, Result, Table
+from ._base import Claim, Experiment, Reference, Result, Table, torch_threads
 
 METHODS = ("bce@0.5", "soft-f1", "bce→soft-f1", "bce+tuned-threshold")
 DATASETS = ("breast-cancer", "digits-9")
@@ -208,12 +208,8 @@ def _wilcoxon(a: np.ndarray, b: np.ndarray) -> float:
 
 
 def run(config: Config) -> Result:
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)  # tiny models: one thread is faster and deterministic
-    try:
+    with torch_threads(1):  # tiny models: one thread is faster and deterministic
         return _run(config)
-    finally:
-        torch.set_num_threads(threads)
 
 
 def _run(cfg: Config) -> Result:

@@ -46,7 +46,7 @@ from ..regularize import (
     vat_loss,
     xi_step,
 )
-from ._base import Claim, Experiment, Reference, Result, Table
+from ._base import Claim, Experiment, Reference, Result, Table, torch_threads
 
 _DIAG_POWERS = (1, 10, 50)
 METHODS = ("supervised", "noise", "gradient-penalty", "fgm", "vat", "vat+entmin")
@@ -309,12 +309,8 @@ def _diagnostics(model: torch.nn.Module, x: torch.Tensor, eps: float, cfg: Confi
 
 
 def run(config: Config) -> Result:
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)  # small matrices: one thread is faster and deterministic
-    try:
+    with torch_threads(1):  # small matrices: one thread is faster and deterministic
         return _run(config)
-    finally:
-        torch.set_num_threads(threads)
 
 
 def _run(config: Config) -> Result:

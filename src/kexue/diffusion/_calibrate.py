@@ -26,6 +26,7 @@ from typing import Any
 
 import torch
 
+from ._checks import check_score_and_sde, check_states
 from ._samplers import SAMPLERS, ScoreFn, sample
 from ._sde import GaussianPathSDE
 
@@ -186,22 +187,10 @@ def calibrate(score_fn: ScoreFn, sde: GaussianPathSDE, x_cal: torch.Tensor, nfe:
             budget, a member producing a non-finite state.
     """
     t0 = time.perf_counter()
-    if not callable(score_fn):
-        raise TypeError(f"score_fn must be a callable (x, t) -> score; got "
-                        f"{type(score_fn).__name__}")
-    if not isinstance(sde, GaussianPathSDE):
-        raise TypeError(f"sde must be a GaussianPathSDE (VPSDE, SubVPSDE, VESDE, …); got "
-                        f"{type(sde).__name__}")
-    if not isinstance(x_cal, torch.Tensor) or not x_cal.is_floating_point():
-        raise TypeError("x_cal must be a floating-point tensor (batch, *shape) of starting "
-                        f"states at t = T; got {type(x_cal).__name__}"
-                        + (f" of dtype {x_cal.dtype}" if isinstance(x_cal, torch.Tensor) else ""))
-    if x_cal.ndim < 2 or x_cal.shape[0] < 1:
-        raise ValueError(f"x_cal must have shape (batch, *shape) with batch >= 1; got "
-                         f"{tuple(x_cal.shape)}. For one sample use x[None].")
-    if not bool(torch.isfinite(x_cal).all()):
-        raise ValueError("x_cal contains non-finite values; draw it from the prior, e.g. "
-                         "sde.prior_sample((n, dim), generator)")
+    check_score_and_sde(score_fn, sde)
+    check_states(x_cal, "x_cal", what=" of starting states at t = T",
+                 nonfinite_hint="; draw it from the prior, e.g. sde.prior_sample((n, dim), "
+                                "generator)")
     if isinstance(nfe, bool) or not isinstance(nfe, int) or nfe < 2:
         raise ValueError(f"nfe must be an int >= 2 (the evaluation budget; steps = nfe − 1); "
                          f"got {nfe!r}")

@@ -25,6 +25,7 @@ from typing import Any
 import torch
 
 from ..stochastic._brownian import as_generator
+from ._checks import check_score_and_sde, check_states
 from ._samplers import ScoreFn, _check_float
 from ._sde import GaussianPathSDE
 
@@ -32,23 +33,6 @@ __all__ = ["log_likelihood", "bits_per_dim", "DIVERGENCES", "PROBES"]
 
 DIVERGENCES = ("exact", "hutchinson")
 PROBES = ("rademacher", "gaussian")
-
-
-def _check_inputs(score_fn: Any, sde: Any, x: Any) -> None:
-    if not callable(score_fn):
-        raise TypeError(f"score_fn must be a callable (x, t) -> score; got "
-                        f"{type(score_fn).__name__}")
-    if not isinstance(sde, GaussianPathSDE):
-        raise TypeError(f"sde must be a GaussianPathSDE (VPSDE, SubVPSDE, VESDE, …); got "
-                        f"{type(sde).__name__}")
-    if not isinstance(x, torch.Tensor) or not x.is_floating_point():
-        raise TypeError(f"x must be a floating-point tensor (batch, *shape); got "
-                        f"{type(x).__name__}")
-    if x.ndim < 2 or x.shape[0] < 1:
-        raise ValueError(f"x must have shape (batch, *shape); got {tuple(x.shape)}. For one "
-                         "sample use x[None].")
-    if not bool(torch.isfinite(x).all()):
-        raise ValueError("x contains non-finite values")
 
 
 def log_likelihood(score_fn: ScoreFn, sde: GaussianPathSDE, x: torch.Tensor, *,
@@ -88,7 +72,8 @@ def log_likelihood(score_fn: ScoreFn, sde: GaussianPathSDE, x: torch.Tensor, *,
     """
     from torchdiffeq import odeint
 
-    _check_inputs(score_fn, sde, x)
+    check_score_and_sde(score_fn, sde)
+    check_states(x, "x")
     if divergence not in DIVERGENCES:
         raise ValueError(f"unknown divergence {divergence!r}; valid: {', '.join(DIVERGENCES)}")
     if probe not in PROBES:

@@ -64,6 +64,7 @@ from typing import Any
 import torch
 
 from ..stochastic._brownian import as_generator
+from ._checks import check_score_and_sde, check_states
 from ._grids import GRIDS, time_grid
 from ._sde import GaussianPathSDE
 
@@ -613,26 +614,13 @@ def sample(score_fn: ScoreFn, sde: GaussianPathSDE, x_T: torch.Tensor, *, method
             ``t_end``/``t_start`` outside ``(0, T]``, ``x_T`` not ``(batch, …)`` or not finite,
             a score of the wrong shape, a non-finite score (the message names the step).
     """
-    if not callable(score_fn):
-        raise TypeError(f"score_fn must be a callable (x, t) -> score; got "
-                        f"{type(score_fn).__name__}")
-    if not isinstance(sde, GaussianPathSDE):
-        raise TypeError(f"sde must be a GaussianPathSDE (VPSDE, SubVPSDE, VESDE, …); got "
-                        f"{type(sde).__name__}")
+    check_score_and_sde(score_fn, sde)
     if method not in SAMPLERS:
         raise ValueError(f"unknown method {method!r}; valid methods: {', '.join(SAMPLERS)}")
     if grid not in GRIDS:
         raise ValueError(f"unknown grid {grid!r}; valid grids: {', '.join(GRIDS)}")
     spec = SAMPLERS[method]
-    if not isinstance(x_T, torch.Tensor) or not x_T.is_floating_point():
-        raise TypeError(f"x_T must be a floating-point tensor (batch, *shape); got "
-                        f"{type(x_T).__name__}" + (f" of dtype {x_T.dtype}"
-                                                  if isinstance(x_T, torch.Tensor) else ""))
-    if x_T.ndim < 2 or x_T.shape[0] < 1:
-        raise ValueError(f"x_T must have shape (batch, *shape) with batch >= 1; got "
-                         f"{tuple(x_T.shape)}. For one sample use x[None].")
-    if not bool(torch.isfinite(x_T).all()):
-        raise ValueError("x_T contains non-finite values")
+    check_states(x_T, "x_T")
     if method == "rk45":
         steps = 1 if steps is None else steps
     if t_end is None and grid != "cosine":

@@ -488,12 +488,10 @@ def solve(sde: SDE, x0: torch.Tensor, ts: torch.Tensor | Sequence[float], *,
     slot = [-1] * grid_np.size                                       # grid index -> output row
     for i, k in enumerate(out_index):
         slot[k] = i
-    step = stepper.make_step(sde, t, h, like=x0, inplace=not grad)
-
     if sde.linear_coefficients is not None and not grad and type(stepper) in (Euler, Milstein):
-        milstein = type(stepper) is Milstein and sde.noise != "additive"
-        return _solve_linear(sde.linear_coefficients, milstein, chunks, steps, x0,
-                             len(out_index), slot)
+        return _solve_linear(sde.linear_coefficients, sde.noise == "additive",
+                             type(stepper) is Milstein, chunks, steps, x0, len(out_index), slot)
+    step = stepper.make_step(sde, t, h, like=x0, inplace=not grad)
 
     if grad:
         xs = [x0]
@@ -528,9 +526,9 @@ def _axpy(base: torch.Tensor, coef: torch.Tensor, dw: torch.Tensor,
     return torch.addcmul(base, coef, dw, out=out)
 
 
-def _solve_linear(coefs: tuple[torch.Tensor, ...], milstein: bool, chunks: Iterator,
-                  steps: np.ndarray, x0: torch.Tensor, n_out: int, slot: list[int],
-                  ) -> torch.Tensor:
+def _solve_linear(coefs: tuple[torch.Tensor, ...], additive: bool, milstein: bool,
+                  chunks: Iterator, steps: np.ndarray, x0: torch.Tensor, n_out: int,
+                  slot: list[int]) -> torch.Tensor:
     """Euler / Milstein for ``dx = (a x + b) dt + (c x + d) dW`` (``SDE.linear``), no autograd.
 
     Both schemes are affine in the state, ``x_{k+1} = M_k x_k + A_k`` with
@@ -546,26 +544,22 @@ def _solve_linear(coefs: tuple[torch.Tensor, ...], milstein: bool, chunks: Itera
     rows = list(out.unbind(0))                                       # (batch, d) views
     priv = (torch.empty_like(x0), torch.empty_like(x0))              # ping-pong buffers
     x = rows[0]
-    additive = not bool((c != 0).any())
+    milstein = milstein and not additive          # Milstein's correction vanishes for c = 0
     homogeneous = not bool((b != 0).any() or (d != 0).any())         # A ≡ 0 (e.g. GBM)
-    bufs: dict[str, torch.Tensor] = {}                               # reused across chunks
-
-    def buf(name: str, shape: torch.Size) -> torch.Tensor:
-        """A preallocated ``(n_c, ...)`` slice: no fresh large allocation per chunk."""
-        have = bufs.get(name)
-        if have is None or have.shape[0] < shape[0] or have.shape[1:] != shape[1:]:
-            have = bufs[name] = torch.empty(shape, dtype=dtype, device=device)
-        return have[:shape[0]]
+    m_buf = a_buf = None                                             # (chunk, batch, d)
 
     for k0, terms in chunks:
         dw = terms[0]                                                # (n_c, batch, m)
         n_c = dw.shape[0]
         hk = torch.as_tensor(steps[k0:k0 + n_c], dtype=dtype, device=device).view(-1, 1, 1)
         M = (a * hk).add_(1.0)                                       # (n_c, 1, d or 1)
-        full = torch.broadcast_shapes(M.shape, c.shape, dw.shape, x0.shape)
+        if k0 == 0:                                                  # the largest chunk
+            full = torch.broadcast_shapes(M.shape, c.shape, dw.shape, x0.shape)
+            m_buf = None if additive else torch.empty(full, dtype=dtype, device=device)
+            a_buf = None if homogeneous else torch.empty(full, dtype=dtype, device=device)
         if not additive:
-            M = _axpy(M, c, dw, buf("M", full))                      # (n_c, batch, d)
-        A = None if homogeneous else _axpy(b * hk, d, dw, buf("A", full))
+            M = _axpy(M, c, dw, m_buf[:n_c])                         # (n_c, batch, d)
+        A = None if homogeneous else _axpy(b * hk, d, dw, a_buf[:n_c])
         if milstein:
             q = terms[1]                                             # (ΔW² − h)/2
             M.addcmul_(c * c, q)

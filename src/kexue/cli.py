@@ -19,6 +19,7 @@ from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeEl
 from rich.table import Table
 
 from . import __version__
+from ._cli_errors import err_console, fail
 
 app = typer.Typer(
     name="kexue",
@@ -29,13 +30,6 @@ app = typer.Typer(
     rich_markup_mode=None,
 )
 console = Console()
-err_console = Console(stderr=True, highlight=False, soft_wrap=True)
-
-
-def fail(message: str) -> typer.Exit:
-    """Print ``error: message`` on one line to stderr and return an ``Exit(2)`` to raise."""
-    err_console.print(f"error: {message}", markup=False)
-    return typer.Exit(2)
 
 
 def _version_callback(value: bool) -> None:

@@ -24,6 +24,8 @@ from typing import Annotated, Any
 import torch
 import typer
 
+from ._cli_errors import fail
+
 __all__ = ["app", "DATASETS", "MASKS"]
 
 app = typer.Typer(
@@ -48,11 +50,6 @@ def _set_threads(threads: int) -> None:
     if threads < 1:
         raise ValueError(f"--threads must be >= 1; got {threads}")
     torch.set_num_threads(threads)
-
-
-def _error(message: str) -> typer.Exit:
-    typer.echo(f"error: {message}", err=True)
-    return typer.Exit(2)
 
 
 def _positive(name: str, value: float) -> None:
@@ -138,7 +135,7 @@ def train(
             model = ScoreModel(net, sde_obj, sigma_data=float(x.std()))
             bs, rate, augment = batch_size or 256, lr or 2e-3, None
     except ValueError as exc:
-        raise _error(str(exc)) from None
+        raise fail(str(exc)) from None
     path = out / CKPT_NAME
     try:
         res = train_model(model, sde_obj, x, steps=steps, batch_size=bs, lr=rate,
@@ -150,7 +147,7 @@ def train(
         typer.echo(f"{exc or 'interrupted'}", err=True)
         raise typer.Exit(130) from None
     except (ValueError, FloatingPointError) as exc:
-        raise _error(str(exc)) from None
+        raise fail(str(exc)) from None
     tail = res.losses[-min(200, len(res.losses)):].mean() if len(res.losses) else float("nan")
     typer.echo(f"trained {data} / {sde}: step {res.step} (resumed from {res.start_step}), "
                f"final loss {float(tail):.4g}, {res.seconds:.1f} s; checkpoint: {path}")
@@ -204,12 +201,12 @@ def sample(
             x, info = run_sampler(model, model.sde, x_T, method=method, steps=steps, grid=grid,
                                   generator=gen)
     except (ValueError, TypeError, FileNotFoundError) as exc:
-        raise _error(str(exc)) from None
+        raise fail(str(exc)) from None
     try:
         _plot_samples(x, meta["data"], f"{meta['data']} · {meta['sde']['kind']} · {method}, "
                                        f"{info['nfe']} NFE", out)
     except (OSError, ValueError) as exc:
-        raise _error(f"cannot write --out {str(out)!r}: {exc}") from None
+        raise fail(f"cannot write --out {str(out)!r}: {exc}") from None
     typer.echo(f"{n} samples ({method}, {steps} steps, {info['nfe']} score evaluations) from "
                f"{meta['data']} / {meta['sde']['kind']} at step {meta['step']}; figure: {out}")
 
@@ -257,7 +254,7 @@ def nll(
                    f"points (true NLL {-float(true.mean()):.4f}); {info['nfe']} score "
                    f"evaluations, rtol = atol = {tol:g}, exact divergence")
     except (ValueError, TypeError, FileNotFoundError) as exc:
-        raise _error(str(exc)) from None
+        raise fail(str(exc)) from None
 
 
 def _image_mask(kind: str) -> torch.Tensor:
@@ -311,7 +308,7 @@ def inpaint(
         filled, info = run_inpaint(model, model.sde, _to_model(_levels(x)), known, steps=steps,
                                    resample=resample, generator=seed)
     except (ValueError, TypeError, FileNotFoundError) as exc:
-        raise _error(str(exc)) from None
+        raise fail(str(exc)) from None
     img = _to_image(filled)
     mse = float((img - x)[:, ~known].pow(2).mean())
     masked = torch.where(known, x, torch.full_like(x, -1.0))
@@ -325,7 +322,7 @@ def inpaint(
     try:
         fig.savefig(out, dpi=120)
     except (OSError, ValueError) as exc:
-        raise _error(f"cannot write --out {str(out)!r}: {exc}") from None
+        raise fail(f"cannot write --out {str(out)!r}: {exc}") from None
     typer.echo(f"completed {n} test digits ({mask} half hidden, {steps} steps, resample "
                f"{resample}, {info['nfe']} score evaluations); MSE on hidden pixels "
                f"{mse:.4f}; figure: {out}")

@@ -16,6 +16,8 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
+from ._cli_errors import fail
+
 app = typer.Typer(
     name="gan",
     help="GAN-QP and BiGAN-QP (kexue.fm 6163, 6214): adversarial training without a Lipschitz "
@@ -26,12 +28,6 @@ app = typer.Typer(
     rich_markup_mode=None,
 )
 console = Console()
-err_console = Console(stderr=True, highlight=False, soft_wrap=True)
-
-
-def _fail(message: str, code: int = 2) -> typer.Exit:
-    err_console.print(f"error: {message}", markup=False)
-    return typer.Exit(code)
 
 
 def _load(ckpt: Path):
@@ -40,7 +36,7 @@ def _load(ckpt: Path):
     try:
         return load_gan(ckpt)
     except (FileNotFoundError, ValueError, KeyError) as exc:
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
 
 
 def _save_png(fig, png: Path) -> None:
@@ -75,11 +71,11 @@ def train(
     from .gan import DATASETS, MODELS, TrainingDiverged, mode_coverage, train_gan
 
     if model not in MODELS:
-        raise _fail(f"unknown model {model!r}; valid: {', '.join(MODELS)}")
+        raise fail(f"unknown model {model!r}; valid: {', '.join(MODELS)}")
     if data not in DATASETS:
-        raise _fail(f"unknown data {data!r}; valid: {', '.join(DATASETS)}")
+        raise fail(f"unknown data {data!r}; valid: {', '.join(DATASETS)}")
     if steps < 1:
-        raise _fail(f"--steps must be >= 1; got {steps}")
+        raise fail(f"--steps must be >= 1; got {steps}")
     path = out / "last.safetensors"
     if path.exists():
         console.print(f"resuming from {path}")
@@ -88,9 +84,9 @@ def train(
                         hidden=hidden, depth=depth, z_dim=z_dim, lam=lam, distance=distance,
                         checkpoint=path, ckpt_every=ckpt_every, progress=progress)
     except TrainingDiverged as exc:
-        raise _fail(str(exc), code=1) from None
+        raise fail(str(exc), code=1) from None
     except ValueError as exc:
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
     console.print(f"{model} on {data}: {res.step} generator steps ({res.seconds:.1f} s this run)")
     if data in ("ring8", "grid25"):
         centers, std = (ring_centers(), 0.02) if data == "ring8" else (grid_centers(), 0.05)
@@ -122,7 +118,7 @@ def sample(
     import torch
 
     if n < 1:
-        raise _fail(f"--n must be >= 1; got {n}")
+        raise fail(f"--n must be >= 1; got {n}")
     res, meta = _load(ckpt)
     x = res.sample(n, seed)  # (n, D)
     for row in x.tolist():
@@ -159,13 +155,13 @@ def reconstruct(
     from .data import digits
 
     if n < 1:
-        raise _fail(f"--n must be >= 1; got {n}")
+        raise fail(f"--n must be >= 1; got {n}")
     res, meta = _load(ckpt)
     if res.encoder is None:
-        raise _fail(f"{ckpt} holds a {meta['train']['model']} model without an encoder; "
+        raise fail(f"{ckpt} holds a {meta['train']['model']} model without an encoder; "
                     "reconstruct needs a checkpoint from `kexue gan train --model bigan-qp`")
     if meta["train"]["dim"] != 64:
-        raise _fail(f"{ckpt} was trained on {meta['train']['data']!r}; reconstruct needs "
+        raise fail(f"{ckpt} was trained on {meta['train']['data']!r}; reconstruct needs "
                     "--data digits")
     x = digits().x_test  # (N_test, 64)
     with torch.no_grad():

@@ -21,6 +21,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from ._cli_errors import fail
+
 __all__ = ["app"]
 
 app = typer.Typer(
@@ -31,27 +33,21 @@ app = typer.Typer(
     rich_markup_mode=None,
 )
 console = Console(highlight=False)
-err_console = Console(stderr=True, highlight=False, soft_wrap=True)
 
 _MAX_DIGITS = 200
-
-
-def _error(message: str) -> typer.Exit:
-    err_console.print(f"error: {message}", markup=False)
-    return typer.Exit(2)
 
 
 def _entry(name: str):
     from .integrals import CATALOGUE
 
     if name not in CATALOGUE:
-        raise _error(f"unknown integral {name!r}; valid names: {', '.join(CATALOGUE.names())}")
+        raise fail(f"unknown integral {name!r}; valid names: {', '.join(CATALOGUE.names())}")
     return CATALOGUE[name]
 
 
 def _check_digits(digits: int) -> None:
     if not 1 <= digits <= _MAX_DIGITS:
-        raise _error(f"--digits must be between 1 and {_MAX_DIGITS}; got {digits}")
+        raise fail(f"--digits must be between 1 and {_MAX_DIGITS}; got {digits}")
 
 
 def _num(v: mpmath.mpf, digits: int) -> str:
@@ -127,9 +123,9 @@ def verify_cmd(
 
     _check_digits(digits)
     if all_ and names:
-        raise _error("give entry names or --all, not both")
+        raise fail("give entry names or --all, not both")
     if not all_ and not names:
-        raise _error(f"give entry names or --all; valid names: {', '.join(CATALOGUE.names())}")
+        raise fail(f"give entry names or --all; valid names: {', '.join(CATALOGUE.names())}")
     entries = list(CATALOGUE) if all_ else [_entry(n) for n in names]
     table = Table(title=f"closed form vs mpmath, {digits} digits")
     for col in ("id", "integral", "closed form", "numeric (first point)", "digits",

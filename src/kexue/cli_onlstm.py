@@ -16,6 +16,8 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
+from ._cli_errors import fail
+
 app = typer.Typer(
     name="onlstm",
     help="Ordered-neuron LSTM (kexue.fm 6621): train a language model on a seeded grammar, "
@@ -26,12 +28,6 @@ app = typer.Typer(
     rich_markup_mode=None,
 )
 console = Console()
-err_console = Console(stderr=True, highlight=False, soft_wrap=True)
-
-
-def _fail(message: str, code: int = 2) -> typer.Exit:
-    err_console.print(f"error: {message}", markup=False)
-    return typer.Exit(code)
 
 
 @app.command()
@@ -56,7 +52,7 @@ def train(
     import torch
 
     if threads < 1:
-        raise _fail(f"--threads must be ≥ 1; got {threads}")
+        raise fail(f"--threads must be ≥ 1; got {threads}")
     torch.set_num_threads(threads)
 
     from .onlstm import (
@@ -70,18 +66,18 @@ def train(
     )
 
     if grammar not in GRAMMAR_NAMES:
-        raise _fail(f"unknown grammar {grammar!r}; valid names: {', '.join(GRAMMAR_NAMES)}")
+        raise fail(f"unknown grammar {grammar!r}; valid names: {', '.join(GRAMMAR_NAMES)}")
     if steps < 0:
-        raise _fail(f"--steps must be ≥ 0; got {steps}")
+        raise fail(f"--steps must be ≥ 0; got {steps}")
     path = out / "last.safetensors"
     if path.exists():
         try:
             trainer = Trainer.load(path, out_dir=out)
         except ValueError as exc:
-            raise _fail(str(exc)) from None
+            raise fail(str(exc)) from None
         cfg = trainer.config
         if (cfg.grammar, cfg.kind, cfg.seed) != (grammar, kind, seed):
-            raise _fail(f"{path} holds a {cfg.kind} run on {cfg.grammar!r} with seed "
+            raise fail(f"{path} holds a {cfg.kind} run on {cfg.grammar!r} with seed "
                         f"{cfg.seed}; use another --out to start a different run")
         console.print(f"resuming from step {trainer.step} ({path})")
     else:
@@ -90,15 +86,15 @@ def train(
         try:
             trainer = Trainer(cfg, out_dir=out)
         except ValueError as exc:
-            raise _fail(str(exc)) from None
+            raise fail(str(exc)) from None
     try:
         trainer.train(steps, progress=progress, console=console)
     except TrainingDiverged as exc:
-        raise _fail(str(exc), code=1) from None
+        raise fail(str(exc), code=1) from None
     except KeyboardInterrupt:
         saved = (f"the last checkpoint (step {trainer.saved_step}) is {path} — rerun the same "
                  "command to resume" if trainer.saved_step is not None else "no checkpoint yet")
-        raise _fail(f"interrupted at step {trainer.step}; {saved}", code=130) from None
+        raise fail(f"interrupted at step {trainer.step}; {saved}", code=130) from None
     g = get_grammar(grammar)
     val, val_gold = g.sample(200, torch.Generator().manual_seed(30_000 + seed))
     best, scores = choose_reading(trainer.model, trainer.vocab, val, val_gold)
@@ -130,21 +126,21 @@ def parse(
 
     tokens = sentence.split()
     if not tokens:
-        raise _fail("empty sentence: give the tokens separated by spaces, e.g. \"+ 3 * 4 5\"")
+        raise fail("empty sentence: give the tokens separated by spaces, e.g. \"+ 3 * 4 5\"")
     try:
         model, vocab, meta = load_model(ckpt)
     except (FileNotFoundError, ValueError) as exc:
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
     try:
         vocab.encode(tokens)
     except ValueError as exc:
-        raise _fail(f"{exc} (grammar {meta['config']['grammar']!r})") from None
+        raise fail(f"{exc} (grammar {meta['config']['grammar']!r})") from None
     name = reading or meta.get("info", {}).get("reading", "L2·forget")
     forget, inp = sentence_distances(model, vocab, [tokens])
     try:
         d = reading_distances(name.replace(".", "·"), forget[0], inp[0])
     except ValueError as exc:
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
     console.print(tree_to_str(build_tree(d, tokens)), markup=False, highlight=False)
     if show_distances:
         console.print(f"{name}: " + " ".join(f"{w}={x:.3f}" for w, x in zip(tokens, d)),

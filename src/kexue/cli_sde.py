@@ -34,6 +34,7 @@ from sympy.parsing.sympy_parser import (
     parse_expr,
 )
 
+from ._cli_errors import fail
 from .stochastic._sde import SDE
 from .stochastic._solvers import METHODS, solve
 
@@ -64,11 +65,6 @@ def _fokker_planck() -> Callable | None:
     except ImportError:
         return None
     return fokker_planck
-
-
-def _error(message: str) -> typer.Exit:
-    typer.echo(f"error: {message}", err=True)
-    return typer.Exit(2)
 
 
 def parse_coefficient(text: str, name: str) -> tuple[Callable, bool, sympy.Expr]:
@@ -192,9 +188,9 @@ def simulate(
             shown = solve(sde, torch.full((k, 1), x0, dtype=torch.float64), ts, method=method,
                           generator=seed + 1)[:, :, 0].numpy()        # (steps + 1, k)
     except (ValueError, TypeError) as exc:
-        raise _error(str(exc)) from None
+        raise fail(str(exc)) from None
     if not np.all(np.isfinite(xT)):
-        raise _error(f"{int((~np.isfinite(xT)).sum())} of {paths} paths blew up (inf/nan); "
+        raise fail(f"{int((~np.isfinite(xT)).sum())} of {paths} paths blew up (inf/nan); "
                      "use more --steps or check the coefficients")
     mean, std = float(xT.mean()), float(xT.std(ddof=1)) if paths > 1 else 0.0
     se = std / math.sqrt(paths)
@@ -215,7 +211,7 @@ def simulate(
     try:
         fig.savefig(out, dpi=110)
     except (OSError, ValueError) as exc:
-        raise _error(f"cannot write --out {str(out)!r}: {exc}") from None
+        raise fail(f"cannot write --out {str(out)!r}: {exc}") from None
     typer.echo(f"{text}: x(T={T:g}) mean {mean:.6g} ± {se:.2g} (SE), std {std:.6g} over "
                f"{paths} paths ({method}, {steps} steps); figure: {out}")
 
@@ -244,9 +240,9 @@ def density(
         sde, text = _build_sde(drift, diffusion)
         xT = _simulate_final(sde, x0, T, paths, steps, method, seed)
     except (ValueError, TypeError) as exc:
-        raise _error(str(exc)) from None
+        raise fail(str(exc)) from None
     if not np.all(np.isfinite(xT)):
-        raise _error("some paths blew up (inf/nan); use more --steps or check the coefficients")
+        raise fail("some paths blew up (inf/nan); use more --steps or check the coefficients")
     spread = max(float(xT.std()), 1e-6)
     lo = min(x0, float(np.quantile(xT, 1e-4))) - 2 * spread
     hi = max(x0, float(np.quantile(xT, 1 - 1e-4))) + 2 * spread
@@ -273,7 +269,7 @@ def density(
             p = fokker_planck(sde, grid, p0, [0.0, T], bc="absorbing", rannacher=4,
                               dt=min(dx, T / 200))[-1]
         except (ValueError, TypeError) as exc:
-            raise _error(f"Fokker–Planck solve failed: {exc}") from None
+            raise fail(f"Fokker–Planck solve failed: {exc}") from None
         # bin averages of the PDE density, to compare like with like
         p_bins = np.array([np.mean(np.interp(np.linspace(a, b, 9), grid, p))
                            for a, b in zip(edges[:-1], edges[1:])])
@@ -294,6 +290,6 @@ def density(
     try:
         fig.savefig(out, dpi=110)
     except (OSError, ValueError) as exc:
-        raise _error(f"cannot write --out {str(out)!r}: {exc}") from None
+        raise fail(f"cannot write --out {str(out)!r}: {exc}") from None
     typer.echo(f"{text}: x(T={T:g}) mean {float(xT.mean()):.6g}, std {float(xT.std()):.6g}; "
                f"{summary}; figure: {out}")

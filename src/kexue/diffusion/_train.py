@@ -18,7 +18,6 @@ training with a :class:`TrainingDiverged` error and never overwrites the last go
 from __future__ import annotations
 
 import copy
-import hashlib
 import math
 import signal
 import threading
@@ -94,13 +93,6 @@ class TrainResult:
     stopped: bool
     seconds: float
     checkpoint: Path | None
-
-
-def _fingerprint(data: torch.Tensor) -> str:
-    """SHA-256 of the data's bytes (exact, and independent of the number of threads)."""
-    raw = data.detach().to("cpu").contiguous()
-    return hashlib.sha256(raw.numpy().tobytes() + str((raw.dtype, tuple(raw.shape))).encode()
-                          ).hexdigest()
 
 
 def _state_tensors(model: torch.nn.Module, ema: torch.nn.Module, opt: torch.optim.Optimizer,
@@ -232,7 +224,7 @@ def train(model: ScoreModel, sde: Any, data: torch.Tensor, *, steps: int, batch_
               "lr_schedule": lr_schedule, "grad_clip": grad_clip, "weighting": weighting,
               "t_min": t_min, "seed": seed,
               "n_data": int(data.shape[0]), "dim": int(data.shape[1]),
-              "data_fingerprint": _fingerprint(data)}
+              "data_fingerprint": ckpt_io.fingerprint(data)}
     if lr_schedule == "cosine":
         config["steps"] = steps
     params = [p for p in model.parameters() if p.requires_grad]

@@ -118,12 +118,6 @@ class GANTrainResult:
             return self.generator(sample_latent(n, self.config["z_dim"], gen, dtype))
 
 
-def _fingerprint(data: Tensor) -> list[float]:
-    d = data.detach().to(torch.float64)
-    w = torch.arange(d.shape[0], dtype=torch.float64)[:, None]
-    return [float(d.sum()), float(d.pow(2).sum()), float((d * w).sum())]
-
-
 def _build(model: str, dim: int, z_dim: int, hidden: int, depth: int, image: bool
            ) -> tuple[nn.Module, nn.Module, nn.Module | None]:
     g = MLP(z_dim, dim, hidden, depth, "relu", "tanh" if image else None)
@@ -260,7 +254,7 @@ def train_gan(model: str = "gan-qp", data: str | Tensor = "grid25", *, steps: in
               "critic_steps": critic_steps, "lam": lam, "distance": distance,
               "penalty": penalty, "beta1": beta1, "beta2": beta2,
               "stop_gradient": stop_gradient, "seed": seed, "dtype": str(dtype),
-              "n_data": int(x_all.shape[0]), "data_fingerprint": _fingerprint(x_all)}
+              "n_data": int(x_all.shape[0]), "data_fingerprint": ckpt_io.fingerprint(x_all)}
     hist: dict[str, list[float]] = {k: [] for k in _HIST}
     start = 0
     last_saved: int | None = None

@@ -46,3 +46,21 @@ def test_refuses_pickles(tmp_path):
         checkpoint.load(p)
     with pytest.raises(FileNotFoundError):
         checkpoint.load(tmp_path / "missing.safetensors")
+
+
+def test_fingerprint_is_exact_and_independent_of_threads():
+    fingerprint = checkpoint.fingerprint
+    x = torch.randn(50_000, 2, generator=torch.Generator().manual_seed(0))
+    n = torch.get_num_threads()
+    try:
+        torch.set_num_threads(2)
+        two = fingerprint(x)
+        torch.set_num_threads(1)
+        one = fingerprint(x)
+    finally:
+        torch.set_num_threads(n)
+    assert one == two
+    y = x.clone()
+    y[123, 1] = torch.nextafter(y[123, 1], torch.tensor(float("inf")))  # one ulp
+    assert fingerprint(y) != one
+    assert fingerprint(x.double()) != one and fingerprint(x.reshape(2, -1)) != one

@@ -30,6 +30,7 @@ from typing import Any
 import torch
 
 from .. import checkpoint as ckpt_io
+from .._progress import TrainingBar
 from ._loss import WEIGHTINGS, dsm_loss
 from ._nets import ScoreModel, net_from_spec
 from ._sde import VESDE, VPSDE, SubVPSDE
@@ -282,22 +283,8 @@ def train(model: ScoreModel, sde: Any, data: torch.Tensor, *, steps: int, batch_
             f"training stopped at step {step + 1}: the {what} is {value} (not finite); {kept}. "
             f"Lower lr (now {lr}), keep grad_clip > 0, or check the data for NaN/inf.")
 
-    bar = None
-    if progress and start < steps:
-        from rich.progress import (
-            BarColumn,
-            MofNCompleteColumn,
-            Progress,
-            TextColumn,
-            TimeElapsedColumn,
-            TimeRemainingColumn,
-        )
-        bar = Progress(TextColumn("[bold]{task.description}"), BarColumn(),
-                       MofNCompleteColumn(), TextColumn("loss {task.fields[loss]}"),
-                       TimeElapsedColumn(), TimeRemainingColumn(), transient=False)
-        task = bar.add_task(description, total=steps, completed=start, loss="—")
-        bar.start()
-    refresh = max(1, steps // 200)
+    bar = (TrainingBar(description, steps, start, "loss {loss}")
+           if progress and start < steps else None)
     stopped = False
     ema_params, model_params = list(ema.parameters()), list(model.parameters())
     model.train()
@@ -329,8 +316,8 @@ def train(model: ScoreModel, sde: Any, data: torch.Tensor, *, steps: int, batch_
                     torch._foreach_lerp_(ema_params, model_params, 1.0 - d)
                 losses.append(value)
                 done = step + 1
-                if bar is not None and (done % refresh == 0 or done == steps):
-                    bar.update(task, completed=done, loss=f"{value:.4g}")
+                if bar is not None:
+                    bar.update(done, loss=f"{value:.4g}")
                 want_stop = bool(callback(done, value)) if callback is not None else False
                 if sigint.set or want_stop or done % ckpt_every == 0 or done == steps:
                     save(done)

@@ -26,6 +26,7 @@ import torch
 from torch import Tensor, nn
 
 from .. import checkpoint as ckpt_io
+from .._progress import TrainingBar
 from ._losses import (
     DISTANCES,
     bigan_qp_losses,
@@ -349,23 +350,8 @@ def train_gan(model: str = "gan-qp", data: str | Tensor = "grid25", *, steps: in
         t_fake = c_net(fake)
         return sgan_losses(t_fake.detach(), t_fake).generator, None, None
 
-    bar = None
-    if progress and start < steps:
-        from rich.progress import (
-            BarColumn,
-            MofNCompleteColumn,
-            Progress,
-            TextColumn,
-            TimeElapsedColumn,
-            TimeRemainingColumn,
-        )
-        bar = Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
-                       TextColumn("D {task.fields[dl]} G {task.fields[gl]}"),
-                       TimeElapsedColumn(), TimeRemainingColumn())
-        task = bar.add_task(description or f"{model} on {name or 'data'}", total=steps,
-                            completed=start, dl="—", gl="—")
-        bar.start()
-    refresh = max(1, steps // 200)
+    bar = (TrainingBar(description or f"{model} on {name or 'data'}", steps, start,
+                       "D {dl} G {gl}") if progress and start < steps else None)
     stopped = False
     try:
         for step in range(start, steps):
@@ -395,8 +381,8 @@ def train_gan(model: str = "gan-qp", data: str | Tensor = "grid25", *, steps: in
             done = step + 1
             if not _finite(g_net, c_net, e_net):
                 raise diverged(step, "a parameter", float("nan"))
-            if bar is not None and (done % refresh == 0 or done == steps):
-                bar.update(task, completed=done, dl=f"{vc:.3g}", gl=f"{vg:.3g}")
+            if bar is not None:
+                bar.update(done, dl=f"{vc:.3g}", gl=f"{vg:.3g}")
             want_stop = False
             if callback is not None and (done % callback_every == 0 or done == steps):
                 want_stop = bool(callback(done, result(done)))

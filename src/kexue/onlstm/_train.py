@@ -28,6 +28,7 @@ import torch
 import torch.nn.functional as F
 
 from .. import checkpoint
+from .._progress import TrainingBar
 from ._grammars import get_grammar
 from ._model import RNN_KINDS, LanguageModel, matched_lstm_hidden
 from ._pcfg import PCFG
@@ -243,23 +244,8 @@ class Trainer:
         """
         total = self.config.steps if steps is None else steps
         cfg = self.config
-        bar = None
-        if progress and total > self.step:
-            from rich.progress import (
-                BarColumn,
-                Progress,
-                TextColumn,
-                TimeElapsedColumn,
-                TimeRemainingColumn,
-            )
-
-            bar = Progress(TextColumn("[bold]{task.description}"), BarColumn(),
-                           TextColumn("{task.completed}/{task.total}"),
-                           TextColumn("loss {task.fields[loss]}"), TimeElapsedColumn(),
-                           TimeRemainingColumn(), console=console, transient=False)
-            task = bar.add_task(f"{cfg.kind} on {cfg.grammar}", total=total,
-                                completed=self.step, loss="—")
-            bar.start()
+        bar = (TrainingBar(f"{cfg.kind} on {cfg.grammar}", total, self.step, "loss {loss}",
+                           console=console) if progress and total > self.step else None)
         self.model.train()
         try:
             while self.step < total:
@@ -287,7 +273,7 @@ class Trainer:
                 self.step += 1
                 self.history.append((self.step, value))
                 if bar is not None:
-                    bar.update(task, completed=self.step, loss=f"{value:.3f}")
+                    bar.update(self.step, loss=f"{value:.3f}")
                 if self.out_dir is not None and (self.step % cfg.checkpoint_every == 0
                                                  or self.step == total):
                     self.save(self.out_dir / "last.safetensors")

@@ -64,3 +64,16 @@ def test_fingerprint_is_exact_and_independent_of_threads():
     y[123, 1] = torch.nextafter(y[123, 1], torch.tensor(float("inf")))  # one ulp
     assert fingerprint(y) != one
     assert fingerprint(x.double()) != one and fingerprint(x.reshape(2, -1)) != one
+
+
+def test_check_resume_refuses_other_kinds_and_configurations():
+    cfg = {"lr": 1e-3, "steps": 10, "data_fingerprint": "abc"}
+    checkpoint.check_resume("p", {"format": "f/1", "train": dict(cfg)}, "f/1", cfg, what="x")
+    with pytest.raises(ValueError, match="'p' is not a x checkpoint"):
+        checkpoint.check_resume("p", {"format": "g/1", "train": cfg}, "f/1", cfg, what="x")
+    with pytest.raises(ValueError, match=r"configuration \(lr: 0\.01 → 0\.001\)"):
+        checkpoint.check_resume("p", {"format": "f/1", "train": dict(cfg, lr=1e-2)}, "f/1", cfg,
+                                what="x")
+    with pytest.raises(ValueError, match=r"\(different data\)"):
+        checkpoint.check_resume("p", {"format": "f/1", "train": dict(cfg, data_fingerprint="z")},
+                                "f/1", cfg, what="x")

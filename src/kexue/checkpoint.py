@@ -21,7 +21,7 @@ import torch
 from safetensors import safe_open
 from safetensors.torch import save_file
 
-__all__ = ["save", "load", "fingerprint", "META_KEY"]
+__all__ = ["save", "load", "fingerprint", "check_resume", "META_KEY"]
 
 META_KEY = "kexue_meta"
 
@@ -102,3 +102,28 @@ def fingerprint(data: torch.Tensor) -> str:
     raw = data.detach().to("cpu").contiguous()
     return hashlib.sha256(raw.numpy().tobytes() + str((raw.dtype, tuple(raw.shape))).encode()
                           ).hexdigest()
+
+
+def check_resume(path: str | os.PathLike, meta: Mapping[str, Any], fmt: str,
+                 config: Mapping[str, Any], *, what: str) -> None:
+    """Refuse to resume from a checkpoint of another kind or another training configuration.
+
+    ``meta`` is the loaded metadata; it must have ``meta["format"] == fmt`` and
+    ``meta["train"] == config`` key by key (a ``"data_fingerprint"`` key, see
+    :func:`fingerprint`, is reported as "different data"). ``what`` names the kind in the error,
+    e.g. ``"kexue.gan training"``.
+
+    Raises:
+        ValueError: naming the differing keys with their old and new values, and the fix.
+    """
+    if meta.get("format") != fmt:
+        raise ValueError(f"{str(path)!r} is not a {what} checkpoint")
+    old = meta.get("train", {})
+    diff = [k for k in config if old.get(k) != config[k]]
+    if diff:
+        detail = ", ".join(f"{k}: {old.get(k)!r} → {config[k]!r}"
+                           for k in diff if k != "data_fingerprint")
+        raise ValueError(
+            f"checkpoint {str(path)!r} was written with a different training configuration "
+            f"({detail or 'different data'}); resume with the same settings, or use a new "
+            "checkpoint path / resume=False")

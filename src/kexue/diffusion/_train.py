@@ -238,16 +238,7 @@ def train(model: ScoreModel, sde: Any, data: torch.Tensor, *, steps: int, batch_
 
     if path is not None and resume and path.exists():
         tensors, old = ckpt_io.load(path)
-        if old.get("format") != TRAIN_FORMAT:
-            raise ValueError(f"{str(path)!r} is not a kexue.diffusion training checkpoint")
-        diff = [k for k in config if old.get("train", {}).get(k) != config[k]]
-        if diff:
-            detail = ", ".join(f"{k}: {old.get('train', {}).get(k)!r} → {config[k]!r}"
-                               for k in diff if k != "data_fingerprint")
-            raise ValueError(
-                f"checkpoint {str(path)!r} was written with a different training configuration "
-                f"({detail or 'different data'}); resume with the same settings, or use a new "
-                "checkpoint path / resume=False")
+        ckpt_io.check_resume(path, old, TRAIN_FORMAT, config, what="kexue.diffusion training")
         _load_prefixed(model, tensors, "model/", path)
         _load_prefixed(ema, tensors, "ema/", path)
         n_params = len(opt.state_dict()["param_groups"][0]["params"])

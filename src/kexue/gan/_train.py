@@ -263,15 +263,7 @@ def train_gan(model: str = "gan-qp", data: str | Tensor = "grid25", *, steps: in
 
     if path is not None and resume and path.exists():
         tensors, old = ckpt_io.load(path)
-        if old.get("format") != TRAIN_FORMAT:
-            raise ValueError(f"{str(path)!r} is not a kexue.gan training checkpoint")
-        diff = [k for k in config if old.get("train", {}).get(k) != config[k]]
-        if diff:
-            detail = ", ".join(f"{k}: {old['train'].get(k)!r} → {config[k]!r}"
-                               for k in diff if k != "data_fingerprint")
-            raise ValueError(f"checkpoint {str(path)!r} was written with a different training "
-                             f"configuration ({detail or 'different data'}); resume with the same "
-                             "settings, or use a new checkpoint path / resume=False")
+        ckpt_io.check_resume(path, old, TRAIN_FORMAT, config, what="kexue.gan training")
         _load_module(g_net, tensors, "generator/", path)
         _load_module(c_net, tensors, "critic/", path)
         if e_net is not None:

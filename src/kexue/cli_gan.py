@@ -159,10 +159,10 @@ def reconstruct(
     res, meta = _load(ckpt)
     if res.encoder is None:
         raise fail(f"{ckpt} holds a {meta['train']['model']} model without an encoder; "
-                    "reconstruct needs a checkpoint from `kexue gan train --model bigan-qp`")
+                   "reconstruct needs a checkpoint from `kexue gan train --model bigan-qp`")
     if meta["train"]["dim"] != 64:
         raise fail(f"{ckpt} was trained on {meta['train']['data']!r}; reconstruct needs "
-                    "--data digits")
+                   "--data digits")
     x = digits().x_test  # (N_test, 64)
     with torch.no_grad():
         rec = res.generator(res.encoder(x))

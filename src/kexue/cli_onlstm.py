@@ -78,7 +78,7 @@ def train(
         cfg = trainer.config
         if (cfg.grammar, cfg.kind, cfg.seed) != (grammar, kind, seed):
             raise fail(f"{path} holds a {cfg.kind} run on {cfg.grammar!r} with seed "
-                        f"{cfg.seed}; use another --out to start a different run")
+                       f"{cfg.seed}; use another --out to start a different run")
         console.print(f"resuming from step {trainer.step} ({path})")
     else:
         cfg = TrainConfig(grammar=grammar, kind=kind, steps=steps, seed=seed, hidden_size=hidden,

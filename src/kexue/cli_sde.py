@@ -191,7 +191,7 @@ def simulate(
         raise fail(str(exc)) from None
     if not np.all(np.isfinite(xT)):
         raise fail(f"{int((~np.isfinite(xT)).sum())} of {paths} paths blew up (inf/nan); "
-                     "use more --steps or check the coefficients")
+                   "use more --steps or check the coefficients")
     mean, std = float(xT.mean()), float(xT.std(ddof=1)) if paths > 1 else 0.0
     se = std / math.sqrt(paths)
     from matplotlib.figure import Figure

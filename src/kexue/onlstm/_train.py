@@ -207,22 +207,18 @@ class Trainer:
         bos = torch.full((1, ids.shape[1]), self.vocab.bos, dtype=torch.long)
         return torch.cat([bos, ids]), torch.cat([ids, bos])  # (L + 1, B) each
 
+    @contextlib.contextmanager
     def _dropout_rng(self):
         """Dropout masks come from the global RNG (``nn.LSTM`` offers no generator): with
         dropout, seed it from the trainer's generator inside a fork, so runs are reproducible
         and resumable and the caller's global RNG state is untouched."""
         if not self.config.dropout:
-            return contextlib.nullcontext()
+            yield
+            return
         seed = int(torch.randint(2**62, (1,), generator=self.generator))
-        ctx = torch.random.fork_rng(devices=[])
-
-        @contextlib.contextmanager
-        def seeded():
-            with ctx:
-                torch.random.manual_seed(seed)
-                yield
-
-        return seeded()
+        with torch.random.fork_rng(devices=[]):
+            torch.random.manual_seed(seed)
+            yield
 
     # ------------------------------------------------------------------ training
     def train(self, steps: int | None = None, *, progress: bool = False, console=None,

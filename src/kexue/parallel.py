@@ -1,0 +1,177 @@
+"""torch.distributed glue: the process group from torchrun's environment, and Monte Carlo cut
+into seeded blocks so that any number of processes gives the same numbers.
+
+Scale-out in kexue is PyTorch's own: ``torchrun --nproc-per-node N -m kexue ...`` (or
+``kexue ... --nproc N``, which launches through ``torch.distributed.run``) starts N processes
+with ``RANK``/``WORLD_SIZE``/``MASTER_ADDR``/``MASTER_PORT`` in their environment;
+:func:`init_from_env` joins them into a process group (gloo on CPU, NCCL on CUDA).
+
+Monte Carlo sharding (the rule every estimator follows):
+
+1. ``n`` paths are cut into fixed blocks of ``block_size`` (:func:`block_ranges`) — the cut
+   depends on ``n`` and ``block_size`` only, never on the number of processes;
+2. block ``b`` draws from its own generator :func:`kexue.rng.block_generator` ``(seed, b)``;
+3. each rank computes a contiguous run of blocks (:func:`owned_blocks`), the per-block results
+   (partial sums, counts, samples) are all-gathered (:func:`map_blocks`) and every rank combines
+   them in block order (:func:`sum_blocks`).
+
+So the estimate is bit-identical for 1, 2, 3 or 4 processes and equals the single-process one
+(given the same device and thread count: a block's own arithmetic must not change).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Sequence
+
+import torch
+import torch.distributed as dist
+
+__all__ = ["world", "rank", "world_size", "is_main", "is_distributed", "init_from_env",
+           "barrier", "block_ranges", "owned_blocks", "map_blocks", "sum_blocks",
+           "broadcast_object"]
+
+
+def is_distributed() -> bool:
+    """True inside an initialised process group with more than one process."""
+    return dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1
+
+
+def world() -> tuple[int, int]:
+    """``(rank, world_size)``: ``(0, 1)`` outside a process group."""
+    if dist.is_available() and dist.is_initialized():
+        return dist.get_rank(), dist.get_world_size()
+    return 0, 1
+
+
+def rank() -> int:
+    return world()[0]
+
+
+def world_size() -> int:
+    return world()[1]
+
+
+def is_main() -> bool:
+    """True on the process that writes reports, figures and checkpoints (rank 0)."""
+    return world()[0] == 0
+
+
+def init_from_env(*, device: torch.device | str | None = None, backend: str | None = None
+                  ) -> bool:
+    """Join the process group described by torchrun's environment, if there is one.
+
+    Does nothing (returns ``False``) when ``WORLD_SIZE`` is unset or 1; returns ``True`` when a
+    group with several processes is (already or now) initialised. The backend is NCCL for a
+    CUDA ``device`` and gloo otherwise, unless ``backend`` says.
+
+    Raises:
+        ValueError: the environment is incomplete (e.g. ``WORLD_SIZE`` without ``RANK``).
+    """
+    if is_distributed():
+        return True
+    size = int(os.environ.get("WORLD_SIZE", "1"))
+    if size <= 1:
+        return False
+    missing = [k for k in ("RANK", "MASTER_ADDR", "MASTER_PORT") if k not in os.environ]
+    if missing:
+        raise ValueError(f"WORLD_SIZE={size} is set but {', '.join(missing)} is not; launch with "
+                         "torchrun (or kexue ... --nproc N), which sets them all")
+    dev = torch.device(device) if device is not None else torch.device("cpu")
+    if backend is None:
+        backend = "nccl" if dev.type == "cuda" else "gloo"
+    if dev.type == "cuda":
+        torch.cuda.set_device(dev)
+    dist.init_process_group(backend=backend)
+    return True
+
+
+def barrier() -> None:
+    if is_distributed():
+        dist.barrier()
+
+
+def broadcast_object(obj: object, src: int = 0) -> object:
+    """``obj`` from rank ``src`` on every rank (identity in one process)."""
+    if not is_distributed():
+        return obj
+    box = [obj]
+    dist.broadcast_object_list(box, src=src)
+    return box[0]
+
+
+def block_ranges(n: int, block_size: int) -> list[tuple[int, int]]:
+    """``[(start, stop), ...]``: ``n`` items cut into blocks of ``block_size`` (the last may be
+    shorter). Depends on ``n`` and ``block_size`` only.
+
+    Raises:
+        ValueError: ``n`` or ``block_size`` not a positive int.
+    """
+    for name, v in (("n", n), ("block_size", block_size)):
+        if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+            raise ValueError(f"{name} must be a positive int; got {v!r}")
+    return [(lo, min(lo + block_size, n)) for lo in range(0, n, block_size)]
+
+
+def owned_blocks(n_blocks: int, rank: int | None = None, size: int | None = None) -> range:
+    """The contiguous run of block indices rank ``rank`` of ``size`` computes (the first
+    ``n_blocks % size`` ranks take one more).
+
+    Raises:
+        ValueError: more processes than blocks (some would have nothing to do).
+    """
+    r, s = world()
+    rank = r if rank is None else rank
+    size = s if size is None else size
+    if size > n_blocks:
+        raise ValueError(f"the world size ({size} processes) is larger than the number of Monte "
+                         f"Carlo blocks ({n_blocks}); use at most {n_blocks} processes or a "
+                         "smaller block_size")
+    q, rem = divmod(n_blocks, size)
+    lo = rank * q + min(rank, rem)
+    return range(lo, lo + q + (1 if rank < rem else 0))
+
+
+def map_blocks(fn: Callable[[int], torch.Tensor], n_blocks: int) -> list[torch.Tensor]:
+    """Evaluate ``fn(b)`` for every block ``b`` across the process group, in block order.
+
+    Each rank evaluates its :func:`owned_blocks`; the results (tensors of one shape and dtype,
+    e.g. a block's partial sums) are all-gathered, so every rank returns the same list of
+    ``n_blocks`` tensors. In one process this is ``[fn(b) for b in range(n_blocks)]``.
+
+    Raises:
+        ValueError: more processes than blocks; blocks whose results differ in shape or dtype.
+    """
+    mine = owned_blocks(n_blocks)
+    local = [fn(b) for b in mine]
+    if not is_distributed():
+        return local
+    r, size = world()
+    ref = local[0]
+    for b, t in zip(mine, local):
+        if t.shape != ref.shape or t.dtype != ref.dtype:
+            raise ValueError(f"block {b} returned {tuple(t.shape)} {t.dtype}; block {mine[0]} "
+                             f"returned {tuple(ref.shape)} {ref.dtype}: blocks must agree")
+    # pad to the largest share so that every rank sends the same shape
+    per = -(-n_blocks // size)
+    stacked = torch.stack(local)  # (n_mine, *shape)
+    if stacked.shape[0] < per:
+        pad = stacked.new_zeros((per - stacked.shape[0], *stacked.shape[1:]))
+        stacked = torch.cat([stacked, pad])
+    out = [torch.empty_like(stacked) for _ in range(size)]
+    dist.all_gather(out, stacked.contiguous())
+    blocks: list[torch.Tensor] = []
+    for k in range(size):
+        blocks.extend(out[k][: len(owned_blocks(n_blocks, k, size))].unbind(0))
+    return blocks
+
+
+def sum_blocks(parts: Sequence[torch.Tensor]) -> torch.Tensor:
+    """``parts[0] + parts[1] + ...`` added strictly in block order (so the bits do not depend on
+    how the blocks were shared out)."""
+    if not parts:
+        raise ValueError("sum_blocks needs at least one block")
+    acc = parts[0].clone()
+    for p in parts[1:]:
+        acc = acc + p
+    return acc

@@ -29,7 +29,7 @@ import torch.distributed as dist
 
 __all__ = ["world", "rank", "world_size", "is_main", "is_distributed", "init_from_env",
            "barrier", "block_ranges", "owned_blocks", "map_blocks", "sum_blocks",
-           "broadcast_object"]
+           "broadcast_object", "average_gradients"]
 
 
 def is_distributed() -> bool:
@@ -175,3 +175,23 @@ def sum_blocks(parts: Sequence[torch.Tensor]) -> torch.Tensor:
     for p in parts[1:]:
         acc = acc + p
     return acc
+
+
+def average_gradients(params: Sequence[torch.Tensor]) -> None:
+    """Replace each parameter's ``.grad`` by its mean over the process group, in one
+    all-reduce of a flat buffer (what DDP's reducer does, for loops that DDP cannot wrap, e.g.
+    alternating GAN updates). Parameters without a gradient are skipped on every rank alike
+    (they must be the same parameters on every rank). No-op in one process."""
+    if not is_distributed():
+        return
+    grads = [p.grad for p in params if p.grad is not None]
+    if not grads:
+        return
+    flat = torch.cat([g.reshape(-1) for g in grads])
+    dist.all_reduce(flat)
+    flat /= dist.get_world_size()
+    offset = 0
+    for g in grads:
+        n = g.numel()
+        g.copy_(flat[offset:offset + n].view_as(g))
+        offset += n

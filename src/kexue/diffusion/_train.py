@@ -10,17 +10,17 @@ Checkpoints go through :mod:`kexue.checkpoint` (safetensors + JSON, atomic) and 
 the EMA weights, Adam's moments and step counts, the generator state, the per-step loss history
 and the training configuration. Resuming from a checkpoint written at step ``k`` and training to
 ``n`` reproduces the uninterrupted ``n``-step run bit for bit (with the same number of torch
-threads: parallel reductions change the last bits). Ctrl-C (SIGINT) finishes the current
-step, writes a checkpoint and raises ``KeyboardInterrupt``; a non-finite loss or gradient stops
-training with a :class:`TrainingDiverged` error and never overwrites the last good checkpoint.
+threads: parallel reductions change the last bits). SIGINT/SIGTERM finish the current step,
+write a checkpoint and raise :class:`~kexue.training.TrainingInterrupted` (a
+``KeyboardInterrupt``); a non-finite loss or gradient stops training with a
+:class:`~kexue.training.TrainingDiverged` error and never overwrites the last good checkpoint.
+The loop itself is :class:`kexue.training.Engine`'s; this module is one DSM step and its state.
 """
 
 from __future__ import annotations
 
 import copy
 import math
-import signal
-import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -30,12 +30,15 @@ from typing import Any
 import torch
 
 from .. import checkpoint as ckpt_io
-from .._progress import TrainingBar
+from .. import parallel
+from ..devices import resolve_device
+from ..training import Engine, TrainingDiverged, TrainingInterrupted
 from ._loss import WEIGHTINGS, dsm_loss
 from ._nets import ScoreModel, net_from_spec
 from ._sde import VESDE, VPSDE, SubVPSDE
 
-__all__ = ["train", "TrainResult", "TrainingDiverged", "load_score_model", "TRAIN_FORMAT",
+__all__ = ["train", "TrainResult", "TrainingDiverged", "TrainingInterrupted", "load_score_model",
+           "TRAIN_FORMAT",
            "SDE_KINDS", "make_sde", "sde_spec", "sde_from_spec"]
 
 SDE_KINDS = {"vp": VPSDE, "subvp": SubVPSDE, "ve": VESDE}
@@ -64,11 +67,7 @@ def sde_from_spec(spec: Mapping[str, Any]) -> Any:
     spec = dict(spec)
     return make_sde(spec.pop("kind", None), **spec)
 
-TRAIN_FORMAT = "kexue.diffusion.train/1"
-
-
-class TrainingDiverged(FloatingPointError):
-    """The loss or the gradient became NaN/inf; the last good checkpoint is kept."""
+TRAIN_FORMAT = "kexue.diffusion.train/2"
 
 
 @dataclass
@@ -84,6 +83,7 @@ class TrainResult:
         stopped: ``callback`` asked to stop before ``steps``.
         seconds: wall time of this call.
         checkpoint: the checkpoint path, if any.
+        grad_norms: ``(step,)`` float64, the gradient norm (before clipping) of every step.
     """
 
     model: ScoreModel
@@ -94,57 +94,89 @@ class TrainResult:
     stopped: bool
     seconds: float
     checkpoint: Path | None
+    grad_norms: torch.Tensor | None = None
 
 
-def _state_tensors(model: torch.nn.Module, ema: torch.nn.Module, opt: torch.optim.Optimizer,
-                   gen: torch.Generator, losses: list[float]) -> dict[str, torch.Tensor]:
-    out: dict[str, torch.Tensor] = {}
-    for k, v in model.state_dict().items():
-        out[f"model/{k}"] = v
-    for k, v in ema.state_dict().items():
-        out[f"ema/{k}"] = v
-    for i, st in opt.state_dict()["state"].items():
-        for k, v in st.items():
-            out[f"opt/{i}/{k}"] = torch.as_tensor(v)
-    out["rng"] = gen.get_state()
-    out["losses"] = torch.tensor(losses, dtype=torch.float64)
-    return out
+class _DSMTask:
+    """One DSM training step (the :class:`kexue.training.Task` of :func:`train`).
 
+    With several processes every rank draws the whole global batch (indices, augmentation,
+    ``t``, ``ε``) from the same seeded generator and keeps its own contiguous slice, so the
+    global batch, and with DDP's gradient averaging the update, are those of one process."""
 
-def _load_prefixed(module: torch.nn.Module, tensors: Mapping[str, torch.Tensor], prefix: str,
-                   path: Path) -> None:
-    state = {k[len(prefix):]: v for k, v in tensors.items() if k.startswith(prefix)}
-    own = module.state_dict()
-    if set(state) != set(own) or any(state[k].shape != own[k].shape for k in own):
-        raise ValueError(
-            f"checkpoint {str(path)!r} holds a different network ({prefix.rstrip('/')}); "
-            "train into a new --out directory or pass resume=False")
-    module.load_state_dict(state)
+    metrics = ("loss", "grad_norm")
+    labels = {"loss": "DSM loss", "grad_norm": "gradient norm"}
 
+    def __init__(self, model: ScoreModel, ema: ScoreModel, sde: Any, data: torch.Tensor,
+                 gen: torch.Generator, *, batch_size: int, lr: float, warmup: int,
+                 lr_schedule: str, steps: int, grad_clip: float, ema_decay: float,
+                 weighting: str, t_min: float,
+                 augment: Callable[[torch.Tensor, torch.Generator], torch.Tensor] | None) -> None:
+        self.model, self.ema, self.sde, self.data, self.gen = model, ema, sde, data, gen
+        self.params = [p for p in model.parameters() if p.requires_grad]
+        self.opt = torch.optim.Adam(self.params, lr=lr, foreach=True)
+        self.batch_size, self.lr, self.warmup = batch_size, lr, warmup
+        self.lr_schedule, self.steps, self.grad_clip = lr_schedule, steps, grad_clip
+        self.ema_decay, self.weighting, self.t_min, self.augment = (ema_decay, weighting, t_min,
+                                                                    augment)
+        self.forward_model: ScoreModel = model
+        self._ema_params, self._model_params = list(ema.parameters()), list(model.parameters())
 
-def _all_finite(module: torch.nn.Module) -> bool:
-    return all(bool(torch.isfinite(p).all()) for p in module.parameters())
+    def distribute(self, wrap: Callable[[torch.nn.Module], torch.nn.Module]) -> None:
+        """Route the forward pass through ``wrap(model.net)`` (DDP); the state stays in model."""
+        view = copy.copy(self.model)  # a shallow view: same parameters, the wrapped net
+        view._modules = dict(self.model._modules)
+        view._modules["net"] = wrap(self.model.net)
+        self.forward_model = view
 
+    def modules(self) -> dict[str, torch.nn.Module]:
+        return {"model": self.model, "ema": self.ema}
 
-class _SigintFlag:
-    """Turns the first Ctrl-C into a flag checked between steps (main thread only)."""
+    def optimizers(self) -> dict[str, torch.optim.Optimizer]:
+        return {"adam": self.opt}
 
-    def __init__(self, enabled: bool):
-        self.set = False
-        self._old: Any = None
-        self._on = enabled and threading.current_thread() is threading.main_thread()
+    def generators(self) -> dict[str, torch.Generator]:
+        return {"batches": self.gen}
 
-    def __enter__(self) -> _SigintFlag:
-        if self._on:
-            def handler(signum: int, frame: Any) -> None:
-                self.set = True
-                signal.signal(signal.SIGINT, self._old)  # a second Ctrl-C interrupts at once
-            self._old = signal.signal(signal.SIGINT, handler)
-        return self
+    def begin(self) -> None:
+        self.model.train()
 
-    def __exit__(self, *exc: Any) -> None:
-        if self._on:
-            signal.signal(signal.SIGINT, self._old)
+    def end(self) -> None:
+        self.model.eval()
+        self.ema.eval()
+
+    def step(self, step: int) -> tuple[torch.Tensor, torch.Tensor]:
+        lr_now = self.lr * min(1.0, (step + 1) / self.warmup) if self.warmup else self.lr
+        if self.lr_schedule == "cosine":
+            lr_now *= 0.5 * (1.0 + math.cos(math.pi * step / self.steps))
+        for group in self.opt.param_groups:
+            group["lr"] = lr_now
+        data, gen, b = self.data, self.gen, self.batch_size
+        idx = torch.randint(data.shape[0], (b,), generator=gen, device=data.device)
+        x0 = data[idx]  # (batch, D), the global batch
+        if self.augment is not None:
+            x0 = self.augment(x0, gen)
+        rank, world = parallel.world()
+        if world == 1:
+            loss = dsm_loss(self.forward_model, self.sde, x0, weighting=self.weighting,
+                            t_min=self.t_min, generator=gen)
+        else:  # draw t and ε for the global batch as dsm_loss does, keep this rank's slice
+            T = float(getattr(self.sde, "T", 1.0))
+            t = self.t_min + (T - self.t_min) * torch.rand(b, generator=gen, dtype=x0.dtype,
+                                                           device=x0.device)  # (batch,)
+            eps = torch.randn(x0.shape, generator=gen, dtype=x0.dtype, device=x0.device)
+            lo, hi = rank * b // world, (rank + 1) * b // world
+            loss = dsm_loss(self.forward_model, self.sde, x0[lo:hi], weighting=self.weighting,
+                            t_min=self.t_min, t=t[lo:hi], eps=eps[lo:hi])
+        self.opt.zero_grad(set_to_none=True)
+        loss.backward()
+        gnorm = torch.nn.utils.clip_grad_norm_(
+            self.params, self.grad_clip if self.grad_clip > 0 else math.inf)
+        self.opt.step()
+        d = min(self.ema_decay, (1.0 + step) / (10.0 + step))
+        with torch.no_grad():
+            torch._foreach_lerp_(self._ema_params, self._model_params, 1.0 - d)
+        return loss.detach(), gnorm.detach()
 
 
 def train(model: ScoreModel, sde: Any, data: torch.Tensor, *, steps: int, batch_size: int = 128,
@@ -156,7 +188,8 @@ def train(model: ScoreModel, sde: Any, data: torch.Tensor, *, steps: int, batch_
                                                    torch.Tensor] | None = None,
           meta: Mapping[str, Any] | None = None,
           callback: Callable[[int, float], bool | None] | None = None,
-          description: str = "training") -> TrainResult:
+          description: str = "training", device: str | torch.device | None = None,
+          log: str | Path | None = None, check_every: int | None = None) -> TrainResult:
     """Train a score model by denoising score matching (Vincent 2011; Song et al. 2021).
 
     Each step draws ``batch_size`` rows of ``data`` with replacement, optionally ``augment``-s them
@@ -165,28 +198,35 @@ def train(model: ScoreModel, sde: Any, data: torch.Tensor, *, steps: int, batch_
     ``lr·½(1 + cos(π k/steps))``) and the gradient norm clipped to ``grad_clip``, then
     updates the EMA ``θ̄ ← d θ̄ + (1 − d) θ`` with ``d = min(ema_decay, (1 + k)/(10 + k))`` at step
     ``k`` (the usual warm-up of the EMA decay, so short runs are not dominated by the
-    initialisation).
+    initialisation). The loop, checkpoints, resume, NaN guard, signals, progress, loss log and
+    DDP are :class:`kexue.training.Engine`'s.
 
     Args:
-        model: a :class:`ScoreModel` (trained in place).
+        model: a :class:`ScoreModel` (trained in place; moved to ``device``).
         sde: the diffusion SDE (``marginal``; ``diffusion`` for the likelihood weighting).
-        data: ``(N, D)`` training set.
+        data: ``(N, D)`` training set (moved to ``device``).
         steps: total number of steps (including any already in the checkpoint; a checkpoint
             already at or past ``steps`` is returned as it is).
         batch_size, lr, ema_decay, warmup, lr_schedule, grad_clip, weighting, t_min: as above;
             ``grad_clip=0`` disables clipping. A cosine schedule depends on ``steps``, so a run
-            with it can be resumed (after a stop) but not extended.
-        seed: seeds the single generator behind every random draw.
+            with it can be resumed (after a stop) but not extended. With several processes
+            ``batch_size`` is the global batch (each rank takes an equal slice).
+        seed: seeds the single generator (on ``device``) behind every random draw.
         checkpoint: ``.safetensors`` path; written every ``ckpt_every`` steps, at the end, and on
-            Ctrl-C or a callback stop. With ``resume=True`` an existing file is resumed from.
+            SIGINT/SIGTERM or a callback stop. With ``resume=True`` an existing file is resumed
+            from.
         progress: show a rich progress bar (experiments pass ``False``).
-        augment: ``(x0, generator) -> x0`` applied to every batch.
+        augment: ``(x0, generator) -> x0`` applied to every (global) batch.
         meta: extra JSON metadata stored in the checkpoint (e.g. the data); the SDE is recorded
             automatically for VP, sub-VP and VE (:func:`sde_spec`), the network from its
             ``spec``.
         callback: called as ``callback(step, loss)`` after every step; returning ``True`` stops
             training after writing a checkpoint.
         description: progress-bar label.
+        device: where to train (``None``: the model's device). CPU and CUDA generators seeded
+            alike draw different numbers: a seed reproduces a run on the same kind of device.
+        log: a ``.csv``/``.jsonl`` file receiving ``step, loss, grad_norm, time_s`` per step.
+        check_every: read the loss back every this many steps (default 1 on CPU, 25 on GPU).
 
     Returns:
         :class:`TrainResult`.
@@ -194,7 +234,8 @@ def train(model: ScoreModel, sde: Any, data: torch.Tensor, *, steps: int, batch_
     Raises:
         TrainingDiverged: the loss or gradient norm is not finite (the message names the step and
             the last good checkpoint, which is left untouched).
-        KeyboardInterrupt: after Ctrl-C, once the checkpoint is written.
+        TrainingInterrupted: (a ``KeyboardInterrupt``) after SIGINT/SIGTERM, once the checkpoint
+            is written.
         ValueError: bad arguments, or a checkpoint from a different configuration.
     """
     if not isinstance(model, ScoreModel):
@@ -218,9 +259,18 @@ def train(model: ScoreModel, sde: Any, data: torch.Tensor, *, steps: int, batch_
     if lr_schedule not in LR_SCHEDULES:
         raise ValueError(f"lr_schedule must be one of {', '.join(LR_SCHEDULES)}; "
                          f"got {lr_schedule!r}")
+    world = parallel.world_size()
+    if batch_size % world:
+        raise ValueError(f"batch_size ({batch_size}) must be a multiple of the number of "
+                         f"processes ({world}) so that every rank gets an equal slice")
 
     t_start = time.perf_counter()
-    path = Path(checkpoint) if checkpoint is not None else None
+    if device is None:
+        first = next(model.parameters(), None)
+        dev = first.device if first is not None else data.device
+    else:
+        dev = resolve_device(device)
+    model.to(dev)
     config = {"batch_size": batch_size, "lr": lr, "ema_decay": ema_decay, "warmup": warmup,
               "lr_schedule": lr_schedule, "grad_clip": grad_clip, "weighting": weighting,
               "t_min": t_min, "seed": seed,
@@ -228,108 +278,44 @@ def train(model: ScoreModel, sde: Any, data: torch.Tensor, *, steps: int, batch_
               "data_fingerprint": ckpt_io.fingerprint(data)}
     if lr_schedule == "cosine":
         config["steps"] = steps
-    params = [p for p in model.parameters() if p.requires_grad]
-    opt = torch.optim.Adam(params, lr=lr, foreach=True)
+    data = data.to(dev)
     ema = copy.deepcopy(model).requires_grad_(False)
-    gen = torch.Generator().manual_seed(seed)
-    losses: list[float] = []
-    start = 0
-    last_saved: int | None = None
-
-    if path is not None and resume and path.exists():
-        tensors, old = ckpt_io.load(path)
-        ckpt_io.check_resume(path, old, TRAIN_FORMAT, config, what="kexue.diffusion training")
-        _load_prefixed(model, tensors, "model/", path)
-        _load_prefixed(ema, tensors, "ema/", path)
-        n_params = len(opt.state_dict()["param_groups"][0]["params"])
-        state = {i: {k.split("/")[2]: v for k, v in tensors.items()
-                     if k.startswith(f"opt/{i}/")} for i in range(n_params)}
-        opt.load_state_dict({"state": {i: s for i, s in state.items() if s},
-                             "param_groups": opt.state_dict()["param_groups"]})
-        gen.set_state(tensors["rng"])
-        losses = tensors["losses"].tolist()
-        start = last_saved = int(old["step"])
-
-    user_meta = dict(meta or {})
-
-    def save(step: int) -> None:
-        nonlocal last_saved
-        if path is None:
-            return
-        if not (_all_finite(model) and _all_finite(ema)):
-            raise TrainingDiverged(
-                f"parameters became non-finite by step {step}; not overwriting the last good "
-                f"checkpoint {str(path)!r} (step {last_saved}). Lower lr ({lr}).")
-        info = {"sde": sde_spec(sde), **user_meta, "format": TRAIN_FORMAT, "step": step,
-                "train": config,
-                "net": getattr(model.net, "spec", None), "sigma_data": model.sigma_data,
-                "final_loss": losses[-1] if losses else None}
-        ckpt_io.save(path, _state_tensors(model, ema, opt, gen, losses), info)
-        last_saved = step
-
-    def diverged(step: int, what: str, value: float) -> TrainingDiverged:
-        kept = (f"the last good checkpoint {str(path)!r} (step {last_saved}) is kept"
-                if path is not None and last_saved is not None else "no checkpoint was written")
-        return TrainingDiverged(
-            f"training stopped at step {step + 1}: the {what} is {value} (not finite); {kept}. "
-            f"Lower lr (now {lr}), keep grad_clip > 0, or check the data for NaN/inf.")
-
-    bar = (TrainingBar(description, steps, start, "loss {loss}")
-           if progress and start < steps else None)
-    stopped = False
-    ema_params, model_params = list(ema.parameters()), list(model.parameters())
-    model.train()
-    try:
-        with _SigintFlag(enabled=True) as sigint:
-            for step in range(start, steps):
-                lr_now = lr * min(1.0, (step + 1) / warmup) if warmup else lr
-                if lr_schedule == "cosine":
-                    lr_now *= 0.5 * (1.0 + math.cos(math.pi * step / steps))
-                for group in opt.param_groups:
-                    group["lr"] = lr_now
-                idx = torch.randint(data.shape[0], (batch_size,), generator=gen)
-                x0 = data[idx]  # (batch, D)
-                if augment is not None:
-                    x0 = augment(x0, gen)
-                loss = dsm_loss(model, sde, x0, weighting=weighting, t_min=t_min, generator=gen)
-                value = float(loss.detach())
-                if not math.isfinite(value):
-                    raise diverged(step, "DSM loss", value)
-                opt.zero_grad(set_to_none=True)
-                loss.backward()
-                gnorm = torch.nn.utils.clip_grad_norm_(
-                    params, grad_clip if grad_clip > 0 else math.inf)
-                if not math.isfinite(float(gnorm)):
-                    raise diverged(step, "gradient norm", float(gnorm))
-                opt.step()
-                d = min(ema_decay, (1.0 + step) / (10.0 + step))
-                with torch.no_grad():
-                    torch._foreach_lerp_(ema_params, model_params, 1.0 - d)
-                losses.append(value)
-                done = step + 1
-                if bar is not None:
-                    bar.update(done, loss=f"{value:.4g}")
-                want_stop = bool(callback(done, value)) if callback is not None else False
-                if sigint.set or want_stop or done % ckpt_every == 0 or done == steps:
-                    save(done)
-                if sigint.set:
-                    raise KeyboardInterrupt(
-                        f"training interrupted at step {done}; checkpoint "
-                        f"{str(path) if path is not None else '(none)'} — rerun to resume")
-                if want_stop:
-                    stopped = True
-                    break
-    finally:
-        if bar is not None:
-            bar.stop()
-    model.eval()
-    ema.eval()
-    return TrainResult(model=model, ema=ema, losses=torch.tensor(losses, dtype=torch.float64),
-                       step=len(losses), start_step=start, stopped=stopped,
-                       seconds=time.perf_counter() - t_start, checkpoint=path)
+    gen = torch.Generator(device=dev).manual_seed(seed)
+    task = _DSMTask(model, ema, sde, data, gen, batch_size=batch_size, lr=lr, warmup=warmup,
+                    lr_schedule=lr_schedule, steps=steps, grad_clip=grad_clip,
+                    ema_decay=ema_decay, weighting=weighting, t_min=t_min, augment=augment)
+    info = {"sde": sde_spec(sde), **dict(meta or {}),
+            "net": getattr(model.net, "spec", None), "sigma_data": model.sigma_data}
+    engine = Engine(
+        task, fmt=TRAIN_FORMAT, config=config, checkpoint=checkpoint, ckpt_every=ckpt_every,
+        meta=info, progress=progress, description=description, fields="loss {loss}", log=log,
+        check_every=check_every,
+        hint=f"Lower lr (now {lr}), keep grad_clip > 0, or check the data for NaN/inf.",
+        callback=(None if callback is None
+                  else lambda step: callback(step, engine.history["loss"][-1])))
+    engine.resume(resume)
+    task.distribute(engine.ddp)
+    engine.run(steps)
+    return TrainResult(model=model, ema=ema,
+                       losses=torch.tensor(engine.history["loss"], dtype=torch.float64),
+                       step=engine.step, start_step=engine.start_step, stopped=engine.stopped,
+                       seconds=time.perf_counter() - t_start, checkpoint=engine.path,
+                       grad_norms=torch.tensor(engine.history["grad_norm"], dtype=torch.float64))
 
 
-def load_score_model(path: str | Path, sde: Any = None, *, ema: bool = True
+def _load_prefixed(module: torch.nn.Module, tensors: Mapping[str, torch.Tensor], prefix: str,
+                   path: Path) -> None:
+    state = {k[len(prefix):]: v for k, v in tensors.items() if k.startswith(prefix)}
+    own = module.state_dict()
+    if set(state) != set(own) or any(state[k].shape != own[k].shape for k in own):
+        raise ValueError(
+            f"checkpoint {str(path)!r} holds a different network ({prefix.rstrip('/')}); "
+            "train into a new --out directory or pass resume=False")
+    module.load_state_dict(state)
+
+
+def load_score_model(path: str | Path, sde: Any = None, *, ema: bool = True,
+                     device: str | torch.device | None = None
                      ) -> tuple[ScoreModel, dict[str, Any]]:
     """Rebuild the score model stored by :func:`train` at ``path``.
 
@@ -338,6 +324,7 @@ def load_score_model(path: str | Path, sde: Any = None, *, ema: bool = True
         sde: the SDE it was trained with; ``None`` rebuilds it from ``meta["sde"]`` (VP, sub-VP
             and VE SDEs are recorded automatically).
         ema: load the EMA weights (default) or the raw weights.
+        device: where to put the model (default: the CPU, where checkpoints are read).
 
     Returns:
         ``(model, meta)``, the model in eval mode; ``model.sde`` is the SDE.
@@ -357,4 +344,6 @@ def load_score_model(path: str | Path, sde: Any = None, *, ema: bool = True
         sde = sde_from_spec(meta["sde"])
     model = ScoreModel(net_from_spec(meta["net"]), sde, sigma_data=meta.get("sigma_data", 1.0))
     _load_prefixed(model, tensors, "ema/" if ema else "model/", path)
+    if device is not None:
+        model.to(resolve_device(device))
     return model.eval(), meta

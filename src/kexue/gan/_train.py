@@ -4,7 +4,8 @@
 generator (and, for BiGAN-QP, encoder) update, both with Adam(lr 2e-4, β = (0.5, 0.999)) — the
 reference settings of bojone/gan-qp (kexue.fm 6163, 6214). Every random draw (initial weights,
 mini-batches, ``z``, the WGAN-GP interpolation weights) comes from one ``torch.Generator`` seeded
-with ``seed``; global RNG state is never touched.
+with ``seed`` on the training device; global RNG state is never touched. The loop itself is
+:class:`kexue.training.Engine`'s; this module is one GAN step and its state.
 
 Checkpoints go through :mod:`kexue.checkpoint` (safetensors + JSON, atomic) and hold the three
 networks, both optimisers' states, the generator state and the loss history, so resuming from a
@@ -26,7 +27,10 @@ import torch
 from torch import Tensor, nn
 
 from .. import checkpoint as ckpt_io
-from .._progress import TrainingBar
+from .. import parallel
+from ..devices import resolve_device
+from ..rng import as_generator
+from ..training import Engine, TrainingDiverged, TrainingInterrupted
 from ._losses import (
     DISTANCES,
     bigan_qp_losses,
@@ -37,18 +41,15 @@ from ._losses import (
 )
 from ._nets import MLP, PairCritic, net_from_spec
 
-__all__ = ["MODELS", "DATASETS", "train_gan", "GANTrainResult", "TrainingDiverged", "load_gan",
+__all__ = ["MODELS", "DATASETS", "train_gan", "GANTrainResult", "TrainingDiverged",
+           "TrainingInterrupted", "load_gan",
            "load_gan_data", "sample_latent", "TRAIN_FORMAT"]
 
 MODELS = ("gan-qp", "bigan-qp", "wgan-gp", "sgan")
 #: Named datasets ``train_gan`` accepts besides a tensor.
 DATASETS = ("ring8", "grid25", "digits")
-TRAIN_FORMAT = "kexue.gan.train/1"
+TRAIN_FORMAT = "kexue.gan.train/2"
 _HIST = ("critic", "generator", "latent_rec", "image_rec")
-
-
-class TrainingDiverged(FloatingPointError):
-    """A loss or parameter became NaN/inf; the last good checkpoint is kept."""
 
 
 def load_gan_data(name: str, *, n: int = 50_000, seed: int = 0,
@@ -67,10 +68,13 @@ def load_gan_data(name: str, *, n: int = 50_000, seed: int = 0,
     raise ValueError(f"unknown dataset {name!r}; valid: {', '.join(DATASETS)} or an (N, D) tensor")
 
 
-def sample_latent(n: int, z_dim: int, generator: torch.Generator,
-                  dtype: torch.dtype = torch.float32) -> Tensor:
-    """The prior ``z ~ N(0, I)``: ``(n, z_dim)``."""
-    return torch.randn(n, z_dim, generator=generator, dtype=dtype)
+def sample_latent(n: int, z_dim: int, generator: torch.Generator | None,
+                  dtype: torch.dtype = torch.float32,
+                  device: torch.device | str | None = None) -> Tensor:
+    """The prior ``z ~ N(0, I)``: ``(n, z_dim)``, on ``device`` (default: the generator's)."""
+    if device is None and generator is not None:
+        device = generator.device
+    return torch.randn(n, z_dim, generator=generator, dtype=dtype, device=device)
 
 
 def _init_(module: nn.Module, gen: torch.Generator) -> None:
@@ -112,11 +116,10 @@ class GANTrainResult:
 
     def sample(self, n: int, generator: torch.Generator | int = 0) -> Tensor:
         """``n`` generated samples ``G(z)``, ``(n, D)``, without gradient."""
-        gen = generator if isinstance(generator, torch.Generator) else \
-            torch.Generator().manual_seed(generator)
-        dtype = next(self.generator.parameters()).dtype
+        p = next(self.generator.parameters())
+        gen = as_generator(generator, device=p.device)
         with torch.no_grad():
-            return self.generator(sample_latent(n, self.config["z_dim"], gen, dtype))
+            return self.generator(sample_latent(n, self.config["z_dim"], gen, p.dtype, p.device))
 
 
 def _build(model: str, dim: int, z_dim: int, hidden: int, depth: int, image: bool
@@ -131,23 +134,6 @@ def _build(model: str, dim: int, z_dim: int, hidden: int, depth: int, image: boo
     return g, c, e
 
 
-def _opt_tensors(prefix: str, opt: torch.optim.Optimizer) -> dict[str, Tensor]:
-    out = {}
-    for i, st in opt.state_dict()["state"].items():
-        for k, v in st.items():
-            out[f"{prefix}/{i}/{k}"] = torch.as_tensor(v)
-    return out
-
-
-def _load_opt(prefix: str, opt: torch.optim.Optimizer, tensors: Mapping[str, Tensor]) -> None:
-    sd = opt.state_dict()
-    n = len(sd["param_groups"][0]["params"])
-    state = {i: {k.split("/")[2]: v for k, v in tensors.items() if k.startswith(f"{prefix}/{i}/")}
-             for i in range(n)}
-    opt.load_state_dict({"state": {i: s for i, s in state.items() if s},
-                         "param_groups": sd["param_groups"]})
-
-
 def _load_module(module: nn.Module, tensors: Mapping[str, Tensor], prefix: str,
                  path: Path) -> None:
     state = {k[len(prefix):]: v for k, v in tensors.items() if k.startswith(prefix)}
@@ -156,11 +142,6 @@ def _load_module(module: nn.Module, tensors: Mapping[str, Tensor], prefix: str,
         raise ValueError(f"checkpoint {str(path)!r} holds a different {prefix.rstrip('/')} "
                          "network; train into a new --out directory or pass resume=False")
     module.load_state_dict(state)
-
-
-def _finite(*modules: nn.Module | None) -> bool:
-    return all(bool(torch.isfinite(p).all()) for m in modules if m is not None
-               for p in m.parameters())
 
 
 def train_gan(model: str = "gan-qp", data: str | Tensor = "grid25", *, steps: int = 1000,
@@ -172,7 +153,9 @@ def train_gan(model: str = "gan-qp", data: str | Tensor = "grid25", *, steps: in
               checkpoint: str | Path | None = None, ckpt_every: int = 500, resume: bool = True,
               progress: bool = True, meta: Mapping[str, Any] | None = None,
               callback: Callable[[int, GANTrainResult], bool | None] | None = None,
-              callback_every: int = 100, description: str | None = None) -> GANTrainResult:
+              callback_every: int = 100, description: str | None = None,
+              device: str | torch.device | None = None, log: str | Path | None = None,
+              check_every: int | None = None) -> GANTrainResult:
     """Train GAN-QP / BiGAN-QP (kexue.fm 6163, 6214; arXiv:1811.07296) or a baseline.
 
     Each generator step is preceded by ``critic_steps`` critic steps, each on a fresh real batch
@@ -201,12 +184,20 @@ def train_gan(model: str = "gan-qp", data: str | Tensor = "grid25", *, steps: in
         callback: ``callback(step, partial_result)`` every ``callback_every`` steps (and at the
             end); returning ``True`` stops after writing a checkpoint. Used for snapshots.
         description: progress-bar label.
+        device: where to train (``None``: the data tensor's device, the CPU for named data).
+            CPU and CUDA generators seeded alike draw different numbers.
+        log: a ``.csv``/``.jsonl`` file receiving the losses of every step.
+        check_every: read the losses back every this many steps (default 1 on CPU, 25 on GPU).
+
+    The loop, checkpoints, resume, NaN guard, SIGINT/SIGTERM save-then-stop, progress, loss log
+    and multi-process training are :class:`kexue.training.Engine`'s.
 
     Returns:
         :class:`GANTrainResult`.
 
     Raises:
         TrainingDiverged: a loss or parameter is not finite (message: step, last good checkpoint).
+        TrainingInterrupted: SIGINT/SIGTERM, after writing the checkpoint.
         ValueError: bad arguments or a checkpoint from a different configuration.
     """
     if model not in MODELS:
@@ -240,154 +231,171 @@ def train_gan(model: str = "gan-qp", data: str | Tensor = "grid25", *, steps: in
     hidden = hidden if hidden is not None else (128 if dim == 2 else 256)
 
     t0 = time.perf_counter()
-    gen = torch.Generator().manual_seed(seed)
+    dev = resolve_device(device) if device is not None else x_all.device
+    world = parallel.world_size()
+    if batch_size % world:
+        raise ValueError(f"batch_size ({batch_size}) must be a multiple of the number of "
+                         f"processes ({world}) so that every rank gets an equal slice")
+    gen = torch.Generator(device=dev).manual_seed(seed)
     g_net, c_net, e_net = _build(model, dim, z_dim, hidden, depth, image)
     for m in (g_net, c_net, e_net):
         if m is not None:
+            m.to(dev)
             _init_(m, gen)
             m.to(dtype)
-    c_params = list(c_net.parameters())
-    ge_params = list(g_net.parameters()) + (list(e_net.parameters()) if e_net else [])
-    opt_c = torch.optim.Adam(c_params, lr=lr, betas=tuple(betas))
-    opt_g = torch.optim.Adam(ge_params, lr=lr, betas=tuple(betas))
     config = {"model": model, "data": name, "dim": dim, "z_dim": z_dim, "hidden": hidden,
               "depth": depth, "batch_size": batch_size, "lr": lr, "betas": list(betas),
               "critic_steps": critic_steps, "lam": lam, "distance": distance,
               "penalty": penalty, "beta1": beta1, "beta2": beta2,
               "stop_gradient": stop_gradient, "seed": seed, "dtype": str(dtype),
               "n_data": int(x_all.shape[0]), "data_fingerprint": ckpt_io.fingerprint(x_all)}
-    hist: dict[str, list[float]] = {k: [] for k in _HIST}
-    start = 0
-    last_saved: int | None = None
+    task = _GANTask(model, g_net, c_net, e_net, x_all.to(dev), gen, batch_size=batch_size,
+                    z_dim=z_dim, dtype=dtype, lr=lr, betas=tuple(betas),
+                    critic_steps=critic_steps, lam=lam, distance=distance, penalty=penalty,
+                    beta1=beta1, beta2=beta2, stop_gradient=stop_gradient)
     path = Path(checkpoint) if checkpoint is not None else None
 
-    if path is not None and resume and path.exists():
-        tensors, old = ckpt_io.load(path)
-        ckpt_io.check_resume(path, old, TRAIN_FORMAT, config, what="kexue.gan training")
-        _load_module(g_net, tensors, "generator/", path)
-        _load_module(c_net, tensors, "critic/", path)
-        if e_net is not None:
-            _load_module(e_net, tensors, "encoder/", path)
-        _load_opt("opt_c", opt_c, tensors)
-        _load_opt("opt_g", opt_g, tensors)
-        gen.set_state(tensors["rng"])
-        hist = {k: tensors[f"hist/{k}"].tolist() for k in _HIST}
-        start = last_saved = int(old["step"])
-
     def result(step: int, stopped: bool = False) -> GANTrainResult:
+        n = len(engine.history["critic"])
+        hist = {k: torch.tensor(engine.history[k], dtype=torch.float64) if k in engine.history
+                else torch.full((n,), float("nan"), dtype=torch.float64) for k in _HIST}
         return GANTrainResult(
-            generator=g_net, critic=c_net, encoder=e_net,
-            history={k: torch.tensor(v, dtype=torch.float64) for k, v in hist.items()},
-            step=step, start_step=start, stopped=stopped,
+            generator=g_net, critic=c_net, encoder=e_net, history=hist,
+            step=step, start_step=engine.start_step, stopped=stopped,
             seconds=time.perf_counter() - t0, checkpoint=path, config=config)
 
-    def save(step: int) -> None:
-        nonlocal last_saved
-        if path is None:
-            return
-        if not _finite(g_net, c_net, e_net):
-            raise diverged(step - 1, "a parameter", float("nan"))
-        tensors = {f"generator/{k}": v for k, v in g_net.state_dict().items()}
-        tensors.update({f"critic/{k}": v for k, v in c_net.state_dict().items()})
-        if e_net is not None:
-            tensors.update({f"encoder/{k}": v for k, v in e_net.state_dict().items()})
-        tensors.update(_opt_tensors("opt_c", opt_c))
-        tensors.update(_opt_tensors("opt_g", opt_g))
-        tensors["rng"] = gen.get_state()
-        tensors.update({f"hist/{k}": torch.tensor(v, dtype=torch.float64)
-                        for k, v in hist.items()})
-        info = {**dict(meta or {}), "format": TRAIN_FORMAT, "step": step, "train": config,
-                "nets": {"generator": g_net.spec, "critic": c_net.spec,
-                         "encoder": e_net.spec if e_net is not None else None}}
-        ckpt_io.save(path, tensors, info)
-        last_saved = step
+    engine = Engine(
+        task, fmt=TRAIN_FORMAT, config=config, checkpoint=path, ckpt_every=ckpt_every,
+        meta={**dict(meta or {}), "nets": {
+            "generator": g_net.spec, "critic": c_net.spec,
+            "encoder": e_net.spec if e_net is not None else None}},
+        progress=progress, description=description or f"{model} on {name or 'data'}",
+        fields="D {critic} G {generator}", log=log, check_every=check_every,
+        hint=f"Lower lr (now {lr}) or check the data for NaN/inf.",
+        callback=(None if callback is None else lambda step: callback(step, result(step))),
+        callback_every=callback_every)
+    engine.resume(resume)
+    task.distribute(engine)
+    engine.run(steps)
+    return result(engine.step, engine.stopped)
 
-    def diverged(step: int, what: str, value: float) -> TrainingDiverged:
-        kept = (f"the last good checkpoint {str(path)!r} (step {last_saved}) is kept"
-                if path is not None and last_saved is not None else "no checkpoint was written")
-        return TrainingDiverged(
-            f"{model} training stopped at generator step {step + 1}: {what} is {value} "
-            f"(not finite); {kept}. Lower lr (now {lr}) or check the data for NaN/inf.")
 
-    def batch() -> tuple[Tensor, Tensor]:
-        idx = torch.randint(x_all.shape[0], (batch_size,), generator=gen)
-        return x_all[idx], sample_latent(batch_size, z_dim, gen, dtype)  # (B, D), (B, z_dim)
+class _GANTask:
+    """One generator step of GAN-QP / BiGAN-QP / WGAN-GP / SGAN, preceded by ``critic_steps``
+    critic steps (the :class:`kexue.training.Task` of :func:`train_gan`).
 
-    def critic_loss(x: Tensor, z: Tensor) -> Tensor:
-        if model == "bigan-qp":
-            return bigan_qp_losses(c_net, e_net, g_net, x, z, lam=lam, beta1=beta1, beta2=beta2,
-                                   distance=distance, part="critic").critic
+    With several processes every rank draws the global batch (indices and ``z``) from the same
+    seeded generator and keeps its slice; gradients are averaged over the ranks before each
+    optimiser step (:func:`kexue.parallel.average_gradients`: the alternating updates freeze one
+    network while the other trains, which DDP's reducer does not support), so the update is the
+    single-process one. WGAN-GP's interpolation weights are drawn per slice."""
+
+    def __init__(self, model: str, g_net: nn.Module, c_net: nn.Module, e_net: nn.Module | None,
+                 data: Tensor, gen: torch.Generator, *, batch_size: int, z_dim: int,
+                 dtype: torch.dtype, lr: float, betas: tuple[float, float], critic_steps: int,
+                 lam: float, distance: str, penalty: float, beta1: float, beta2: float,
+                 stop_gradient: bool) -> None:
+        self.model, self.g, self.c, self.e = model, g_net, c_net, e_net
+        self.data, self.gen, self.batch_size, self.z_dim, self.dtype = (data, gen, batch_size,
+                                                                        z_dim, dtype)
+        self.critic_steps, self.lam, self.distance, self.penalty = (critic_steps, lam, distance,
+                                                                    penalty)
+        self.beta1, self.beta2, self.stop_gradient = beta1, beta2, stop_gradient
+        self.c_params = list(c_net.parameters())
+        self.ge_params = list(g_net.parameters()) + (list(e_net.parameters()) if e_net else [])
+        self.opt_c = torch.optim.Adam(self.c_params, lr=lr, betas=betas)
+        self.opt_g = torch.optim.Adam(self.ge_params, lr=lr, betas=betas)
+        self.metrics = ("critic", "generator") + (("latent_rec", "image_rec")
+                                                  if model == "bigan-qp" else ())
+        self.labels = {"critic": "critic loss", "generator": "generator loss",
+                       "latent_rec": "latent reconstruction loss",
+                       "image_rec": "image reconstruction loss"}
+        self._sync = False
+
+    def distribute(self, engine: Engine) -> None:
+        self._sync = parallel.is_distributed()
+
+    def modules(self) -> dict[str, nn.Module]:
+        nets = {"generator": self.g, "critic": self.c}
+        if self.e is not None:
+            nets["encoder"] = self.e
+        return nets
+
+    def optimizers(self) -> dict[str, torch.optim.Optimizer]:
+        return {"critic": self.opt_c, "generator": self.opt_g}
+
+    def generators(self) -> dict[str, torch.Generator]:
+        return {"batches": self.gen}
+
+    def _batch(self) -> tuple[Tensor, Tensor]:
+        b = self.batch_size
+        idx = torch.randint(self.data.shape[0], (b,), generator=self.gen,
+                            device=self.data.device)
+        x, z = self.data[idx], sample_latent(b, self.z_dim, self.gen, self.dtype)  # (B, D), (B, z)
+        rank, world = parallel.world()
+        if world > 1:
+            lo, hi = rank * b // world, (rank + 1) * b // world
+            x, z = x[lo:hi], z[lo:hi]
+        return x, z
+
+    def _critic_loss(self, x: Tensor, z: Tensor) -> Tensor:
+        c, g = self.c, self.g
+        if self.model == "bigan-qp":
+            return bigan_qp_losses(c, self.e, g, x, z, lam=self.lam, beta1=self.beta1,
+                                   beta2=self.beta2, distance=self.distance,
+                                   part="critic").critic
         with torch.no_grad():
-            fake = g_net(z)  # (B, D)
-        if model == "gan-qp":
-            return qp_critic_loss(c_net(x), c_net(fake), x, fake, lam=lam, distance=distance)
-        if model == "wgan-gp":
-            return wgan_gp_losses(c_net, x, fake, penalty=penalty, generator=gen,
+            fake = g(z)  # (B, D)
+        if self.model == "gan-qp":
+            return qp_critic_loss(c(x), c(fake), x, fake, lam=self.lam, distance=self.distance)
+        if self.model == "wgan-gp":
+            return wgan_gp_losses(c, x, fake, penalty=self.penalty, generator=self.gen,
                                   part="critic").critic
-        return sgan_losses(c_net(x), c_net(fake)).critic
+        return sgan_losses(c(x), c(fake)).critic
 
-    def generator_loss(x: Tensor, z: Tensor) -> tuple[Tensor, Tensor | None, Tensor | None]:
-        if model == "bigan-qp":
-            out = bigan_qp_losses(c_net, e_net, g_net, x, z, lam=lam, beta1=beta1, beta2=beta2,
-                                  distance=distance, stop_gradient=stop_gradient,
-                                  part="generator")
+    def _generator_loss(self, x: Tensor, z: Tensor) -> tuple[Tensor, ...]:
+        c, g = self.c, self.g
+        if self.model == "bigan-qp":
+            out = bigan_qp_losses(c, self.e, g, x, z, lam=self.lam, beta1=self.beta1,
+                                  beta2=self.beta2, distance=self.distance,
+                                  stop_gradient=self.stop_gradient, part="generator")
             return out.generator, out.latent_rec, out.image_rec
-        fake = g_net(z)
-        if model == "gan-qp":
+        fake = g(z)
+        if self.model == "gan-qp":
             with torch.no_grad():
-                t_real = c_net(x)
-            return qp_generator_loss(t_real, c_net(fake)), None, None
-        if model == "wgan-gp":
-            return wgan_gp_losses(c_net, x, fake, part="generator").generator, None, None
-        t_fake = c_net(fake)
-        return sgan_losses(t_fake.detach(), t_fake).generator, None, None
+                t_real = c(x)
+            return (qp_generator_loss(t_real, c(fake)),)
+        if self.model == "wgan-gp":
+            return (wgan_gp_losses(c, x, fake, part="generator").generator,)
+        t_fake = c(fake)
+        return (sgan_losses(t_fake.detach(), t_fake).generator,)
 
-    bar = (TrainingBar(description or f"{model} on {name or 'data'}", steps, start,
-                       "D {dl} G {gl}") if progress and start < steps else None)
-    stopped = False
-    try:
-        for step in range(start, steps):
-            c_net.requires_grad_(True)
-            for _ in range(critic_steps):
-                x, z = batch()
-                loss_c = critic_loss(x, z)
-                vc = float(loss_c.detach())
-                if not math.isfinite(vc):
-                    raise diverged(step, "the critic loss", vc)
-                opt_c.zero_grad(set_to_none=True)
-                loss_c.backward()
-                opt_c.step()
-            c_net.requires_grad_(False)
-            x, z = batch()
-            loss_g, lat, img = generator_loss(x, z)
-            vg = float(loss_g.detach())
-            if not math.isfinite(vg):
-                raise diverged(step, "the generator loss", vg)
-            opt_g.zero_grad(set_to_none=True)
-            loss_g.backward()
-            opt_g.step()
-            hist["critic"].append(vc)
-            hist["generator"].append(vg)
-            hist["latent_rec"].append(float(lat.detach()) if lat is not None else float("nan"))
-            hist["image_rec"].append(float(img.detach()) if img is not None else float("nan"))
-            done = step + 1
-            if not _finite(g_net, c_net, e_net):
-                raise diverged(step, "a parameter", float("nan"))
-            if bar is not None:
-                bar.update(done, dl=f"{vc:.3g}", gl=f"{vg:.3g}")
-            want_stop = False
-            if callback is not None and (done % callback_every == 0 or done == steps):
-                want_stop = bool(callback(done, result(done)))
-            if want_stop or done % ckpt_every == 0 or done == steps:
-                save(done)
-            if want_stop:
-                stopped = True
-                break
-    finally:
-        c_net.requires_grad_(True)
-        if bar is not None:
-            bar.stop()
-    return result(len(hist["generator"]), stopped)
+    def step(self, step: int) -> tuple[Tensor, ...]:
+        self.c.requires_grad_(True)
+        for _ in range(self.critic_steps):
+            loss_c = self._critic_loss(*self._batch())
+            self.opt_c.zero_grad(set_to_none=True)
+            loss_c.backward()
+            if self._sync:
+                parallel.average_gradients(self.c_params)
+            self.opt_c.step()
+        self.c.requires_grad_(False)
+        try:
+            losses = self._generator_loss(*self._batch())
+            self.opt_g.zero_grad(set_to_none=True)
+            losses[0].backward()
+            if self._sync:
+                parallel.average_gradients(self.ge_params)
+            self.opt_g.step()
+        finally:
+            self.c.requires_grad_(True)
+        return (loss_c.detach(), *(v.detach() for v in losses))
+
+
+def _stored_history(tensors: Mapping[str, Tensor]) -> dict[str, Tensor]:
+    n = len(tensors["history/critic"])
+    return {k: tensors.get(f"history/{k}", torch.full((n,), float("nan"), dtype=torch.float64))
+            for k in _HIST}
 
 
 def load_gan(path: str | Path) -> tuple[GANTrainResult, dict[str, Any]]:
@@ -418,7 +426,7 @@ def load_gan(path: str | Path) -> tuple[GANTrainResult, dict[str, Any]]:
         if m is not None:
             m.eval()
     res = GANTrainResult(generator=g, critic=c, encoder=e,
-                         history={k: tensors[f"hist/{k}"] for k in _HIST}, step=int(meta["step"]),
+                         history=_stored_history(tensors), step=int(meta["step"]),
                          start_step=int(meta["step"]), stopped=False, seconds=0.0,
                          checkpoint=path, config=meta["train"])
     return res, meta

@@ -5,7 +5,8 @@ model, an Adam optimiser and one ``torch.Generator`` for batches. A checkpoint
 (:mod:`kexue.checkpoint`, safetensors) holds the model, the optimiser state, the generator state
 and the step, so an interrupted run resumed from it continues bit for bit like an uninterrupted
 one. A non-finite loss stops training with :class:`TrainingDiverged`, leaving the last good
-checkpoint in place.
+checkpoint in place; SIGINT/SIGTERM write a checkpoint and stop. The loop is
+:class:`kexue.training.Engine`'s.
 
 Batches: every step picks a sentence length ``L`` with probability proportional to the number of
 training sentences of that length, then ``batch_size`` sentences of length ``L`` (with
@@ -27,20 +28,17 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .. import checkpoint
-from .._progress import TrainingBar
+from .. import checkpoint, parallel
+from ..devices import resolve_device
+from ..training import Engine, TrainingDiverged, TrainingInterrupted
 from ._grammars import get_grammar
 from ._model import RNN_KINDS, LanguageModel, matched_lstm_hidden
 from ._pcfg import PCFG
 
-__all__ = ["TrainConfig", "Trainer", "TrainingDiverged", "Vocab", "sentence_distances",
-           "lm_perplexity", "load_model"]
+__all__ = ["TrainConfig", "Trainer", "TrainingDiverged", "TrainingInterrupted", "Vocab",
+           "sentence_distances", "lm_perplexity", "load_model"]
 
 PAD, BOS = "<pad>", "<s>"
-
-
-class TrainingDiverged(RuntimeError):
-    """The loss became NaN or infinite; the message names the last good checkpoint."""
 
 
 class Vocab:
@@ -143,26 +141,38 @@ def _lr_at(cfg: TrainConfig, step: int) -> float:
     return cfg.lr_final + 0.5 * (cfg.lr - cfg.lr_final) * (1 + math.cos(math.pi * frac))
 
 
+FORMAT = "kexue.onlstm.lm/2"
+
+
 class Trainer:
     """Train a :class:`~kexue.onlstm._model.LanguageModel` on sentences of a grammar.
 
+    The trainer is the :class:`kexue.training.Task` (one step + its state) of a
+    :class:`kexue.training.Engine`, which owns the loop, checkpoints, the NaN guard,
+    SIGINT/SIGTERM save-then-stop, the progress bar, the loss log and multi-process training.
+
     Args:
         config: a :class:`TrainConfig`.
-        out_dir: where ``last.safetensors`` is written every ``checkpoint_every`` steps and at
-            the end (None: no checkpoints).
+        out_dir: where ``last.safetensors`` is written every ``checkpoint_every`` steps, at the
+            end and on SIGINT/SIGTERM (None: no checkpoints).
         dtype: model dtype (float32 for speed; tests use float64).
+        device: where to train (default: the CPU). Batches are assembled on the CPU from the
+            trainer's generator and copied over, so a seed gives the same batches everywhere.
+        log: a ``.csv``/``.jsonl`` file receiving the loss of every step.
 
     Attributes:
-        grammar, vocab, train_sentences, model, optimizer, generator, step, history (list of
-        ``(step, loss)``).
+        grammar, vocab, train_sentences, model, optimizer, generator, engine, device; step,
+        history (list of ``(step, loss)``) and saved_step come from the engine.
     """
 
     def __init__(self, config: TrainConfig, *, out_dir: str | Path | None = None,
-                 dtype: torch.dtype = torch.float32) -> None:
+                 dtype: torch.dtype = torch.float32, device: str | torch.device | None = None,
+                 log: str | Path | None = None) -> None:
         config.validate()
         self.config = config
         self.out_dir = Path(out_dir) if out_dir is not None else None
         self.dtype = dtype
+        self.device = resolve_device(device) if device is not None else torch.empty(0).device
         self.grammar: PCFG = get_grammar(config.grammar)
         self.vocab = Vocab(self.grammar.vocabulary)
         data_gen = torch.Generator().manual_seed(10_000 + config.seed)
@@ -175,13 +185,32 @@ class Trainer:
             [len(self._buckets[int(L)]) for L in self._bucket_lengths], dtype=torch.float64)
         self._ids = [torch.tensor(self.vocab.encode(s)) for s in self.train_sentences]
         torch_gen = torch.Generator().manual_seed(config.seed)
-        self.model = self._build_model(torch_gen).to(dtype)
+        self.model = self._build_model(torch_gen).to(dtype).to(self.device)
+        self._forward: torch.nn.Module = self.model
         self.optimizer = torch.optim.Adam(self.model.parameters(), lr=config.lr)
         self.generator = torch.Generator().manual_seed(20_000 + config.seed)
-        self.step = 0
-        self.history: list[tuple[int, float]] = []
         self.info: dict[str, Any] = {}  # free-form JSON metadata saved with checkpoints
-        self.saved_step: int | None = None  # step of the last checkpoint written or loaded
+        self.engine = Engine(
+            _TrainerTask(self), fmt=FORMAT, config=dataclasses.asdict(config),
+            checkpoint=(self.out_dir / "last.safetensors" if self.out_dir is not None else None),
+            ckpt_every=config.checkpoint_every, description=f"{config.kind} on {config.grammar}",
+            fields="loss {loss}", log=log,
+            hint=f"Lower lr (now {config.lr}) or clip (now {config.clip}) and resume or restart.")
+        self._distributed = False
+
+    # ------------------------------------------------------------------ engine state
+    @property
+    def step(self) -> int:
+        return self.engine.step
+
+    @property
+    def history(self) -> list[tuple[int, float]]:
+        return [(k + 1, v) for k, v in enumerate(self.engine.history["loss"])]
+
+    @property
+    def saved_step(self) -> int | None:
+        """Step of the last checkpoint written or loaded."""
+        return self.engine.last_saved
 
     def _build_model(self, gen: torch.Generator) -> LanguageModel:
         cfg = self.config
@@ -205,7 +234,13 @@ class Trainer:
         pick = idx[torch.randint(len(idx), (self.config.batch_size,), generator=self.generator)]
         ids = torch.stack([self._ids[int(i)] for i in pick], dim=1)  # (L, B)
         bos = torch.full((1, ids.shape[1]), self.vocab.bos, dtype=torch.long)
-        return torch.cat([bos, ids]), torch.cat([ids, bos])  # (L + 1, B) each
+        inp, tgt = torch.cat([bos, ids]), torch.cat([ids, bos])  # (L + 1, B) each
+        rank, world = parallel.world()
+        if world > 1:  # this rank's columns of the global batch
+            b = self.config.batch_size
+            lo, hi = rank * b // world, (rank + 1) * b // world
+            inp, tgt = inp[:, lo:hi], tgt[:, lo:hi]
+        return (inp.to(self.device, non_blocking=True), tgt.to(self.device, non_blocking=True))
 
     @contextlib.contextmanager
     def _dropout_rng(self):
@@ -216,11 +251,27 @@ class Trainer:
             yield
             return
         seed = int(torch.randint(2**62, (1,), generator=self.generator))
-        with torch.random.fork_rng(devices=[]):
+        devices = [self.device] if self.device.type == "cuda" else []
+        with torch.random.fork_rng(devices=devices):
             torch.random.manual_seed(seed)
             yield
 
     # ------------------------------------------------------------------ training
+    def step_once(self, step: int) -> tuple[torch.Tensor]:
+        """One optimisation step (the engine's ``task.step``); returns the loss (0-d)."""
+        for group in self.optimizer.param_groups:
+            group["lr"] = _lr_at(self.config, step)
+        inp, tgt = self._batch()
+        with self._dropout_rng():
+            logits = self._forward(inp)  # (T, B, V)
+            loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]),
+                                   tgt.reshape(-1), ignore_index=self.vocab.pad)
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.config.clip)
+        self.optimizer.step()
+        return (loss.detach(),)
+
     def train(self, steps: int | None = None, *, progress: bool = False, console=None,
               callback=None, callback_every: int = 0) -> list[tuple[int, float]]:
         """Train until ``steps`` (default ``config.steps``) steps have been done in total.
@@ -237,110 +288,90 @@ class Trainer:
 
         Raises:
             TrainingDiverged: the loss became non-finite (the last checkpoint is kept).
+            TrainingInterrupted: SIGINT/SIGTERM, after writing the checkpoint.
         """
         total = self.config.steps if steps is None else steps
-        cfg = self.config
-        bar = (TrainingBar(f"{cfg.kind} on {cfg.grammar}", total, self.step, "loss {loss}",
-                           console=console) if progress and total > self.step else None)
-        self.model.train()
-        try:
-            while self.step < total:
-                for group in self.optimizer.param_groups:
-                    group["lr"] = _lr_at(cfg, self.step)
-                inp, tgt = self._batch()
-                with self._dropout_rng():
-                    logits = self.model(inp)  # (T, B, V)
-                    loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]),
-                                           tgt.reshape(-1), ignore_index=self.vocab.pad)
-                value = loss.item()
-                if not math.isfinite(value):
-                    where = (f"the last good checkpoint is {self.out_dir / 'last.safetensors'}"
-                             if self.out_dir is not None and
-                             (self.out_dir / "last.safetensors").exists()
-                             else "no checkpoint was written")
-                    raise TrainingDiverged(
-                        f"loss became {value} at step {self.step + 1} ({cfg.kind} on "
-                        f"{cfg.grammar}); training stopped, {where}. Lower lr (now {cfg.lr}) "
-                        f"or clip (now {cfg.clip}) and resume or restart.")
-                self.optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                torch.nn.utils.clip_grad_norm_(self.model.parameters(), cfg.clip)
-                self.optimizer.step()
-                self.step += 1
-                self.history.append((self.step, value))
-                if bar is not None:
-                    bar.update(self.step, loss=f"{value:.3f}")
-                if self.out_dir is not None and (self.step % cfg.checkpoint_every == 0
-                                                 or self.step == total):
-                    self.save(self.out_dir / "last.safetensors")
-                if callback is not None and callback_every and self.step % callback_every == 0:
-                    callback(self)
-                    self.model.train()
-        finally:
-            if bar is not None:
-                bar.stop()
-        self.model.eval()
+        if not self._distributed and parallel.is_distributed():
+            self._forward = self.engine.ddp(self.model)
+            self._distributed = True
+        eng = self.engine
+        eng.progress, eng.console = progress, console
+        if callback is not None and callback_every:
+            def after(step: int) -> None:
+                callback(self)
+                self.model.train()
+            eng.callback, eng.callback_every = after, callback_every
+        else:
+            eng.callback, eng.callback_every = None, 1
+        eng.run(total)
         return self.history
 
     # ------------------------------------------------------------------ checkpoints
     def state_tensors(self) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
         """Everything needed for an exact resume, as ``(tensors, meta)``."""
-        tensors = {f"model.{k}": v for k, v in self.model.state_dict().items()}
-        opt = self.optimizer.state_dict()
-        for pid, st in opt["state"].items():
-            for name, v in st.items():
-                t = v if isinstance(v, torch.Tensor) else torch.tensor(v)
-                tensors[f"optim.{pid}.{name}"] = t
-        tensors["rng.batches"] = self.generator.get_state()
-        tensors["history"] = torch.tensor(self.history, dtype=torch.float64).reshape(-1, 2)
-        meta = {
-            "format": "kexue.onlstm.lm/1",
-            "step": self.step,
-            "config": dataclasses.asdict(self.config),
-            "dtype": str(self.dtype).replace("torch.", ""),
-            "vocab": self.vocab.itos,
-            "param_groups": opt["param_groups"],
-            "info": self.info,
-        }
-        return tensors, meta
+        return self.engine.state()
 
     def save(self, path: str | Path) -> Path:
-        """Write a checkpoint (atomic)."""
-        tensors, meta = self.state_tensors()
-        out = checkpoint.save(path, tensors, meta)
-        self.saved_step = self.step
+        """Write a checkpoint (atomic; rank 0 only)."""
+        out = self.engine.save(path)
+        self.engine.last_saved = self.engine.step
         return out
 
     @classmethod
-    def load(cls, path: str | Path, *, out_dir: str | Path | None = None) -> Trainer:
+    def load(cls, path: str | Path, *, out_dir: str | Path | None = None,
+             device: str | torch.device | None = None, log: str | Path | None = None
+             ) -> Trainer:
         """Rebuild a trainer from a checkpoint written by :meth:`save`, ready to resume.
 
         Raises:
             ValueError: the file is not a kexue.onlstm language-model checkpoint.
         """
-        tensors, meta = checkpoint.load(path)
-        if meta.get("format") != "kexue.onlstm.lm/1":
+        _, meta = checkpoint.load(path)
+        if meta.get("format") != FORMAT:
             raise ValueError(f"{str(path)!r} is not a kexue.onlstm language-model checkpoint "
                              f"(format {meta.get('format')!r}); write one with `kexue onlstm "
                              "train`")
         cfg = TrainConfig(**meta["config"])
         dtype = getattr(torch, meta.get("dtype", "float32"))
-        self = cls(cfg, out_dir=out_dir, dtype=dtype)
-        self.model.load_state_dict({k[6:]: v for k, v in tensors.items()
-                                    if k.startswith("model.")})
-        state: dict[int, dict[str, torch.Tensor]] = {}
-        for k, v in tensors.items():
-            if k.startswith("optim."):
-                _, pid, name = k.split(".", 2)
-                state.setdefault(int(pid), {})[name] = v
-        self.optimizer.load_state_dict({"state": state, "param_groups": meta["param_groups"]})
-        self.generator.set_state(tensors["rng.batches"])
-        self.step = int(meta["step"])
-        self.history = [(int(s), float(v)) for s, v in tensors["history"].tolist()]
+        self = cls(cfg, out_dir=out_dir, dtype=dtype, device=device, log=log)
+        self.engine.load(path, check=False)
         self.info = dict(meta.get("info", {}))
-        self.saved_step = self.step
         self.model.eval()
         return self
+
+
+class _TrainerTask:
+    """The :class:`kexue.training.Task` of a :class:`Trainer` (whose ``step`` is its count)."""
+
+    metrics = ("loss",)
+    labels = {"loss": "language-model loss"}
+
+    def __init__(self, trainer: Trainer) -> None:
+        self.trainer = trainer
+
+    def step(self, step: int) -> tuple[torch.Tensor]:
+        return self.trainer.step_once(step)
+
+    def modules(self) -> dict[str, torch.nn.Module]:
+        return {"model": self.trainer.model}
+
+    def optimizers(self) -> dict[str, torch.optim.Optimizer]:
+        return {"adam": self.trainer.optimizer}
+
+    def generators(self) -> dict[str, torch.Generator]:
+        return {"batches": self.trainer.generator}
+
+    def meta(self) -> dict[str, Any]:
+        tr = self.trainer
+        return {"config": dataclasses.asdict(tr.config),
+                "dtype": str(tr.dtype).replace("torch.", ""), "vocab": tr.vocab.itos,
+                "info": tr.info}
+
+    def begin(self) -> None:
+        self.trainer.model.train()
+
+    def end(self) -> None:
+        self.trainer.model.eval()
 
 
 def load_model(path: str | Path) -> tuple[LanguageModel, Vocab, dict[str, Any]]:
@@ -353,12 +384,12 @@ def load_model(path: str | Path) -> tuple[LanguageModel, Vocab, dict[str, Any]]:
         ValueError: not a kexue.onlstm language-model checkpoint.
     """
     tensors, meta = checkpoint.load(path)
-    if meta.get("format") != "kexue.onlstm.lm/1":
+    if meta.get("format") != FORMAT:
         raise ValueError(f"{str(path)!r} is not a kexue.onlstm language-model checkpoint "
                          f"(format {meta.get('format')!r}); write one with `kexue onlstm train`")
     cfg = TrainConfig(**meta["config"])
     vocab = Vocab(meta["vocab"][2:])
-    weights = {k[6:]: v for k, v in tensors.items() if k.startswith("model.")}
+    weights = {k[6:]: v for k, v in tensors.items() if k.startswith("model/")}
     hidden = weights["out.weight"].shape[1]
     model = LanguageModel(len(vocab), cfg.embed_size, hidden, cfg.num_layers, kind=cfg.kind,
                           chunk_size=cfg.chunk_size, master_input=cfg.master_input,
@@ -405,9 +436,9 @@ def sentence_distances(model: LanguageModel, vocab: Vocab, sentences: Sequence[S
     for lo in range(0, len(order), batch_size):
         chunk = order[lo:lo + batch_size]
         inp, _ = vocab.batch([sentences[k] for k in chunk], eos=True)
-        _, dist = model(inp, return_distances=True)  # (L, T, B)
-        df = dist.forget.double().numpy()
-        di = dist.input.double().numpy()
+        _, dist = model(inp.to(model.embed.weight.device), return_distances=True)  # (L, T, B)
+        df = dist.forget.double().cpu().numpy()
+        di = dist.input.double().cpu().numpy()
         for b, k in enumerate(chunk):
             n = len(sentences[k])
             forget[k] = df[:, 1:n + 1, b]

@@ -68,8 +68,9 @@ def test_vat_direction_is_top_fisher_eigenvector(dtype):
 
 def test_naive_xi_in_float32_misses_the_eigenvector():
     """The pitfall the ξ floor fixes: ξ = 1e-6 as an absolute step in float32 is at the rounding
-    level of x + ξd. Some examples get an exactly zero gradient (VAT silently does nothing for
-    them) and the others converge to a far less accurate direction."""
+    level of x + ξd: the power iteration converges to a far less accurate direction, and with
+    some float32 kernels some examples get an exactly zero gradient (VAT silently does nothing
+    for them)."""
     w, b, x, top, _ = _linear_softmax()
     model = _model(w, b, torch.float32)
     x32 = x.float()
@@ -88,9 +89,12 @@ def test_naive_xi_in_float32_misses_the_eigenvector():
         d = torch.where(norm > 0, g / norm.clamp_min(1e-38), d)
     naive_err = 1 - (d.double() * top).sum(1).abs()
     ours_err = 1 - (vat_direction(model, x32, n_power=10, generator=0).double() * top).sum(1).abs()
-    assert zero_rows.any()
-    assert naive_err.max() > 0.5 and ours_err.max() < 1e-5
-    assert naive_err.median() > 100 * ours_err.median()
+    # how badly the naive step fails depends on the CPU's float32 kernels (AVX-512 builds gave
+    # rows with an exactly zero gradient and errors > 0.5; AVX2 gives errors ~1e-4, no zero
+    # rows): assert what holds on both, the naive direction 10× above the float32 noise floor
+    # that ours reaches
+    assert naive_err.median() > 1e-5 and ours_err.abs().max() < 1e-6
+    assert zero_rows.any() or naive_err.max() > 1e-3
 
 
 @pytest.mark.parametrize("dtype", [torch.float64, torch.float32])

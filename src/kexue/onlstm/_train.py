@@ -413,8 +413,9 @@ def lm_perplexity(model: LanguageModel, vocab: Vocab, sentences: Sequence[Sequen
         batch = [sentences[k] for k in order[lo:lo + batch_size]]
         inp, tgt = vocab.batch(batch, eos=False)
         logits = model(inp.to(model.embed.weight.device))
-        loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]).double(), tgt.reshape(-1),
-                               ignore_index=vocab.pad, reduction="sum")
+        loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]).double(),
+                               tgt.reshape(-1).to(logits.device), ignore_index=vocab.pad,
+                               reduction="sum")
         nll += float(loss)
         count += int((tgt != vocab.pad).sum())
     return math.exp(nll / count)

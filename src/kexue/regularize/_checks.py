@@ -9,6 +9,8 @@ from collections.abc import Callable, Iterator
 
 import torch
 
+from ..rng import as_generator
+
 __all__ = ["REDUCTIONS", "check_batch", "check_callable", "check_scale", "check_count",
            "check_generator", "check_reduction", "reduce", "draw_normal", "eval_mode",
            "log_probs", "logits_2d", "per_sample_norm", "flat_outputs"]
@@ -60,15 +62,14 @@ def check_count(value: object, name: str, *, minimum: int = 1) -> int:
     return value
 
 
-def check_generator(generator: object, name: str = "generator") -> torch.Generator | None:
-    """``None`` (torch's global RNG), an int seed, or a ``torch.Generator``."""
-    if generator is None or isinstance(generator, torch.Generator):
+def check_generator(generator: object, name: str = "generator", *,
+                    device: torch.device | str | None = None) -> torch.Generator | None:
+    """The randomness rule (:mod:`kexue.rng`): ``None`` (torch's default RNG), an int seed (a
+    generator on ``device``, the inputs' device) or a ``torch.Generator`` (on any device: draws
+    are moved to the inputs, see :func:`draw_normal`)."""
+    if isinstance(generator, torch.Generator):
         return generator
-    if isinstance(generator, int) and not isinstance(generator, bool):
-        return torch.Generator().manual_seed(generator)
-    raise TypeError(f"{name} must be a torch.Generator, an int seed or None; got "
-                    f"{type(generator).__name__}. Pass e.g. {name}=torch.Generator()."
-                    "manual_seed(0).")
+    return as_generator(generator, device=device, name=name)  # type: ignore[arg-type]
 
 
 def check_reduction(reduction: object) -> str:

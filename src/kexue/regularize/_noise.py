@@ -78,7 +78,7 @@ def noise_loss(loss_fn: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor,
     check_batch(x)
     sigma = check_scale(sigma, "sigma", allow_zero=True)
     n_samples = check_count(n_samples, "n_samples")
-    gen = check_generator(generator)
+    gen = check_generator(generator, device=x.device)
     z = draw_normal((n_samples, *x.shape), x, gen)  # (S, N, ...)
     total = None
     for s in range(n_samples):
@@ -118,7 +118,7 @@ def laplacian(fn: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor, *,
     check_batch(x)
     if n_projections is not None:
         check_count(n_projections, "n_projections")
-    gen = check_generator(generator)
+    gen = check_generator(generator, device=x.device)
     n = x.shape[0]
     with torch.enable_grad():
         xl = leaf(x)

@@ -62,7 +62,7 @@ def gradient_penalty(fn: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor
     reduction = check_reduction(reduction)
     if n_projections is not None:
         check_count(n_projections, "n_projections")
-    gen = check_generator(generator)
+    gen = check_generator(generator, device=x.device)
     n = x.shape[0]
     with torch.enable_grad():
         xl = leaf(x)

@@ -125,7 +125,7 @@ def _check_common(model, x, xi, n_power, generator):
     check_batch(x)
     xi = check_scale(xi, "xi")
     n_power = check_count(n_power, "n_power", minimum=0)
-    gen = check_generator(generator)
+    gen = check_generator(generator, device=x.device)
     return xi, n_power, gen
 
 
@@ -229,7 +229,7 @@ def consistency_loss(model: torch.nn.Module, x: torch.Tensor, *, sigma: float,
     check_batch(x)
     sigma = check_scale(sigma, "sigma")
     n_samples = check_count(n_samples, "n_samples")
-    gen = check_generator(generator)
+    gen = check_generator(generator, device=x.device)
     reduction = check_reduction(reduction)
     z = draw_normal((n_samples, *x.shape), x, gen)  # (S, N, ...)
     with eval_mode(model):

@@ -156,3 +156,16 @@ def test_bad_grammars_and_sentences_are_rejected(tiny):
         tiny.log_prob("v x")
     with pytest.raises(ValueError, match="unknown grammar 'latin'.*english"):
         get_grammar("latin")
+
+
+def test_sample_follows_the_randomness_rule():
+    """None draws from PyTorch's default generator (so torch.manual_seed reproduces it); an int
+    is a seed; both give the same sentences as the seeded generator."""
+
+    g = get_grammar("english")
+    torch.manual_seed(3)
+    a = g.sample(20)
+    torch.manual_seed(3)
+    assert g.sample(20) == a
+    assert g.sample(20)[0] != a[0]  # the default generator moved on
+    assert g.sample(20, 7) == g.sample(20, torch.Generator().manual_seed(7))

@@ -19,6 +19,8 @@ from typing import Any
 import numpy as np
 import torch
 
+from ..rng import as_generator
+
 __all__ = ["PCFG"]
 
 Tree = Any
@@ -31,7 +33,7 @@ class _TooLong(Exception):
 class _Uniforms:
     """Uniform draws from a ``torch.Generator``, fetched in blocks (one Python call per block)."""
 
-    def __init__(self, generator: torch.Generator, block: int = 4096) -> None:
+    def __init__(self, generator: torch.Generator | None, block: int = 4096) -> None:
         self.gen = generator
         self.block = block
         self.buf: list[float] = []
@@ -125,16 +127,16 @@ class PCFG:
 
         Args:
             n: number of sentences (≥ 0).
-            generator: a ``torch.Generator`` or an int seed (0 if None).
+            generator: a CPU ``torch.Generator``, an int seed, or ``None`` for PyTorch's default
+                generator (the library's randomness rule, :mod:`kexue.rng`). Sentences are
+                built on the host, so the draws are always made on the CPU.
 
         Returns:
             ``(sentences, trees)``: lists of token lists and of nested-tuple trees.
         """
         if not isinstance(n, int) or n < 0:
             raise ValueError(f"n must be a non-negative int; got {n!r}")
-        if generator is None or isinstance(generator, int):
-            generator = torch.Generator().manual_seed(int(generator or 0))
-        u = _Uniforms(generator)
+        u = _Uniforms(as_generator(generator, device=torch.empty(0).device))
         sents: list[list[str]] = []
         trees: list[Tree] = []
         while len(sents) < n:

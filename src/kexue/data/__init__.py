@@ -4,7 +4,12 @@
   with a fixed stratified train/test split.
 * 2-D toy distributions for generative models: :func:`ring_of_gaussians` (8 modes),
   :func:`grid_of_gaussians` (5×5 = 25 modes), :func:`two_moons`, :func:`swiss_roll`,
-  :func:`checkerboard`. Each takes ``n`` and a seed or a ``torch.Generator`` and returns ``(n, 2)``.
+  :func:`checkerboard`. Each takes ``n``, a ``generator`` and a ``device`` and returns ``(n, 2)``.
+
+Randomness follows :mod:`kexue.rng`: ``generator`` is a ``torch.Generator`` on the drawing
+device, an ``int`` seed (a new generator there), or ``None`` — PyTorch's default generator, as
+``torch.randn`` uses, so ``torch.manual_seed`` makes a run reproducible. Every loader takes
+``device=`` (default: PyTorch's default device; for the toys, a given generator's device).
 """
 
 from ._digits import Digits, digits

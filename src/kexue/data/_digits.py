@@ -7,6 +7,8 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from ..devices import resolve_device
+
 
 @dataclass(frozen=True)
 class Digits:
@@ -23,7 +25,8 @@ class Digits:
         return (8, 8)
 
 
-def digits(*, test_fraction: float = 0.25, dtype: torch.dtype = torch.float32) -> Digits:
+def digits(*, test_fraction: float = 0.25, dtype: torch.dtype = torch.float32,
+           device: torch.device | str | None = None) -> Digits:
     """Load the 8×8 digits shipped inside scikit-learn, scaled to [-1, 1], split stratified.
 
     The split is fixed (``random_state=0``), so every caller sees the same train/test sets.
@@ -31,10 +34,16 @@ def digits(*, test_fraction: float = 0.25, dtype: torch.dtype = torch.float32) -
     Args:
         test_fraction: fraction of each class held out for testing, in (0, 1).
         dtype: floating dtype of the images.
+        device: where the tensors live (``"cpu"``, ``"cuda"``, ``"cuda:N"``, ``"auto"``, a
+            ``torch.device``); default PyTorch's default device.
 
     Returns:
         :class:`Digits` with ``x_*`` of shape ``(N, 64)`` and ``y_*`` of shape ``(N,)``.
+
+    Raises:
+        ValueError: ``test_fraction`` outside (0, 1); a device that does not exist here.
     """
+    dev = resolve_device(device) if device is not None else torch.empty(0).device
     if not 0.0 < test_fraction < 1.0:
         raise ValueError(f"test_fraction must be in (0, 1); got {test_fraction}")
     from sklearn.datasets import load_digits
@@ -46,6 +55,8 @@ def digits(*, test_fraction: float = 0.25, dtype: torch.dtype = torch.float32) -
     x_tr, x_te, y_tr, y_te = train_test_split(
         x, y, test_size=test_fraction, random_state=0, stratify=y)
     return Digits(
-        x_train=torch.as_tensor(x_tr, dtype=dtype), y_train=torch.as_tensor(y_tr),
-        x_test=torch.as_tensor(x_te, dtype=dtype), y_test=torch.as_tensor(y_te),
+        x_train=torch.as_tensor(x_tr, dtype=dtype, device=dev),
+        y_train=torch.as_tensor(y_tr, device=dev),
+        x_test=torch.as_tensor(x_te, dtype=dtype, device=dev),
+        y_test=torch.as_tensor(y_te, device=dev),
     )

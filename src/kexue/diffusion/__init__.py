@@ -10,13 +10,20 @@ ICLR 2021 (arXiv:2011.13456).
   :class:`kexue.stochastic.SDE` with ``marginal``, ``prior_sample``, ``prior_logp`` and
   ``reverse(score_fn, eta)`` (the σ_t = ηg_t family; ``η = 0`` is the probability-flow ODE).
 * The exact oracle: :class:`GaussianMixture` (score, log-density, Laplacian at every ``t``).
-* Sampling: :func:`sample` with the methods in ``SAMPLERS`` and the grids in ``GRIDS``;
+* Sampling: :func:`sample` (and :func:`sample_n`, ``n`` prior draws in seeded blocks) with the
+  methods in ``SAMPLERS`` and the grids in ``GRIDS``;
   :func:`calibrate` picks a sampler's knobs for a given NFE on a calibration draw (a grid search
   over a fixed family — by default 64 ``trig_pc`` settings — in the spirit of "Align Your Steps",
   Sabour et al. 2024, arXiv:2404.14507), returning a :class:`Calibration`.
 * Likelihood: :func:`log_likelihood` (PF-ODE, exact or Hutchinson divergence) and
   :func:`bits_per_dim` (uniform dequantisation, offset ``log₂(n_bins/(hi − lo))``).
 * Training: :func:`dsm_loss`, score networks, :func:`train`; :func:`inpaint` by imputation.
+
+Devices and processes: everything runs on the device of its inputs (``x_T``, ``x``, ``x0``) or
+a ``device=`` argument, with generators on that device; randomness follows :mod:`kexue.rng`
+(``generator=None`` is PyTorch's default generator). :func:`sample_n` and ``block_size=`` of
+:func:`log_likelihood`/:func:`bits_per_dim` cut the rows into seeded blocks shared across a
+``torch.distributed`` process group, with the same numbers for any number of processes.
 
 Conventions: score functions are called ``score_fn(x, t)`` with ``x (batch, *shape)`` and ``t``
 a ``(batch,)`` tensor; SDE coefficient callables keep kexue.stochastic's ``(t, x)`` order.
@@ -35,7 +42,7 @@ from ._likelihood import DIVERGENCES, bits_per_dim, log_likelihood
 from ._loss import WEIGHTINGS, dsm_loss
 from ._mixture import GaussianMixture, MixtureScore
 from ._nets import NETS, FourierTimeFeatures, MLPScoreNet, ScoreModel, UNet8, net_from_spec
-from ._samplers import SAMPLERS, Sampler, pf_ode_lambda, sample, sample_norm
+from ._samplers import SAMPLERS, Sampler, pf_ode_lambda, sample, sample_n, sample_norm
 from ._sde import (
     VESDE,
     VPSDE,
@@ -52,7 +59,8 @@ __all__ = [
     # exact oracle
     "GaussianMixture", "MixtureScore",
     # sampling
-    "sample", "SAMPLERS", "Sampler", "time_grid", "GRIDS", "pf_ode_lambda", "sample_norm",
+    "sample", "sample_n", "SAMPLERS", "Sampler", "time_grid", "GRIDS", "pf_ode_lambda",
+    "sample_norm",
     "calibrate", "Calibration", "default_family", "pathwise_error", "TRIG_PC_DEFAULT",
     # likelihood
     "log_likelihood", "bits_per_dim", "DIVERGENCES",

@@ -243,7 +243,7 @@ def calibrate(score_fn: ScoreFn, sde: GaussianPathSDE, x_cal: torch.Tensor, nfe:
         if not bool(torch.isfinite(x).all()):
             raise ValueError(f"family[{i}] ({kw!r}) produced non-finite samples; remove it or "
                              "check the score at small t")
-        err = pathwise_error(x, reference.to(x.dtype)) if used <= nfe else math.inf
+        err = pathwise_error(x, reference.to(x.device, x.dtype)) if used <= nfe else math.inf
         errors.append(err)
         nfes.append(used)
         if say:

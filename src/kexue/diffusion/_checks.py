@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import torch
 
-from ._sde import GaussianPathSDE
+from ..devices import resolve_device
 
 
 def check_score_and_sde(score_fn: Any, sde: Any) -> None:
     """``score_fn`` callable and ``sde`` a :class:`GaussianPathSDE`, else ``TypeError``."""
+    from ._sde import GaussianPathSDE  # here: _sde itself imports this module
+
     if not callable(score_fn):
         raise TypeError(f"score_fn must be a callable (x, t) -> score; got "
                         f"{type(score_fn).__name__}")
@@ -34,3 +37,49 @@ def check_states(x: Any, name: str, *, what: str = "", nonfinite_hint: str = "")
                          f"{tuple(x.shape)}. For one sample use x[None].")
     if not bool(torch.isfinite(x).all()):
         raise ValueError(f"{name} contains non-finite values{nonfinite_hint}")
+
+
+def drawing_device(device: Any, generator: Any = None) -> torch.device:
+    """The device random numbers are drawn on: ``device`` if given (checked with
+    :func:`kexue.devices.resolve_device`), else a given ``torch.Generator``'s device, else
+    PyTorch's default device."""
+    if device is not None:
+        return resolve_device(device)
+    if isinstance(generator, torch.Generator):
+        return torch.device(generator.device)
+    return torch.empty(0).device
+
+
+class FiniteGuard:
+    """NaN/inf checks of a sampler's score evaluations without a host sync per step.
+
+    On the CPU each output is checked at once (a check costs nothing there and fails fast). On
+    an accelerator the count of non-finite entries is kept on the device and :meth:`finish`
+    reads all counts once at the end, raising for the first bad evaluation; the message is
+    ``message(n_bad, where)`` either way.
+    """
+
+    def __init__(self, device: torch.device, message: Callable[[int, Any], str], *,
+                 defer: bool | None = None) -> None:
+        self.defer = torch.device(device).type != "cpu" if defer is None else defer
+        self.message = message
+        self._counts: list[torch.Tensor] = []
+        self._where: list[Any] = []
+
+    def __call__(self, out: torch.Tensor, where: Any) -> None:
+        if self.defer:
+            self._counts.append((~torch.isfinite(out)).sum())
+            self._where.append(where)
+        elif not bool(torch.isfinite(out.sum())):
+            raise ValueError(self.message(int((~torch.isfinite(out)).sum()), where))
+
+    def finish(self) -> None:
+        """Raise for the first non-finite evaluation recorded (one host sync)."""
+        if not self._counts:
+            return
+        counts = torch.stack(self._counts).tolist()          # (evaluations,), one transfer
+        where = self._where
+        self._counts, self._where = [], []
+        for c, w in zip(counts, where):
+            if c:
+                raise ValueError(self.message(int(c), w))

@@ -22,7 +22,8 @@ from typing import Any
 
 import torch
 
-from ..stochastic._brownian import as_generator
+from ..rng import as_generator
+from ._checks import FiniteGuard
 from ._loss import diffusion_sq
 from ._nets import marginal_coefs
 
@@ -66,11 +67,15 @@ def inpaint(score_fn: ScoreFn, sde: Any, x_known: torch.Tensor, mask: Any, *, st
         x_known: ``(batch, D)``; entries where ``mask`` is false are ignored.
         mask: ``(D,)`` or ``(batch, D)``, true/1 where the value is known.
         steps: number of grid steps ``N`` (``>= 1``).
-        generator: ``torch.Generator`` or int seed (``None``: fresh seed; never the global RNG).
+        generator: following :mod:`kexue.rng`: a ``torch.Generator`` on ``x_known``'s device,
+            an int seed (a new generator there), or ``None`` (PyTorch's default generator).
         resample: RePaint repeats per step ``r >= 1`` (1 = plain imputation).
         t_end: last time of the grid, in ``(0, T)``.
         denoise_last: apply the final Tweedie step.
         x_T: optional starting state ``(batch, D)`` (default: a prior draw).
+
+    Everything runs on ``x_known``'s device; on an accelerator the score's finiteness is read
+    back once at the end, not every step.
 
     Returns:
         ``(x, info)``: ``x`` ``(batch, D)`` with ``x[mask] == x_known[mask]``; ``info`` has
@@ -93,30 +98,30 @@ def inpaint(score_fn: ScoreFn, sde: Any, x_known: torch.Tensor, mask: Any, *, st
     if not (0.0 < t_end < T):
         raise ValueError(f"t_end must lie in (0, T) = (0, {T}); got {t_end}")
     known = _mask(mask, x_known)
-    gen = as_generator(generator)
     b, dtype, dev = x_known.shape[0], x_known.dtype, x_known.device
+    gen = as_generator(generator, device=dev)
     y = torch.where(known, x_known, torch.zeros_like(x_known))
     nfe = 0
+    guard = FiniteGuard(dev, lambda bad, where: (
+        f"score_fn returned NaN/inf at step {where[0]} (t = {where[1]:.6g}); {bad} non-finite "
+        "values; check the model (or its checkpoint) and the input scaling"))
 
     def noise() -> torch.Tensor:
-        return torch.randn(x_known.shape, generator=gen, dtype=dtype).to(dev)
+        return torch.randn(x_known.shape, generator=gen, dtype=dtype, device=dev)
 
     def coefs(t: float) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         tt = torch.full((b,), t, dtype=dtype, device=dev)
         a, s = marginal_coefs(sde, tt)
         return tt, a[:, None], s[:, None]
 
-    def score(x: torch.Tensor, tt: torch.Tensor, i: int) -> torch.Tensor:
+    def score(x: torch.Tensor, tt: torch.Tensor, i: int, t: float) -> torch.Tensor:
         nonlocal nfe
         out = score_fn(x, tt)
         nfe += 1
         if out.shape != x.shape:
             raise ValueError(f"score_fn returned shape {tuple(out.shape)}; expected "
                              f"{tuple(x.shape)}")
-        if not bool(torch.isfinite(out).all()):
-            raise ValueError(
-                f"score_fn returned NaN/inf at step {i} (t = {float(tt[0]):.6g}); "
-                "check the model (or its checkpoint) and the input scaling")
+        guard(out, (i, t))
         return out
 
     def impute(x: torch.Tensor, t: float) -> torch.Tensor:
@@ -125,7 +130,7 @@ def inpaint(score_fn: ScoreFn, sde: Any, x_known: torch.Tensor, mask: Any, *, st
 
     grid = torch.linspace(T, t_end, steps + 1, dtype=torch.float64).tolist()
     if x_T is None:
-        x = sde.prior_sample((b, x_known.shape[1]), gen, dtype=dtype).to(dev)
+        x = sde.prior_sample((b, x_known.shape[1]), gen, dtype=dtype, device=dev)
     else:
         if x_T.shape != x_known.shape:
             raise ValueError(f"x_T must have shape {tuple(x_known.shape)}; got {tuple(x_T.shape)}")
@@ -139,7 +144,7 @@ def inpaint(score_fn: ScoreFn, sde: Any, x_known: torch.Tensor, mask: Any, *, st
             _, a_n, s_n = coefs(t_next)
             g2 = diffusion_sq(sde, tt)[:, None]  # (batch, 1)
             for j in range(resample):
-                drift = sde.drift(tt, x) - g2 * score(x, tt, i)  # (batch, D)
+                drift = sde.drift(tt, x) - g2 * score(x, tt, i, t)  # (batch, D)
                 x = x - drift * h + torch.sqrt(g2 * h) * noise()
                 x = impute(x, t_next)
                 if j < resample - 1:  # RePaint: back from t_{i+1} to t_i, exact forward kernel
@@ -148,8 +153,9 @@ def inpaint(score_fn: ScoreFn, sde: Any, x_known: torch.Tensor, mask: Any, *, st
                     x = ratio * x + std * noise()
         if denoise_last:
             tt, a, s = coefs(grid[-1])
-            x = (x + s**2 * score(x, tt, steps)) / a
+            x = (x + s**2 * score(x, tt, steps, grid[-1])) / a
         x = torch.where(known, y, x)
+    guard.finish()
     info = {"nfe": nfe, "steps": steps, "resample": resample, "t_end": t_end,
             "known_fraction": float(known.float().mean())}
     return x, info

@@ -14,6 +14,11 @@ with the log-SNR ``λ`` as independent variable (see :func:`kexue.diffusion.pf_o
 estimator ``E[zᵀ (∂S/∂x) z]`` with probes fixed for the whole solve (Rademacher or Gaussian;
 Grathwohl et al. 2019, arXiv:1810.01367), which is unbiased and whose spread falls like
 ``1/√n_probes``.
+
+Over a data set, ``block_size`` cuts the rows into fixed blocks, each solved on its own with its
+randomness (probes, dequantisation) from :func:`kexue.rng.block_generator` ``(seed, b)``; inside
+a process group each rank solves its blocks and the per-row results are all-gathered in block
+order (:mod:`kexue.parallel`), so the values are bit-identical for any number of processes.
 """
 
 from __future__ import annotations
@@ -24,7 +29,9 @@ from typing import Any
 
 import torch
 
-from ..stochastic._brownian import as_generator
+from .. import parallel
+from ..rng import as_generator, block_generator, seed_from
+from ._blocks import check_block_size, gather_rows
 from ._checks import check_score_and_sde, check_states
 from ._samplers import ScoreFn, _check_float
 from ._sde import GaussianPathSDE
@@ -40,6 +47,7 @@ def log_likelihood(score_fn: ScoreFn, sde: GaussianPathSDE, x: torch.Tensor, *,
                    rtol: float = 1e-5, atol: float = 1e-5, t_end: float = 1e-5,
                    prior_logp: Callable[[torch.Tensor], torch.Tensor] | None = None,
                    generator: torch.Generator | int | None = None,
+                   block_size: int | None = None,
                    ) -> tuple[torch.Tensor, dict[str, Any]]:
     """``log p_{t_end}(x)`` by the probability-flow ODE (Song et al. 2021, §D.2; Chen et al.
     2018): Dormand–Prince (torchdiffeq ``dopri5``) on ``(x, ∫∇·v)`` from ``t_end`` to ``T``.
@@ -56,22 +64,30 @@ def log_likelihood(score_fn: ScoreFn, sde: GaussianPathSDE, x: torch.Tensor, *,
         t_end: the data end of the integration, ``0 < t_end < T`` (score_sde: 1e-5).
         prior_logp: ``z (batch, *shape) -> (batch,)``, the log-density at ``T``; default
             ``sde.prior_logp`` (pass the exact ``p_T`` to remove the prior mismatch in tests).
-        generator: for the Hutchinson probes (``torch.Generator`` or seed).
+        generator: for the Hutchinson probes, following :mod:`kexue.rng`: a
+            ``torch.Generator`` on ``x``'s device, an int seed, or ``None`` (PyTorch's default
+            generator). With ``block_size`` it gives the seed of the block generators (an int
+            is used as it is; see :func:`kexue.rng.seed_from`).
+        block_size: ``None`` — one solve for the whole batch, here. An int — rows cut into
+            blocks of ``block_size``, each solved on its own (its own adaptive steps) with its
+            probes from :func:`kexue.rng.block_generator` ``(seed, b)``, shared across the
+            process group if there is one and gathered in block order: the same values for any
+            number of processes (on one kind of device and thread count).
 
     Returns:
         ``(logp, info)``: ``logp (batch,)`` in nats; ``info`` has ``"nfe"`` (score
-        evaluations), ``"prior_logp" (batch,)``, ``"delta_logp" (batch,)`` (the divergence
-        integral), ``"z" (batch, *shape)`` (the latent codes), ``"rtol"``, ``"atol"``,
-        ``"t_end"``, ``"divergence"``, ``"n_probes"``.
+        evaluations, summed over blocks), ``"prior_logp" (batch,)``, ``"delta_logp" (batch,)``
+        (the divergence integral), ``"z" (batch, *shape)`` (the latent codes), ``"rtol"``,
+        ``"atol"``, ``"t_end"``, ``"divergence"``, ``"n_probes"``; with ``block_size`` also
+        ``"nfe_per_block"``, ``"block_size"``, ``"seed"``, ``"world_size"``.
 
     Raises:
         TypeError: bad ``score_fn``/``sde``/``x`` types.
         ValueError: unknown ``divergence``/``probe`` (listing the valid ones), ``n_probes < 1``,
             ``t_end`` outside ``(0, T)``, non-finite ``x``, a score of the wrong shape or
-            non-finite (the message gives ``t``).
+            non-finite (the message gives ``t``), ``block_size`` not a positive int, more
+            processes than blocks.
     """
-    from torchdiffeq import odeint
-
     check_score_and_sde(score_fn, sde)
     check_states(x, "x")
     if divergence not in DIVERGENCES:
@@ -89,12 +105,54 @@ def log_likelihood(score_fn: ScoreFn, sde: GaussianPathSDE, x: torch.Tensor, *,
     prior = sde.prior_logp if prior_logp is None else prior_logp
     if not callable(prior):
         raise TypeError("prior_logp must be None or a callable z -> (batch,)")
+    opts = dict(divergence=divergence, n_probes=n_probes, probe=probe, rtol=rtol, atol=atol,
+                t_end=t_end, prior=prior)
+    if block_size is None:
+        gen = as_generator(generator, device=x.device) if divergence == "hutchinson" else None
+        return _log_likelihood(score_fn, sde, x, gen, **opts)
+    check_block_size(block_size)
+    base = int(parallel.broadcast_object(seed_from(generator)))
+    return _blocked(lambda b, xb: _log_likelihood(
+        score_fn, sde, xb, block_generator(base, b, device=x.device), **opts),
+        x, block_size, base)
+
+
+def _blocked(solve: Callable[[int, torch.Tensor], tuple[torch.Tensor, dict[str, Any]]],
+             x: torch.Tensor, block_size: int, seed: int,
+             ) -> tuple[torch.Tensor, dict[str, Any]]:
+    """``solve(b, x[lo:hi])`` per block across the process group; the per-row ``logp``,
+    ``prior_logp``, ``delta_logp`` and ``z`` gathered in block order."""
+    n, shape = x.shape[0], tuple(x.shape[1:])
+    D = math.prod(shape)
+    keep: dict[str, Any] = {}
+
+    def block(b: int, lo: int, hi: int) -> tuple[torch.Tensor, int]:
+        out, info = solve(b, x[lo:hi])
+        keep.update(info)
+        cols = torch.stack([out, info["prior_logp"], info["delta_logp"]], 1)   # (rows, 3)
+        return torch.cat([cols, info["z"].reshape(hi - lo, D)], 1), info["nfe"]
+
+    rows, nfes = gather_rows(block, n, block_size)      # (n, 3 + D)
+    info = {key: keep[key] for key in ("rtol", "atol", "t_end", "divergence", "n_probes")
+            if key in keep}
+    info.update({"nfe": sum(nfes), "prior_logp": rows[:, 1], "delta_logp": rows[:, 2],
+                 "z": rows[:, 3:].reshape(n, *shape), "nfe_per_block": nfes,
+                 "block_size": block_size, "seed": seed, "world_size": parallel.world_size()})
+    return rows[:, 0], info
+
+
+def _log_likelihood(score_fn: ScoreFn, sde: GaussianPathSDE, x: torch.Tensor,
+                    gen: torch.Generator | None, *, divergence: str, n_probes: int, probe: str,
+                    rtol: float, atol: float, t_end: float,
+                    prior: Callable[[torch.Tensor], torch.Tensor],
+                    ) -> tuple[torch.Tensor, dict[str, Any]]:
+    """One PF-ODE solve for the batch ``x`` (arguments checked by :func:`log_likelihood`)."""
+    from torchdiffeq import odeint
 
     batch, shape = x.shape[0], tuple(x.shape[1:])
     D = math.prod(shape)
     probes = None
     if divergence == "hutchinson":
-        gen = as_generator(generator, device=x.device)
         if probe == "rademacher":
             probes = torch.randint(0, 2, (n_probes, batch, *shape), generator=gen,
                                    device=x.device).to(x.dtype) * 2 - 1
@@ -151,7 +209,8 @@ def log_likelihood(score_fn: ScoreFn, sde: GaussianPathSDE, x: torch.Tensor, *,
 
     state0 = torch.cat([x.detach().reshape(batch, D),
                         torch.zeros(batch, 1, dtype=x.dtype, device=x.device)], dim=1)
-    lam = torch.tensor([lam_0, lam_T], dtype=x.dtype)
+    lam = torch.tensor([lam_0, lam_T], dtype=x.dtype, device=x.device)
+
     def norm(e: torch.Tensor) -> torch.Tensor:
         # the state's RMS and the log-density's RMS are controlled separately: in the plain RMS
         # over (batch, D + 1) entries the log-density column would weigh only 1/(D + 1)
@@ -173,7 +232,8 @@ def log_likelihood(score_fn: ScoreFn, sde: GaussianPathSDE, x: torch.Tensor, *,
 def bits_per_dim(score_fn: ScoreFn, sde: GaussianPathSDE, levels: torch.Tensor, *,
                  n_bins: int = 256, data_range: tuple[float, float] = (-1.0, 1.0),
                  dequantize: bool = True, generator: torch.Generator | int | None = None,
-                 dtype: torch.dtype = torch.float64, **likelihood_kwargs: Any,
+                 dtype: torch.dtype = torch.float64, block_size: int | None = None,
+                 **likelihood_kwargs: Any,
                  ) -> tuple[torch.Tensor, dict[str, Any]]:
     """Bits per dimension of discrete data under the PF-ODE likelihood, with uniform
     dequantisation (Song et al. 2021 §D.2; Theis et al. 2016, arXiv:1511.01844).
@@ -194,8 +254,13 @@ def bits_per_dim(score_fn: ScoreFn, sde: GaussianPathSDE, levels: torch.Tensor, 
         n_bins: number of levels.
         data_range: ``(lo, hi)`` of the model's data scale.
         dequantize: uniform noise (``True``) or bin centres.
-        generator: for the dequantisation noise and the Hutchinson probes.
+        generator: for the dequantisation noise and then the Hutchinson probes, following
+            :mod:`kexue.rng` (``None``: PyTorch's default generator); with ``block_size``, the
+            seed of the block generators.
         dtype: floating dtype for the likelihood computation.
+        block_size: as in :func:`log_likelihood`: block ``b`` draws its dequantisation noise
+            and then its probes from :func:`kexue.rng.block_generator` ``(seed, b)``, and the
+            blocks are shared across the process group (same values for any process count).
         **likelihood_kwargs: passed to :func:`log_likelihood` (``divergence``, ``n_probes``,
             ``rtol``, ``atol``, ``t_end``, …).
 
@@ -220,11 +285,28 @@ def bits_per_dim(score_fn: ScoreFn, sde: GaussianPathSDE, levels: torch.Tensor, 
             f"levels must be integers in [0, n_bins) = [0, {n_bins}); got values in "
             f"[{float(k.min()):g}, {float(k.max()):g}]. Pass the quantised data (e.g. "
             "pixel values 0..255), not data already scaled to the model's range.")
-    gen = as_generator(generator, device=k.device)
-    noise = (torch.rand(k.shape, generator=gen, dtype=dtype, device=k.device) if dequantize
-             else torch.full_like(k, 0.5))
-    y = lo + (hi - lo) * (k + noise) / n_bins
-    logp, info = log_likelihood(score_fn, sde, y, generator=gen, **likelihood_kwargs)
+    if "block_size" in likelihood_kwargs:
+        raise TypeError("pass block_size to bits_per_dim itself")
+
+    def dequantised(kk: torch.Tensor, gen: torch.Generator | None) -> torch.Tensor:
+        noise = (torch.rand(kk.shape, generator=gen, dtype=dtype, device=kk.device)
+                 if dequantize else torch.full_like(kk, 0.5))
+        return lo + (hi - lo) * (kk + noise) / n_bins
+
+    if block_size is None:
+        gen = as_generator(generator, device=k.device)
+        logp, info = log_likelihood(score_fn, sde, dequantised(k, gen), generator=gen,
+                                    **likelihood_kwargs)
+    else:
+        check_block_size(block_size)
+        base = int(parallel.broadcast_object(seed_from(generator)))
+
+        def solve(b: int, kb: torch.Tensor) -> tuple[torch.Tensor, dict[str, Any]]:
+            gen = block_generator(base, b, device=k.device)
+            return log_likelihood(score_fn, sde, dequantised(kb, gen), generator=gen,
+                                  **likelihood_kwargs)
+
+        logp, info = _blocked(solve, k, block_size, base)
     D = math.prod(tuple(k.shape[1:]))
     offset = math.log2(n_bins / (hi - lo))
     bpd = -logp / (D * math.log(2.0)) + offset

@@ -25,7 +25,7 @@ from typing import Any
 
 import torch
 
-from ..stochastic._brownian import as_generator
+from ..rng import as_generator
 from ._nets import _time_vector, marginal_coefs
 
 __all__ = ["dsm_loss", "WEIGHTINGS", "as_eps_fn", "diffusion_sq"]
@@ -88,15 +88,36 @@ def diffusion_sq(sde: Any, t: torch.Tensor) -> torch.Tensor:
     return g**2
 
 
+def _check_given(name: str, v: Any, shape: tuple[int, ...], x0: torch.Tensor) -> torch.Tensor:
+    """A user-given ``t``/``eps``: a floating tensor of ``shape`` on ``x0``'s device."""
+    if not isinstance(v, torch.Tensor) or not v.is_floating_point():
+        raise TypeError(f"{name} must be a floating torch.Tensor of shape {shape}; got "
+                        f"{type(v).__name__}" + (f" of dtype {v.dtype}"
+                                                 if isinstance(v, torch.Tensor) else ""))
+    if tuple(v.shape) != shape:
+        raise ValueError(f"{name} must have shape {shape} to match x0 {tuple(x0.shape)}; got "
+                         f"{tuple(v.shape)}")
+    if v.device != x0.device:
+        raise ValueError(f"{name} lives on {v.device} but x0 on {x0.device}; move it with "
+                         f"{name}.to(x0.device)")
+    return v.to(x0.dtype)
+
+
 def dsm_loss(model: Any, sde: Any, x0: torch.Tensor, *, weighting: str = "sigma2",
              t_min: float = 1e-5, generator: torch.Generator | int | None = None,
-             reduction: str = "mean") -> torch.Tensor:
+             reduction: str = "mean", t: torch.Tensor | None = None,
+             eps: torch.Tensor | None = None) -> torch.Tensor:
     """Denoising score matching loss for a continuous-time diffusion SDE (Vincent 2011;
     Song et al., ICLR 2021, arXiv:2011.13456, eq. (7); kexue.fm 9209).
 
-    Draws ``t ~ U(t_min, T)`` and ``ε ~ N(0, I)`` per example from ``generator``, forms
-    ``x_t = a_t x0 + s_t ε`` with ``(a_t, s_t) = sde.marginal(t)``, and returns
-    ``λ(t)/s_t² · ‖ε̂(x_t, t) − ε‖²`` averaged over the batch (see the module docstring).
+    Draws ``t ~ U(t_min, T)`` and then ``ε ~ N(0, I)`` per example from ``generator`` on
+    ``x0``'s device (unless given), forms ``x_t = a_t x0 + s_t ε`` with ``(a_t, s_t) =
+    sde.marginal(t)``, and returns ``λ(t)/s_t² · ‖ε̂(x_t, t) − ε‖²`` averaged over the batch (see
+    the module docstring).
+
+    Passing ``t`` and ``eps`` makes the loss a deterministic function of them: a distributed
+    trainer draws one global batch's ``t``/``ε`` and hands each process its slice, so the
+    processes together compute exactly the single-process loss.
 
     Args:
         model: a :class:`ScoreModel` (ε-prediction, used directly) or any score function
@@ -107,16 +128,22 @@ def dsm_loss(model: Any, sde: Any, x0: torch.Tensor, *, weighting: str = "sigma2
         x0: data, ``(batch, D)``.
         weighting: ``"sigma2"`` (``λ = s_t²``) or ``"likelihood"`` (``λ = g_t²``).
         t_min: smallest time drawn (the ``ε`` of Song et al.; 1e-5), in ``(0, T)``.
-        generator: ``torch.Generator`` or int seed (``None``: a fresh, non-deterministically
-            seeded generator; the global RNG is never used).
+        generator: for the draws of ``t`` and ``ε``, following :mod:`kexue.rng`: a
+            ``torch.Generator`` on ``x0``'s device, an int seed (a new generator there), or
+            ``None`` (PyTorch's default generator, as ``torch.randn``). ``t`` is drawn first,
+            then ``ε``; what is given is not drawn (and draws nothing).
         reduction: ``"mean"`` (scalar) or ``"none"`` (per-example losses, ``(batch,)``).
+        t: optional diffusion times ``(batch,)`` on ``x0``'s device, used instead of drawing
+            (they should lie in ``(0, T]``; checked only on the CPU, to avoid a host sync).
+        eps: optional noise ``(batch, D)`` on ``x0``'s device, used instead of drawing.
 
     Returns:
         The loss: a 0-d tensor, or ``(batch,)`` for ``reduction="none"``.
 
     Raises:
-        ValueError: unknown weighting/reduction, ``t_min`` outside ``(0, T)``, ``x0`` not 2-D.
-        TypeError: ``x0`` not a floating tensor.
+        ValueError: unknown weighting/reduction, ``t_min`` outside ``(0, T)``, ``x0`` not 2-D,
+            ``t``/``eps`` of the wrong shape or on another device.
+        TypeError: ``x0``, ``t`` or ``eps`` not a floating tensor.
     """
     if weighting not in WEIGHTINGS:
         raise ValueError(f"weighting must be one of {', '.join(WEIGHTINGS)}; got {weighting!r}")
@@ -131,11 +158,17 @@ def dsm_loss(model: Any, sde: Any, x0: torch.Tensor, *, weighting: str = "sigma2
     T = float(getattr(sde, "T", 1.0))
     if not (0.0 < t_min < T):
         raise ValueError(f"t_min must lie in (0, T) = (0, {T}); got {t_min}")
-    gen = as_generator(generator)
     b = x0.shape[0]
-    t = t_min + (T - t_min) * torch.rand(b, generator=gen, dtype=x0.dtype)  # (batch,)
-    eps = torch.randn(x0.shape, generator=gen, dtype=x0.dtype)  # (batch, D)
-    t, eps = t.to(x0.device), eps.to(x0.device)
+    if t is not None:
+        t = _check_given("t", t, (b,), x0)
+    if eps is not None:
+        eps = _check_given("eps", eps, tuple(x0.shape), x0)
+    gen = as_generator(generator, device=x0.device) if t is None or eps is None else None
+    if t is None:
+        t = t_min + (T - t_min) * torch.rand(b, generator=gen, dtype=x0.dtype,
+                                             device=x0.device)  # (batch,)
+    if eps is None:
+        eps = torch.randn(x0.shape, generator=gen, dtype=x0.dtype, device=x0.device)  # (b, D)
     a, s = marginal_coefs(sde, t)  # (batch,)
     xt = a[:, None] * x0 + s[:, None] * eps  # (batch, D)
     eps_hat = as_eps_fn(model, sde)(xt, _time_vector(t, b, x0))

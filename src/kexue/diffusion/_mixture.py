@@ -19,7 +19,8 @@ import math
 
 import torch
 
-from ..stochastic._brownian import as_generator
+from ..rng import as_generator
+from ._checks import drawing_device
 from ._sde import GaussianPathSDE
 
 __all__ = ["GaussianMixture"]
@@ -40,7 +41,8 @@ class GaussianMixture:
         ValueError: inconsistent shapes, negative weights, covariances not positive definite.
 
     Methods take ``x (batch, d)`` and ``t`` as a float, 0-d tensor or ``(batch,)`` tensor in
-    ``[0, sde.T]``; computation is in float64 and results come back in ``x``'s dtype.
+    ``[0, sde.T]``; computation is in float64 on ``x``'s device (the parameters are copied to a
+    device once and cached) and results come back in ``x``'s dtype.
     """
 
     def __init__(self, weights, means, covs) -> None:
@@ -81,6 +83,17 @@ class GaussianMixture:
         self._log_w = torch.log(self.weights)
         self._evals, self._evecs = evals, evecs
         self.n_components, self.dim = K, d
+        self._cache: dict[torch.device, tuple[torch.Tensor, ...]] = {}
+
+    def _params(self, device: torch.device) -> tuple[torch.Tensor, ...]:
+        """``(weights, log_w, means, evals, evecs)`` on ``device`` (copied once, then cached)."""
+        device = torch.device(device)
+        if device == self.means.device:
+            return self.weights, self._log_w, self.means, self._evals, self._evecs
+        if device not in self._cache:
+            self._cache[device] = tuple(v.to(device) for v in (
+                self.weights, self._log_w, self.means, self._evals, self._evecs))
+        return self._cache[device]
 
     # ------------------------------------------------------------------------- constructors
     @classmethod
@@ -149,30 +162,39 @@ class GaussianMixture:
         return self._parts_kernel(x, a, s)
 
     def _parts_kernel(self, x: torch.Tensor, a, s):
-        diff = x[:, None, :] - a * self.means[None]                         # (B, K, d)
-        y = diff if self._diagonal else torch.einsum("bkd,kde->bke", diff, self._evecs)
-        var = (a * a) * self._evals[None] + s * s                          # (B|1, K, d)
+        _, log_w, means, evals, evecs = self._params(x.device)
+        diff = x[:, None, :] - a * means[None]                              # (B, K, d)
+        y = diff if self._diagonal else torch.einsum("bkd,kde->bke", diff, evecs)
+        var = (a * a) * evals[None] + s * s                                # (B|1, K, d)
         inv = 1.0 / var
         yi = y * inv                                                        # (B, K, d)
         logdet = torch.log(var).sum(-1)                                     # (B|1, K)
         logn = -0.5 * (y * yi).sum(-1) - 0.5 * logdet - 0.5 * self.dim * math.log(2 * math.pi)
-        return self._log_w + logn, yi, inv
+        return log_w + logn, yi, inv
 
     def _to_x(self, v: torch.Tensor) -> torch.Tensor:
         """Eigenbasis vectors ``(B, K, d)`` back to the standard basis."""
-        return v if self._diagonal else torch.einsum("bke,kde->bkd", v, self._evecs)
+        return v if self._diagonal else torch.einsum("bke,kde->bkd", v,
+                                                     self._params(v.device)[4])
 
     # ------------------------------------------------------------------------------ public
-    def sample(self, n: int, generator: torch.Generator | int | None = None) -> torch.Tensor:
-        """``n`` draws from ``p_0``: ``(n, d)`` float64. Components first (multinomial), then
-        Gaussians ``μ_k + U_k Λ_k^{1/2} z``."""
+    def sample(self, n: int, generator: torch.Generator | int | None = None, *,
+               device: torch.device | str | None = None) -> torch.Tensor:
+        """``n`` draws from ``p_0``: ``(n, d)`` float64 on ``device``. Components first
+        (multinomial), then Gaussians ``μ_k + U_k Λ_k^{1/2} z``.
+
+        ``generator`` follows :mod:`kexue.rng` (a generator on the drawing device, an int seed,
+        or ``None`` for PyTorch's default generator); ``device`` defaults to the generator's
+        device, else PyTorch's default device."""
         if isinstance(n, bool) or not isinstance(n, int) or n < 1:
             raise ValueError(f"n must be a positive int; got {n!r}")
-        gen = as_generator(generator)
-        comp = torch.multinomial(self.weights, n, replacement=True, generator=gen)   # (n,)
-        z = torch.randn(n, self.dim, generator=gen, dtype=_F64)                      # (n, d)
-        scaled = z * torch.sqrt(self._evals[comp])                                   # (n, d)
-        return self.means[comp] + torch.einsum("nde,ne->nd", self._evecs[comp], scaled)
+        dev = drawing_device(device, generator)
+        gen = as_generator(generator, device=dev)
+        weights, _, means, evals, evecs = self._params(dev)
+        comp = torch.multinomial(weights, n, replacement=True, generator=gen)        # (n,)
+        z = torch.randn(n, self.dim, generator=gen, dtype=_F64, device=dev)          # (n, d)
+        scaled = z * torch.sqrt(evals[comp])                                         # (n, d)
+        return means[comp] + torch.einsum("nde,ne->nd", evecs[comp], scaled)
 
     def at(self, sde: GaussianPathSDE, t: float) -> GaussianMixture:
         """The perturbed mixture ``p_t = Σ_k π_k N(ᾱ_t μ_k, ᾱ_t² Σ_k + β̄_t² I)`` (scalar ``t``)."""
@@ -198,7 +220,7 @@ class GaussianMixture:
         w = torch.softmax(logits, dim=1)                                    # (B, K)
         if self._diagonal:
             return -(w[:, :, None] * yi).sum(1).to(x.dtype)
-        return -torch.einsum("bk,bke,kde->bd", w, yi, self._evecs).to(x.dtype)
+        return -torch.einsum("bk,bke,kde->bd", w, yi, self._params(x.device)[4]).to(x.dtype)
 
     def kernel_score(self, x: torch.Tensor, mean_coef: float, std: float) -> torch.Tensor:
         """``∇_x log`` of ``Σ_k π_k N(x; mean_coef·μ_k, mean_coef² Σ_k + std² I)``: the score for
@@ -210,7 +232,7 @@ class GaussianMixture:
         w = torch.softmax(logits, dim=1)
         if self._diagonal:
             return -(w[:, :, None] * yi).sum(1).to(x.dtype)
-        return -torch.einsum("bk,bke,kde->bd", w, yi, self._evecs).to(x.dtype)
+        return -torch.einsum("bk,bke,kde->bd", w, yi, self._params(x.device)[4]).to(x.dtype)
 
     def laplacian_log_prob(self, x: torch.Tensor, t: float | torch.Tensor = 0.0,
                            sde: GaussianPathSDE | None = None) -> torch.Tensor:

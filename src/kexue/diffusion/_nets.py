@@ -10,6 +10,11 @@ one network works for VE (``s_t`` up to ``σ_max``) and VP/sub-VP (``a_t² + s_t
 Shapes: data are flat, ``x`` is ``(batch, dim)`` (an 8×8 image is ``dim = 64``); ``t`` is
 ``(batch,)`` or a scalar. Every network maps ``(x, t) -> (batch, dim)``.
 
+Devices: the networks are ordinary ``nn.Module``s (``.to(device)`` moves them); the constructors'
+``device=`` builds the weights exactly as on the CPU with the same ``seed`` (initialisation draws
+from a forked CPU generator) and then moves them, so a seed gives the same network everywhere.
+Time features and the ε→score adapter follow the device of their inputs.
+
 Networks carry a JSON-able ``spec`` (``{"kind": ..., **kwargs}``) so that a checkpoint can rebuild
 them with :func:`net_from_spec`.
 """
@@ -23,6 +28,8 @@ from typing import Any
 
 import torch
 from torch import nn
+
+from ..devices import resolve_device
 
 __all__ = [
     "FourierTimeFeatures", "MLPScoreNet", "UNet8", "ScoreModel", "net_from_spec", "NETS",
@@ -45,6 +52,12 @@ def _init_rng(seed: int | None) -> Iterator[None]:
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(int(seed))
         yield
+
+
+def _place(module: nn.Module, device: torch.device | str | None) -> None:
+    """Move ``module`` to ``device`` (checked by :func:`kexue.devices.resolve_device`)."""
+    if device is not None:
+        module.to(resolve_device(device))
 
 
 def _time_vector(t: Any, batch: int, like: torch.Tensor) -> torch.Tensor:
@@ -103,15 +116,18 @@ class MLPScoreNet(nn.Module):
         n_freq: Fourier frequencies of the time features.
         seed: seeds the weight initialisation (the global RNG is left as it was); ``None`` uses
             the global RNG like any ``nn.Module``.
+        device: where the parameters live (built as on the CPU, then moved); default PyTorch's
+            default device.
 
     Shapes: ``x`` ``(batch, D)``, ``t`` ``(batch,)`` → ``(batch, D)``.
     """
 
     def __init__(self, dim: int, *, hidden: int = 128, depth: int = 3, n_freq: int = 16,
-                 seed: int | None = None):
+                 seed: int | None = None, device: torch.device | str | None = None):
         super().__init__()
         with _init_rng(seed):
             self._build(dim, hidden, depth, n_freq)
+        _place(self, device)
 
     def _build(self, dim: int, hidden: int, depth: int, n_freq: int) -> None:
         _check_pos_int("dim", dim)
@@ -181,15 +197,18 @@ class UNet8(nn.Module):
         image_shape: ``(H, W)``; both must be divisible by 4.
         n_freq: Fourier frequencies of the time features.
         seed: seeds the weight initialisation (the global RNG is left as it was).
+        device: where the parameters live (built as on the CPU, then moved); default PyTorch's
+            default device.
 
     Shapes: ``x`` ``(batch, H·W)`` (flat images), ``t`` ``(batch,)`` → ``(batch, H·W)``.
     """
 
     def __init__(self, *, ch: int = 32, image_shape: tuple[int, int] = (8, 8), n_freq: int = 16,
-                 seed: int | None = None):
+                 seed: int | None = None, device: torch.device | str | None = None):
         super().__init__()
         with _init_rng(seed):
             self._build(ch, image_shape, n_freq)
+        _place(self, device)
 
     def _build(self, ch: int, image_shape: tuple[int, int], n_freq: int) -> None:
         _check_pos_int("ch", ch)
@@ -239,9 +258,13 @@ class UNet8(nn.Module):
 NETS = {"mlp": MLPScoreNet, "unet8": UNet8}
 
 
-def net_from_spec(spec: Mapping[str, Any]) -> nn.Module:
-    """Rebuild a network from its ``spec`` (as stored in a checkpoint's metadata)."""
+def net_from_spec(spec: Mapping[str, Any], *, device: torch.device | str | None = None
+                  ) -> nn.Module:
+    """Rebuild a network from its ``spec`` (as stored in a checkpoint's metadata), on
+    ``device`` (default PyTorch's default device)."""
     spec = dict(spec)
+    if device is not None:
+        spec["device"] = device
     kind = spec.pop("kind", None)
     if kind not in NETS:
         raise ValueError(f"unknown network kind {kind!r}; valid kinds: {', '.join(NETS)}")

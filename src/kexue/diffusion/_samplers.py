@@ -63,25 +63,39 @@ from typing import Any
 
 import torch
 
-from ..stochastic._brownian import as_generator
-from ._checks import check_score_and_sde, check_states
+from .. import parallel
+from ..rng import as_generator, block_generator, seed_from
+from ._blocks import gather_rows
+from ._checks import FiniteGuard, check_score_and_sde, check_states, drawing_device
 from ._grids import GRIDS, time_grid
 from ._sde import GaussianPathSDE
 
-__all__ = ["Sampler", "SAMPLERS", "sample", "pf_ode_lambda", "sample_norm"]
+__all__ = ["Sampler", "SAMPLERS", "sample", "sample_n", "pf_ode_lambda", "sample_norm"]
 
 ScoreFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 
 
 class _Model:
-    """The score-function adapter: counts evaluations, checks shape once and finiteness always,
-    and gives the noise and data predictions."""
+    """The score-function adapter: counts evaluations, checks shape once and finiteness always
+    (on an accelerator through a :class:`FiniteGuard`, read once at the end, unless ``defer`` is
+    false), and gives the noise and data predictions."""
 
-    def __init__(self, score_fn: ScoreFn, x_like: torch.Tensor, n_steps: int = 0) -> None:
+    def __init__(self, score_fn: ScoreFn, x_like: torch.Tensor, n_steps: int = 0, *,
+                 defer: bool | None = None) -> None:
         self.fn = score_fn
         self.nfe = 0
         self.shape = tuple(x_like.shape)
         self.n_steps = n_steps
+        self.guard = FiniteGuard(x_like.device, self._message, defer=defer)
+
+    def _message(self, bad: int, where: tuple[int, float, int]) -> str:
+        step, t, nfe = where
+        at = ("during the adaptive solve" if step < 0 else
+              f"at step {step + 1} of {self.n_steps}" if step < self.n_steps else
+              "at the final step to t = 0")
+        return (f"score_fn returned {bad} non-finite values (NaN/inf) {at} (t={t:.6g}, "
+                f"evaluation {nfe}). Check the model for this t, or use more steps / a "
+                "larger t_end.")
 
     def score(self, x: torch.Tensor, tb: torch.Tensor, where: tuple[int, float]) -> torch.Tensor:
         out = self.fn(x, tb)
@@ -93,16 +107,7 @@ class _Model:
                 raise ValueError(
                     f"score_fn(x, t) must return x's shape {self.shape} = (batch, …); got "
                     f"{tuple(out.shape)}. Check that the model's input and output sizes match x.")
-        if not bool(torch.isfinite(out.sum())):
-            bad = int((~torch.isfinite(out)).sum())
-            step, t = where
-            at = ("during the adaptive solve" if step < 0 else
-                  f"at step {step + 1} of {self.n_steps}" if step < self.n_steps else
-                  "at the final step to t = 0")
-            raise ValueError(
-                f"score_fn returned {bad} non-finite values (NaN/inf) {at} (t={t:.6g}, "
-                f"evaluation {self.nfe}). Check the model for this t, or use more steps / a "
-                "larger t_end.")
+        self.guard(out, (*where, self.nfe))
         return out
 
 
@@ -466,7 +471,7 @@ def _rk45(r: _Run, x: torch.Tensor) -> torch.Tensor:
         return model.score(xx, tb, (-1, t))
 
     rhs = pf_ode_lambda(r.sde, score, r.lam[0], r.lam[-1])
-    x = odeint(rhs, x, lam.to(x.dtype), method="dopri5", rtol=r.opts["rtol"],
+    x = odeint(rhs, x, lam.to(x.device, x.dtype), method="dopri5", rtol=r.opts["rtol"],
                atol=r.opts["atol"], options={"norm": sample_norm})[-1]
     r.done(r.n - 1, x)
     return x
@@ -598,9 +603,14 @@ def sample(score_fn: ScoreFn, sde: GaussianPathSDE, x_T: torch.Tensor, *, method
             concentrate around ``σ ≈ c``.
         order, corrector: ``trig_pc``'s Adams–Bashforth order ``p`` (1–3) and whether the
             Adams–Moulton corrector runs (global order ``p + 1`` with it, ``p`` without).
-        generator: ``torch.Generator`` or int seed for the noise of stochastic methods
-            (``None``: a fresh seed); the global RNG is never touched.
+        generator: for the noise of stochastic methods, following :mod:`kexue.rng`: a
+            ``torch.Generator`` on ``x_T``'s device, an int seed (a new generator there), or
+            ``None`` (PyTorch's default generator, as ``torch.randn``).
         callback: called after every step with ``{"i", "t", "x", "nfe"}``.
+
+    Everything runs on ``x_T``'s device; the score's finiteness is checked without a host
+    synchronisation per step on accelerators (once at the end; ``rk45``'s step control
+    synchronises anyway and checks at once).
 
     Returns:
         ``(x, info)``: ``x`` of ``x_T``'s shape at ``t = 0`` (or ``t_end``); ``info`` has
@@ -658,7 +668,7 @@ def sample(score_fn: ScoreFn, sde: GaussianPathSDE, x_T: torch.Tensor, *, method
     ts = time_grid(sde, steps, grid=grid, t_start=t_start, t_end=t_end, rho=rho, scale=scale)
     gen = as_generator(generator, device=x_T.device) if (
         spec.stochastic or opts["eta"] > 0) else None
-    model = _Model(score_fn, x_T, steps)
+    model = _Model(score_fn, x_T, steps, defer=False if method == "rk45" else None)
     run = _Run(sde, ts, x_T, model, gen, opts)
     with torch.no_grad():
         x = spec.fn(run, x_T)
@@ -668,6 +678,98 @@ def sample(score_fn: ScoreFn, sde: GaussianPathSDE, x_T: torch.Tensor, *, method
             x = _final_ode(run, x)
         elif final == "tweedie":
             x = _final_tweedie(run, x)
+    model.guard.finish()
     info = {"nfe": model.nfe, "ts": ts, "method": method, "grid": grid,
             "t_final": 0.0 if final else float(ts[-1]), "denoise_last": final}
     return x, info
+
+
+def sample_n(score_fn: ScoreFn, sde: GaussianPathSDE, n: int, shape: int | tuple[int, ...], *,
+             method: str, steps: int | None = None, seed: torch.Generator | int | None = 0,
+             block_size: int = 1024, device: torch.device | str | None = None,
+             dtype: torch.dtype | None = None,
+             prior: Callable[[int, torch.Generator], torch.Tensor] | None = None,
+             **sample_kwargs: Any) -> tuple[torch.Tensor, dict[str, Any]]:
+    """``n`` samples by :func:`sample`, cut into seeded blocks and shared across processes — the
+    same ``(n, *shape)`` result, bit for bit, for any number of processes.
+
+    Rows are cut into fixed blocks of ``block_size`` (:func:`kexue.parallel.block_ranges`);
+    block ``b`` uses one generator, :func:`kexue.rng.block_generator` ``(seed, b)`` on
+    ``device``, first for its prior draw ``x_T`` and then for the sampler's noise. Inside a
+    process group (``torchrun``, :func:`kexue.parallel.init_from_env`) each rank samples its own
+    blocks and the blocks are all-gathered in block order, so every rank returns all ``n``
+    samples; without one, everything runs here. Results match across process counts on the
+    same kind of device and thread count (a block's own arithmetic must not change).
+
+    Args:
+        score_fn, sde, method, steps: as for :func:`sample`.
+        n: number of samples, ``>= 1``.
+        shape: the shape of one sample (an int ``D`` for flat data).
+        seed: an int (or a generator / ``None``, from which one seed is drawn on rank 0 and
+            broadcast, see :func:`kexue.rng.seed_from`).
+        block_size: rows per block; the number of processes may not exceed the number of blocks
+            ``ceil(n / block_size)``.
+        device: where to sample (default PyTorch's default device); checked by
+            :func:`kexue.devices.resolve_device`.
+        dtype: floating dtype of the samples (default ``torch.get_default_dtype()``).
+        prior: ``prior(rows, generator) -> (rows, *shape)`` draws a block's starting states
+            (e.g. the exact ``p_T`` of a :class:`GaussianMixture`); default
+            ``sde.prior_sample``.
+        **sample_kwargs: the other options of :func:`sample` (``grid``, ``t_end``, ``eta``, …;
+            not ``generator``, which the blocks own).
+
+    Returns:
+        ``(x, info)``: ``x (n, *shape)`` on ``device``; ``info`` has ``"nfe"`` (summed over
+        blocks), ``"nfe_per_block"``, ``"n_blocks"``, ``"block_size"``, ``"seed"``,
+        ``"world_size"``, and ``"method"``, ``"grid"``, ``"t_final"``, ``"ts"`` of the last block
+        sampled here.
+
+    Raises:
+        TypeError: ``generator`` among ``sample_kwargs``; the errors of :func:`sample`.
+        ValueError: ``n`` or ``block_size`` not a positive int, a bad ``shape``, more processes
+            than blocks, a ``prior`` returning the wrong shape; the errors of :func:`sample`.
+    """
+    check_score_and_sde(score_fn, sde)
+    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+        raise ValueError(f"n must be a positive int (number of samples); got {n!r}")
+    if "generator" in sample_kwargs:
+        raise TypeError("sample_n draws from per-block generators derived from seed; pass "
+                        "seed=... instead of generator=...")
+    if "x_T" in sample_kwargs:
+        raise TypeError("sample_n draws x_T itself (per block, from prior); use sample() to "
+                        "start from given states")
+    dims = (shape,) if isinstance(shape, int) and not isinstance(shape, bool) else shape
+    if not (isinstance(dims, tuple) and dims and all(
+            isinstance(d, int) and not isinstance(d, bool) and d >= 1 for d in dims)):
+        raise ValueError(f"shape must be a positive int D or a tuple of positive ints; got "
+                         f"{shape!r}")
+    if method not in SAMPLERS:
+        raise ValueError(f"unknown method {method!r}; valid methods: {', '.join(SAMPLERS)}")
+    dev = drawing_device(device)
+    dtype = dtype or torch.get_default_dtype()
+    base = int(parallel.broadcast_object(seed_from(seed, name="seed")))
+    D = math.prod(dims)
+    last: dict[str, Any] = {}
+
+    def block(b: int, lo: int, hi: int) -> tuple[torch.Tensor, int]:
+        gen = block_generator(base, b, device=dev)
+        rows = hi - lo
+        if prior is None:
+            x_T = sde.prior_sample((rows, *dims), gen, dtype=dtype, device=dev)
+        else:
+            x_T = prior(rows, gen)
+            if not isinstance(x_T, torch.Tensor) or tuple(x_T.shape) != (rows, *dims):
+                got = tuple(x_T.shape) if isinstance(x_T, torch.Tensor) else type(x_T).__name__
+                raise ValueError(f"prior(rows, generator) must return a tensor of shape "
+                                 f"{(rows, *dims)}; got {got}")
+            x_T = x_T.to(dev, dtype)
+        x, info = sample(score_fn, sde, x_T, method=method, steps=steps, generator=gen,
+                         **sample_kwargs)
+        last.update(info)
+        return x.reshape(rows, D), int(info["nfe"])
+
+    flat, nfes = gather_rows(block, n, block_size)
+    info = {"nfe": sum(nfes), "nfe_per_block": nfes, "n_blocks": len(nfes),
+            "block_size": block_size, "seed": base, "world_size": parallel.world_size(),
+            **{k: last[k] for k in ("method", "grid", "t_final", "ts") if k in last}}
+    return flat.reshape(n, *dims), info

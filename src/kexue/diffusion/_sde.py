@@ -20,6 +20,10 @@ Reconciling the two call conventions: :class:`kexue.stochastic.SDE` calls ``diff
 the diffusion models' ``g_t`` does not depend on ``x``, so here ``diffusion(t, x=None)`` accepts
 and ignores ``x`` and returns ``g_t`` with ``t``'s shape (broadcastable to ``(batch, d)`` when
 ``t`` is 0-d, or reshaped to ``(batch, 1, …)`` by :meth:`GaussianPathSDE.drift`).
+
+Devices: coefficients follow the device of the times they are given (a float gives a CPU
+scalar, which broadcasts against tensors on any device); :meth:`GaussianPathSDE.prior_sample`
+draws on ``device`` (default: the generator's device, else PyTorch's default device).
 """
 
 from __future__ import annotations
@@ -29,8 +33,9 @@ from collections.abc import Callable, Sequence
 
 import torch
 
+from ..rng import as_generator
 from ..stochastic import SDE
-from ..stochastic._brownian import as_generator
+from ._checks import drawing_device
 
 __all__ = [
     "GaussianPathSDE", "VPSDE", "SubVPSDE", "VESDE", "ReverseSDE", "ddpm_alphas_cumprod",
@@ -157,10 +162,16 @@ class GaussianPathSDE(SDE):
 
     # ------------------------------------------------------------------------------ public API
     def _checked_t(self, t: float | torch.Tensor, name: str = "t") -> torch.Tensor:
+        """``t`` as a tensor, checked finite and in ``[0, T]``. The value checks read the times
+        back to the host, so they run for CPU times only: score networks call ``marginal`` on
+        every evaluation inside sampler loops, where a sync per step would stall an accelerator
+        (the public entry points check their own time grids)."""
         tt = _as_t(t)
         if tt.ndim > 1:
             raise ValueError(f"{name} must be a float, a 0-d tensor or a (batch,) tensor; got "
                              f"shape {tuple(tt.shape)}")
+        if tt.device.type != "cpu":
+            return tt
         if not bool(torch.isfinite(tt).all()):
             raise ValueError(f"{name} must be finite; got {tt}")
         lo, hi = float(tt.min()), float(tt.max())
@@ -246,18 +257,21 @@ class GaussianPathSDE(SDE):
 
     def prior_sample(self, shape: Sequence[int] | torch.Size, generator: torch.Generator | int
                      | None = None, *, dtype: torch.dtype | None = None,
-                     device: torch.device | str = "cpu") -> torch.Tensor:
+                     device: torch.device | str | None = None) -> torch.Tensor:
         """A draw from the prior ``N(0, prior_std² I)`` of shape ``shape = (batch, *dims)``.
 
-        ``generator``: ``torch.Generator`` or int seed (``None``: fresh seed); the global RNG is
-        never used. ``dtype`` defaults to ``torch.get_default_dtype()``.
+        ``generator`` follows :mod:`kexue.rng`: a ``torch.Generator`` on the drawing device, an
+        int seed (a new generator there) or ``None`` (PyTorch's default generator, as
+        ``torch.randn``). ``device`` defaults to the generator's device, else PyTorch's default
+        device; ``dtype`` defaults to ``torch.get_default_dtype()``.
         """
         shape = tuple(int(s) for s in shape)
         if len(shape) < 1 or any(s < 1 for s in shape):
             raise ValueError(f"shape must be (batch, *dims) with positive sizes; got {shape}")
-        gen = as_generator(generator, device=device)
+        dev = drawing_device(device, generator)
+        gen = as_generator(generator, device=dev)
         z = torch.randn(shape, generator=gen, dtype=dtype or torch.get_default_dtype(),
-                        device=device)
+                        device=dev)
         return z * self.prior_std
 
     def prior_logp(self, z: torch.Tensor) -> torch.Tensor:
@@ -457,7 +471,7 @@ class _TableVPSDE(GaussianPathSDE):
 
     def _log_ac(self, t: torch.Tensor) -> torch.Tensor:
         """Piecewise-linear ``ln ᾱ_t²`` (differentiable in ``t``)."""
-        knots, L, slope = (v.to(t.dtype) for v in (self._knots, self._L, self._slope))
+        knots, L, slope = (v.to(t.device, t.dtype) for v in (self._knots, self._L, self._slope))
         k = torch.clamp(torch.searchsorted(knots, t.detach(), right=True) - 1, 0,
                         slope.numel() - 1)
         return L[k] + slope[k] * (t - knots[k])
@@ -469,7 +483,7 @@ class _TableVPSDE(GaussianPathSDE):
         return torch.sqrt(-torch.expm1(self._log_ac(t)))
 
     def _f_g2(self, t):
-        knots, slope = self._knots.to(t.dtype), self._slope.to(t.dtype)
+        knots, slope = self._knots.to(t.device, t.dtype), self._slope.to(t.device, t.dtype)
         k = torch.clamp(torch.searchsorted(knots, t.detach(), right=True) - 1, 0,
                         slope.numel() - 1)
         beta = -slope[k]                                  # β(t) = −d ln ᾱ²/dt
@@ -478,11 +492,11 @@ class _TableVPSDE(GaussianPathSDE):
     def _t_of_log_snr(self, lam):
         # ln ᾱ² = −softplus(−2λ) is linear in t between knots: invert by interpolation.
         target = -torch.nn.functional.softplus(-2.0 * lam)
-        L = self._L.to(lam.dtype)
-        knots = self._knots.to(lam.dtype)
+        L = self._L.to(lam.device, lam.dtype)
+        knots = self._knots.to(lam.device, lam.dtype)
         # L is decreasing: search on −L
         k = torch.clamp(torch.searchsorted(-L, -target, right=True) - 1, 0, L.numel() - 2)
-        return knots[k] + (target - L[k]) / self._slope.to(lam.dtype)[k]
+        return knots[k] + (target - L[k]) / self._slope.to(lam.device, lam.dtype)[k]
 
     def timestep_of_t(self, t: float | torch.Tensor) -> torch.Tensor:
         """The (fractional) training-step index ``k = t N / T − 1`` of time ``t``."""

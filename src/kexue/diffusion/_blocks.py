@@ -1,0 +1,62 @@
+"""Row blocks shared across processes: the sharding rule of :mod:`kexue.parallel` for per-row
+results (samples, per-row log-likelihoods).
+
+``n`` rows are cut into fixed blocks of ``block_size`` (the cut depends on ``n`` and
+``block_size`` only); block ``b`` is computed by ``fn(b, lo, hi)`` — which draws its randomness
+from :func:`kexue.rng.block_generator` ``(seed, b)`` — on whichever rank owns it, and the rows
+are all-gathered in block order. So every rank returns the same ``(n, C)`` tensor, bit for bit
+the one a single process computes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import torch
+
+from .. import parallel
+
+__all__ = ["gather_rows", "check_block_size"]
+
+
+def check_block_size(block_size: object) -> int:
+    """``block_size`` a positive int, else ``ValueError`` naming it."""
+    if isinstance(block_size, bool) or not isinstance(block_size, int) or block_size < 1:
+        raise ValueError(f"block_size must be a positive int (rows per Monte Carlo block); got "
+                         f"{block_size!r}")
+    return block_size
+
+
+def gather_rows(fn: Callable[[int, int, int], tuple[torch.Tensor, int]], n: int,
+                block_size: int) -> tuple[torch.Tensor, list[int]]:
+    """Evaluate ``fn(b, lo, hi) -> (rows (hi − lo, C), count)`` for every block across the
+    process group and return ``(rows (n, C), counts)`` in block order on every rank.
+
+    ``count`` is a small non-negative int per block (e.g. score evaluations); it travels with the
+    rows. The rows of every block must share dtype, device and ``C``; the last, shorter block is
+    padded with zeros for the all-gather and trimmed after it.
+
+    Raises:
+        ValueError: more processes than blocks (from :func:`kexue.parallel.owned_blocks`), a
+            block of the wrong shape.
+    """
+    ranges = parallel.block_ranges(n, check_block_size(block_size))
+    parallel.owned_blocks(len(ranges))            # world size > blocks: the clear error, early
+
+    def one(b: int) -> torch.Tensor:
+        lo, hi = ranges[b]
+        rows, count = fn(b, lo, hi)
+        if rows.ndim != 2 or rows.shape[0] != hi - lo:
+            raise ValueError(f"block {b} returned shape {tuple(rows.shape)}; expected "
+                             f"({hi - lo}, C)")
+        flat = rows.new_zeros(block_size * rows.shape[1] + 1)         # (block_size·C + 1,)
+        flat[: rows.numel()] = rows.reshape(-1)
+        flat[-1] = count                          # exact: counts are far below 2**24
+        return flat
+
+    blocks = parallel.map_blocks(one, len(ranges))
+    cols = (blocks[0].numel() - 1) // block_size
+    rows = torch.cat([blk[: (hi - lo) * cols].reshape(hi - lo, cols)
+                      for blk, (lo, hi) in zip(blocks, ranges)])      # (n, C)
+    counts = [int(c) for c in torch.stack([blk[-1] for blk in blocks]).tolist()]
+    return rows, counts

@@ -29,9 +29,8 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import NullFormatter
 from scipy.stats import norm
 
-from ..stochastic._brownian import BrownianIncrements
-from ..stochastic._first_passage import first_passage
-from ..stochastic._sde import SDE
+from ..devices import resolve_device
+from ..stochastic import SDE, BrownianIncrements, first_passage
 from ._base import Claim, Experiment, Reference, Result, Table
 
 F64 = torch.float64
@@ -41,7 +40,8 @@ F64 = torch.float64
 class Config:
     """Full preset. V5: drift ``mu``, level ``level`` (σ = 1, T = 1) with ``v5_paths`` paths at
     ``Δt = 2^-k``, k in ``v5_levels``. Time-changed BM ``dX = e^{rate t} dW`` to ``tc_level``
-    with ``tc_paths`` paths on nested grids ``tc_levels``. ``tol``: tolerance on both slopes."""
+    with ``tc_paths`` paths on nested grids ``tc_levels``. ``tol``: tolerance on both slopes.
+    ``device``: ``auto | cpu | cuda | cuda:N`` (numbers reproduce per device kind)."""
 
     mu: float = 0.3
     level: float = 1.0
@@ -53,6 +53,7 @@ class Config:
     tc_levels: tuple = (4, 5, 6, 7, 8, 9)
     tol: float = 0.1
     seed: int = 0
+    device: str = "auto"
 
 
 def v5_probability(mu: float, level: float, sigma: float = 1.0, T: float = 1.0) -> float:
@@ -68,7 +69,8 @@ def _fit(dts: np.ndarray, values: np.ndarray, se: np.ndarray) -> float:
 
 
 def run(config: Config) -> Result:
-    gen = torch.Generator().manual_seed(config.seed)
+    dev = resolve_device(config.device)
+    gen = torch.Generator(device=dev).manual_seed(config.seed)
     claims, rows = [], []
 
     # 1. V5: naive bias via the exact bridge estimator on the same paths
@@ -78,8 +80,8 @@ def run(config: Config) -> Result:
     ns_v5 = 2 ** np.asarray(config.v5_levels)
     naive_bias, naive_se, bridge_err, bridge_se = [], [], [], []
     for n in ns_v5:
-        seed = int(torch.randint(0, 2**62, (1,), generator=gen))
-        kw = dict(n_paths=config.v5_paths, n_steps=int(n))
+        seed = int(torch.randint(0, 2**62, (1,), generator=gen, device=dev))
+        kw = dict(n_paths=config.v5_paths, n_steps=int(n), device=dev)
         br = first_passage(dbm, config.level, 1.0, bridge=True, generator=seed, **kw)
         nv = first_passage(dbm, config.level, 1.0, bridge=False, generator=seed, **kw)
         d = br.estimates - nv.estimates                                   # (n_paths,) in [0, 1]
@@ -113,7 +115,7 @@ def run(config: Config) -> Result:
              noise="additive")
     ns_tc = 2 ** np.asarray(config.tc_levels)
     bm = BrownianIncrements.sample(torch.linspace(0, 1, int(ns_tc[-1]) + 1, dtype=F64),
-                                   config.tc_paths, 1, generator=gen)
+                                   config.tc_paths, 1, generator=gen, device=dev)
     est = [first_passage(tc, config.tc_level, 1.0, n_paths=config.tc_paths, n_steps=int(n),
                          brownian=bm) for n in ns_tc]
     # the naive estimator's bias is large: the first v5_paths paths suffice for it

@@ -23,10 +23,9 @@ import torch
 from matplotlib.figure import Figure
 from scipy import stats
 
+from ..devices import resolve_device
+from ..stochastic import SDE, feynman_kac, kolmogorov_backward, solve
 from ..stochastic import closed_forms as cf
-from ..stochastic._feynman_kac import feynman_kac
-from ..stochastic._pde import kolmogorov_backward
-from ..stochastic._sde import SDE
 from ._base import Claim, Experiment, Reference, Result, Table
 
 
@@ -35,7 +34,9 @@ class Config:
     """Full preset. GBM ``S0``, ``mu``, ``sigma``, ``T`` for the law; Black–Scholes strike ``K``
     and rate ``r`` (same ``S0``, ``sigma``, ``T``). ``n_paths``/``n_steps``: Monte Carlo;
     ``euler_steps``: steps of the Euler scheme on S; ``pde_points``/``pde_steps``: log-price grid
-    (on ln S0 ± ``pde_width``) and time steps; ``pde_tol``: stated PDE tolerance."""
+    (on ln S0 ± ``pde_width``) and time steps; ``pde_tol``: stated PDE tolerance.
+    ``device``: ``auto | cpu | cuda | cuda:N`` (numbers reproduce per device kind). The PDE
+    runs on the host (NumPy/SciPy)."""
 
     S0: float = 100.0
     mu: float = 0.05
@@ -51,54 +52,47 @@ class Config:
     pde_steps: int = 400
     pde_tol: float = 1e-4
     seed: int = 0
+    device: str = "auto"
 
 
-def _log_price_paths(cfg: Config, gen: torch.Generator) -> np.ndarray:
+def _log_price_paths(cfg: Config, gen: torch.Generator, dev: torch.device) -> np.ndarray:
     """``S_T`` from Euler–Maruyama on ``x = ln S`` (exact in law for constant coefficients)."""
     drift = cfg.mu - 0.5 * cfg.sigma**2
     sde = SDE(lambda t, x: torch.full_like(x, drift), lambda t, x: torch.full_like(x, cfg.sigma),
               noise="additive")
-    x0 = torch.full((cfg.n_paths, 1), math.log(cfg.S0), dtype=torch.float64)
-    try:
-        from ..stochastic._solvers import solve
-    except ImportError:  # pragma: no cover
-        solve = None
-    if solve is not None:
-        xT = solve(sde, x0, [0.0, cfg.T], method="euler", dt=cfg.T / cfg.n_steps,
-                   generator=gen)[-1, :, 0]
-    else:
-        xT, dt = x0[:, 0].clone(), cfg.T / cfg.n_steps
-        for _ in range(cfg.n_steps):
-            xT += drift * dt + cfg.sigma * math.sqrt(dt) * torch.randn(
-                cfg.n_paths, generator=gen, dtype=torch.float64)
-    return torch.exp(xT).numpy()
+    x0 = torch.full((cfg.n_paths, 1), math.log(cfg.S0), dtype=torch.float64, device=dev)
+    xT = solve(sde, x0, [0.0, cfg.T], method="euler", dt=cfg.T / cfg.n_steps,
+               generator=gen)[-1, :, 0]
+    return torch.exp(xT).cpu().numpy()
 
 
-def _euler_on_S(cfg: Config, gen: torch.Generator) -> np.ndarray:
+def _euler_on_S(cfg: Config, gen: torch.Generator, dev: torch.device) -> np.ndarray:
     """Euler–Maruyama on ``dS = μS dt + σS dW`` directly (multiplicative noise)."""
     dt = cfg.T / cfg.euler_steps
-    S = torch.full((cfg.n_paths,), cfg.S0, dtype=torch.float64)
+    S = torch.full((cfg.n_paths,), cfg.S0, dtype=torch.float64, device=dev)
     for _ in range(cfg.euler_steps):
-        dW = math.sqrt(dt) * torch.randn(cfg.n_paths, generator=gen, dtype=torch.float64)
+        dW = math.sqrt(dt) * torch.randn(cfg.n_paths, generator=gen, dtype=torch.float64,
+                                         device=dev)
         S = S * (1.0 + cfg.mu * dt + cfg.sigma * dW)
-    return S.numpy()
+    return S.cpu().numpy()
 
 
 def run(config: Config) -> Result:
     c = config
-    gen = torch.Generator().manual_seed(c.seed)
+    dev = resolve_device(c.device)
+    gen = torch.Generator(device=dev).manual_seed(c.seed)
     rows = []
 
     # 1. log-normal law
     t0 = time.perf_counter()
-    ST = _log_price_paths(c, gen)
+    ST = _log_price_paths(c, gen, dev)
     law = stats.lognorm(s=c.sigma * math.sqrt(c.T),
                         scale=c.S0 * math.exp((c.mu - 0.5 * c.sigma**2) * c.T))
     ks = stats.kstest(ST, law.cdf)
     t_law = time.perf_counter() - t0
 
     # 2. exact moments of the Euler scheme on S
-    SN = _euler_on_S(c, gen)
+    SN = _euler_on_S(c, gen, dev)
     m_scheme, _ = cf.euler_gbm_moments(c.S0, c.mu, c.sigma, c.T / c.euler_steps, c.euler_steps)
     m_mc, se_mc = float(SN.mean()), float(SN.std(ddof=1) / math.sqrt(SN.size))
 
@@ -107,7 +101,7 @@ def run(config: Config) -> Result:
     t0 = time.perf_counter()
     fk = feynman_kac(-c.r * c.sigma**2, lambda x: torch.clamp(torch.exp(x) - c.K, min=0.0),
                      math.log(c.S0), c.T, alpha=c.sigma**2, drift=c.r - 0.5 * c.sigma**2,
-                     n_paths=c.n_paths, n_steps=c.n_steps, generator=gen)
+                     n_paths=c.n_paths, n_steps=c.n_steps, generator=gen, device=dev)
     t_fk = time.perf_counter() - t0
     t0 = time.perf_counter()
     n_half = c.pde_points // 2

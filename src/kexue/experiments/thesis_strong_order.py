@@ -27,9 +27,8 @@ import numpy as np
 import torch
 from matplotlib.figure import Figure
 
-from ..stochastic._brownian import BrownianIncrements
-from ..stochastic._sde import SDE, ito_to_stratonovich
-from ..stochastic._solvers import METHODS, solve
+from ..devices import resolve_device
+from ..stochastic import METHODS, SDE, BrownianIncrements, ito_to_stratonovich, solve
 from ._base import Claim, Experiment, Reference, Result, Table
 
 F64 = torch.float64
@@ -40,7 +39,8 @@ class Config:
     """Full preset. GBM ``mu``/``sigma`` (S0 = 1, T = 1) on ``gbm_levels`` (Δt = 2^-k) with
     ``gbm_paths`` paths sampled on 2^-``gbm_fine``; the additive problem on ``add_levels`` with
     ``add_paths`` paths and an SRA1 reference on 2^-``add_fine``; ``tol`` on every slope;
-    ``weak_levels``: N = 2^k for the weak-order fit of Euler's mean."""
+    ``weak_levels``: N = 2^k for the weak-order fit of Euler's mean.
+    ``device``: ``auto | cpu | cuda | cuda:N`` (numbers reproduce per device kind)."""
 
     mu: float = 0.5
     sigma: float = 0.5
@@ -53,6 +53,7 @@ class Config:
     weak_levels: tuple = (2, 3, 4, 5, 6, 7, 8, 9)
     tol: float = 0.1
     seed: int = 0
+    device: str = "auto"
 
 
 def _gbm(mu: float, sigma: float) -> SDE:
@@ -77,15 +78,16 @@ def _errors(sde: SDE, x0: torch.Tensor, method: str, levels, bm: BrownianIncreme
 
 
 def run(config: Config) -> Result:
-    gen = torch.Generator().manual_seed(config.seed)
+    dev = resolve_device(config.device)
+    gen = torch.Generator(device=dev).manual_seed(config.seed)
     rows, claims, curves = [], [], {}
 
     # 1. GBM, exact reference from W(T)
     gbm = _gbm(config.mu, config.sigma)
     bm = BrownianIncrements.sample(torch.linspace(0, 1, 2**config.gbm_fine + 1, dtype=F64),
-                                   config.gbm_paths, 1, generator=gen)
+                                   config.gbm_paths, 1, generator=gen, device=dev)
     exact = torch.exp((config.mu - config.sigma**2 / 2) + config.sigma * bm.dW.sum(0))
-    x0 = torch.ones(config.gbm_paths, 1, dtype=F64)
+    x0 = torch.ones(config.gbm_paths, 1, dtype=F64, device=dev)
     dts_gbm = 2.0 ** -np.asarray(config.gbm_levels, dtype=float)
     for name in ("euler", "milstein", "heun"):
         method = METHODS[name]
@@ -97,8 +99,9 @@ def run(config: Config) -> Result:
     # 2. additive noise, nonlinear drift, SRA1 reference on the fine grid
     add = _additive()
     bm = BrownianIncrements.sample(torch.linspace(0, 1, 2**config.add_fine + 1, dtype=F64),
-                                   config.add_paths, 1, levy_area=True, generator=gen)
-    x0 = torch.full((config.add_paths, 1), 0.5, dtype=F64)
+                                   config.add_paths, 1, levy_area=True, generator=gen,
+                                   device=dev)
+    x0 = torch.full((config.add_paths, 1), 0.5, dtype=F64, device=dev)
     ref = solve(add, x0, [0.0, 1.0], method="sra1", dt=2.0**-config.add_fine, brownian=bm)[-1]
     dts_add = 2.0 ** -np.asarray(config.add_levels, dtype=float)
     for name in ("euler", "sra1"):
@@ -117,10 +120,10 @@ def run(config: Config) -> Result:
     # 3. weak order of Euler from the scheme's exact mean (zero increments give E S_N exactly)
     mu_w, sigma_w = 0.05, 0.2
     gbm_w = _gbm(mu_w, sigma_w)
-    one = torch.ones(1, 1, dtype=F64)
+    one = torch.ones(1, 1, dtype=F64, device=dev)
 
     def scheme_mean(n: int) -> float:
-        zero = torch.zeros(n, 1, 1, dtype=F64)
+        zero = torch.zeros(n, 1, 1, dtype=F64, device=dev)
         return float(solve(gbm_w, one, [0.0, 1.0], dt=1.0 / n, brownian=zero)[-1, 0, 0])
 
     ns = 2 ** np.asarray(config.weak_levels)

@@ -13,10 +13,18 @@ imaginary-time Schrödinger equation ``α φ_t = (α²/2) φ_xx + V φ``,
   OU, run as one fused kernel per step), :func:`solve` with ``euler``/``milstein``/``heun``/
   ``sra1`` (each method declares ``strong_order``/``weak_order``), :class:`BrownianIncrements`
   for nested grids,
-  :func:`first_passage` with the Brownian-bridge correction.
+  :func:`first_passage` with the Brownian-bridge correction, :func:`expectation` (Monte Carlo
+  ``E[fn(paths)]`` with standard error and confidence interval).
 * PDEs: :func:`fokker_planck`, :func:`kolmogorov_backward` (Crank–Nicolson + Rannacher).
 * Path integrals: :func:`path_integral_propagator`, :func:`onsager_machlup_action`,
   :func:`schrodinger_potential`, :func:`feynman_kac`.
+* Devices and processes: every function creates its tensors on its inputs' device or on
+  ``device=``; randomness follows :mod:`kexue.rng` (``generator=None`` is PyTorch's default
+  generator). The Monte Carlo estimators (:func:`expectation`, :func:`feynman_kac`,
+  :func:`first_passage`, :meth:`RandomWalk.expectation`) cut their paths into seeded blocks
+  of ``block_size`` and combine per-block moments in block order, so under ``torchrun`` they share
+  the work and return bit-identical results for any number of processes (:mod:`kexue.parallel`).
+  The PDE solvers and :func:`path_integral_propagator` are NumPy/SciPy computations on the host.
 * :mod:`closed_forms`: the sixteen verification cases (heat, OU, GBM, Mehler, first passage,
   gambler's ruin, Black–Scholes, Feynman–Kac harmonic/linear, …).
 """
@@ -25,6 +33,7 @@ from . import closed_forms
 from ._brownian import BrownianIncrements
 from ._feynman_kac import FeynmanKacResult, feynman_kac
 from ._first_passage import FirstPassageResult, first_passage
+from ._montecarlo import DEFAULT_BLOCK_SIZE, MonteCarloResult, expectation
 from ._path_integral import (
     OM_CONVENTIONS,
     SchrodingerPotential,
@@ -41,6 +50,7 @@ __all__ = [
     "SDE", "NOISE_TYPES", "ito_to_stratonovich", "stratonovich_to_ito",
     "solve", "METHODS", "Method", "Euler", "Milstein", "StratonovichHeun", "SRA1",
     "BrownianIncrements", "first_passage", "FirstPassageResult",
+    "expectation", "MonteCarloResult", "DEFAULT_BLOCK_SIZE",
     "RandomWalk", "LatticeWalk", "LATTICE_BOUNDARIES",
     "fokker_planck", "kolmogorov_backward", "BOUNDARY_CONDITIONS",
     "feynman_kac", "FeynmanKacResult",

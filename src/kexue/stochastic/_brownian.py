@@ -30,41 +30,15 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 
-__all__ = ["BrownianIncrements", "as_generator"]
+from ..rng import as_generator
 
-
-def as_generator(generator: torch.Generator | int | None, *, device: torch.device | str = "cpu",
-                 name: str = "generator") -> torch.Generator:
-    """A ``torch.Generator`` from ``generator``: returned as is, seeded from an ``int``, or a
-    fresh non-deterministically seeded one for ``None``. Never touches the global RNG.
-
-    Raises:
-        TypeError: ``generator`` is none of these.
-        ValueError: the generator lives on another device than the tensors it must fill.
-    """
-    if generator is None:
-        gen = torch.Generator(device=device)
-        gen.seed()
-        return gen
-    if isinstance(generator, bool) or not isinstance(generator, (int, torch.Generator)):
-        raise TypeError(
-            f"{name} must be a torch.Generator, an int seed or None; got "
-            f"{type(generator).__name__}. Use torch.Generator().manual_seed(0)."
-        )
-    if isinstance(generator, int):
-        return torch.Generator(device=device).manual_seed(generator)
-    if torch.device(generator.device).type != torch.device(device).type:
-        raise ValueError(
-            f"{name} is on device {generator.device} but the state is on {device}; "
-            f"create it with torch.Generator(device={str(device)!r})."
-        )
-    return generator
+__all__ = ["BrownianIncrements"]
 
 
 def _grid_floats(ts: torch.Tensor | Sequence[float], name: str) -> np.ndarray:
     """``ts`` as a float64 NumPy array ``(n+1,)``, checked 1-D, finite, strictly increasing."""
     if isinstance(ts, torch.Tensor):
-        arr = ts.detach().to("cpu", torch.float64).numpy()
+        arr = ts.detach().to(dtype=torch.float64).cpu().numpy()
     else:
         try:
             arr = np.asarray(ts, dtype=np.float64)
@@ -90,10 +64,11 @@ def _grid_floats(ts: torch.Tensor | Sequence[float], name: str) -> np.ndarray:
 
 
 def _draw(shape: tuple[int, ...], h: torch.Tensor | float, *, levy_area: bool,
-          generator: torch.Generator, dtype: torch.dtype, device: torch.device | str,
+          generator: torch.Generator | None, dtype: torch.dtype, device: torch.device | str,
           ) -> tuple[torch.Tensor, torch.Tensor | None]:
     """Draw ``(dW, dZ)`` of shape ``shape = (n, batch, m)`` for step sizes ``h`` (a float, or a
-    tensor ``(n, 1, 1)``) in one ``torch.randn`` call. ``dZ`` is ``None`` unless ``levy_area``."""
+    tensor ``(n, 1, 1)``) in one ``torch.randn`` call on ``device`` (``generator=None``: PyTorch's
+    default generator there). ``dZ`` is ``None`` unless ``levy_area``."""
     if not levy_area:
         dw = torch.randn(shape, generator=generator, dtype=dtype, device=device)
         return dw.mul_(h.sqrt() if isinstance(h, torch.Tensor) else math.sqrt(h)), None
@@ -145,7 +120,7 @@ class BrownianIncrements:
             raise ValueError(f"dZ must have the shape of dW {tuple(dW.shape)}; got "
                              f"{tuple(dZ.shape)}")
         self._grid = grid
-        self.ts = torch.as_tensor(grid, dtype=torch.float64)
+        self.ts = torch.as_tensor(grid, dtype=torch.float64, device=dW.device)
         self.dW = dW
         self.dZ = dZ
         self._cum: tuple[torch.Tensor, torch.Tensor | None] | None = None  # (W, I), lazily
@@ -153,7 +128,7 @@ class BrownianIncrements:
     @classmethod
     def sample(cls, ts: torch.Tensor | Sequence[float], batch: int, dim: int = 1, *,
                levy_area: bool = False, generator: torch.Generator | int | None = None,
-               dtype: torch.dtype = torch.float64, device: torch.device | str = "cpu",
+               dtype: torch.dtype = torch.float64, device: torch.device | str | None = None,
                ) -> BrownianIncrements:
         """Draw exact Brownian increments (and ``dZ`` if ``levy_area``) on the grid ``ts``.
 
@@ -162,8 +137,11 @@ class BrownianIncrements:
             batch: number of independent paths.
             dim: number of independent Brownian components ``m`` per path.
             levy_area: also draw ``dZ = ∫(W - W(t_k)) ds`` jointly with ``dW`` (for ``sra1``).
-            generator: ``torch.Generator``, int seed, or ``None`` (fresh random seed).
-            dtype, device: of the increments.
+            generator: the randomness rule of :mod:`kexue.rng`: a ``torch.Generator`` on
+                ``device``, an int seed, or ``None`` (PyTorch's default generator, so
+                ``torch.manual_seed`` reproduces the draw).
+            dtype: of the increments.
+            device: of the increments (default: PyTorch's default device).
 
         Returns:
             ``BrownianIncrements`` with ``dW`` (and ``dZ``) of shape ``(n, batch, dim)``.
@@ -172,10 +150,11 @@ class BrownianIncrements:
         for name, v in (("batch", batch), ("dim", dim)):
             if isinstance(v, bool) or not isinstance(v, int) or v < 1:
                 raise ValueError(f"{name} must be a positive int; got {v!r}")
-        gen = as_generator(generator, device=device)
-        h = torch.as_tensor(np.diff(grid), dtype=dtype, device=device).view(-1, 1, 1)  # (n,1,1)
+        dev = torch.device(device) if device is not None else torch.empty(0).device
+        gen = as_generator(generator, device=dev)
+        h = torch.as_tensor(np.diff(grid), dtype=dtype, device=dev).view(-1, 1, 1)  # (n,1,1)
         dw, dz = _draw((grid.size - 1, batch, dim), h, levy_area=levy_area, generator=gen,
-                       dtype=dtype, device=device)
+                       dtype=dtype, device=dev)
         return cls(grid, dw, dz)
 
     @property

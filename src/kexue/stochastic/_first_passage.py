@@ -24,7 +24,18 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from ._brownian import BrownianIncrements, _draw, as_generator
+from .. import parallel
+from ..rng import block_generator
+from ._brownian import BrownianIncrements, _draw
+from ._montecarlo import (
+    DEFAULT_BLOCK_SIZE,
+    block_moments,
+    check_block_size,
+    combine_moments,
+    map_blocks_multi,
+    resolve_device,
+    resolve_seed,
+)
 from ._sde import SDE
 
 __all__ = ["first_passage", "FirstPassageResult"]
@@ -37,25 +48,29 @@ class FirstPassageResult:
     """Monte Carlo estimate of ``P(τ <= T)``, ``τ`` the first time the path reaches ``level``.
 
     Attributes:
-        probability: the estimate (mean of ``estimates``).
-        stderr: its Monte Carlo standard error, ``std(estimates) / sqrt(n_paths)``.
-        estimates: per-path estimates ``(n_paths,)``: a 0/1 hit indicator (naive monitoring) or
-            the bridge-corrected crossing probability ``1 - Π(1 - p_n)`` in ``[0, 1]``.
-        times: the grid ``(n_steps + 1,)``.
-        cdf: ``P(τ <= times[k])`` estimated on the grid ``(n_steps + 1,)``; ``cdf[-1]`` is
-            ``probability``.
+        probability: the estimate (mean of ``estimates``), a float.
+        stderr: its Monte Carlo standard error, ``std(estimates) / sqrt(n_paths)``, a float.
+        estimates: per-path estimates ``(n_paths,)`` float64 on the device, blocks in order: a
+            0/1 hit indicator (naive monitoring) or the bridge-corrected crossing probability
+            ``1 - Π(1 - p_n)`` in ``[0, 1]``; ``None`` with ``keep_estimates=False``.
+        times: the grid ``(n_steps + 1,)`` float64 on the device.
+        cdf: ``P(τ <= times[k])`` estimated on the grid ``(n_steps + 1,)`` float64 on the
+            device; ``cdf[-1]`` is ``probability``.
         level, bridge, n_paths, n_steps: the settings used.
+        block_size, seed: the Monte Carlo blocks (``seed`` is ``None`` with ``brownian=``).
     """
 
     probability: float
     stderr: float
-    estimates: torch.Tensor
+    estimates: torch.Tensor | None
     times: torch.Tensor
     cdf: torch.Tensor
     level: float
     bridge: bool
     n_paths: int
     n_steps: int
+    block_size: int | None = None
+    seed: int | None = None
 
     def ci(self, z: float = 1.96) -> tuple[float, float]:
         """Normal-approximation confidence interval ``probability ± z·stderr``."""
@@ -78,7 +93,10 @@ def first_passage(sde: SDE, level: float, T: float, *, n_paths: int, n_steps: in
                   x0: float = 0.0, bridge: bool = True,
                   generator: torch.Generator | int | None = None,
                   brownian: BrownianIncrements | None = None,
-                  dtype: torch.dtype = torch.float64) -> FirstPassageResult:
+                  dtype: torch.dtype = torch.float64,
+                  block_size: int = DEFAULT_BLOCK_SIZE, seed: int | None = None,
+                  device: torch.device | str | None = None,
+                  keep_estimates: bool = True) -> FirstPassageResult:
     """Probability that the 1-D SDE started at ``x0`` reaches ``level`` before ``T``.
 
     Euler–Maruyama on ``n_steps`` equal steps of ``[0, T]``; an upcrossing problem if
@@ -87,28 +105,45 @@ def first_passage(sde: SDE, level: float, T: float, *, n_paths: int, n_steps: in
     (``σ = g(t_n, x_n)``; bias ``O(Δt)``); with ``bridge=False`` only grid points are monitored
     (bias ``O(sqrt(Δt))``). See the module docstring for sources.
 
+    Blocks and processes: the paths are cut into blocks of ``block_size``; block ``b`` draws
+    from :func:`kexue.rng.block_generator` ``(seed, b)`` (or takes its columns of ``brownian``)
+    and returns float64 moments of its estimates and its share of the grid CDF, combined in
+    block order. Under an initialised process group (``torchrun``) the blocks are shared among
+    the processes, and the probability, standard error and CDF are bit-identical to the
+    single-process result with the same seed. The step loop never synchronises with the host.
+
     Args:
-        sde: a scalar SDE (``d = 1``); drift/diffusion get ``x`` of shape ``(n_paths, 1)``.
+        sde: a scalar SDE (``d = 1``); drift/diffusion get ``x`` of shape ``(paths, 1)``
+            (one block of paths at a time).
         level: the level ``a`` (``!= x0``).
         T: horizon ``> 0``.
         n_paths: number of Monte Carlo paths.
         n_steps: number of Euler steps on ``[0, T]``.
         x0: start value.
         bridge: apply the Brownian-bridge correction.
-        generator: ``torch.Generator`` or int seed (``None``: fresh random seed).
+        generator: the blocks' seed by the rule of :mod:`kexue.rng`: an int is the seed, a
+            ``torch.Generator`` gives one seed drawn from it, ``None`` draws it from PyTorch's
+            default generator (``torch.manual_seed`` reproduces the run).
         brownian: optional increments (common random numbers across ``n_steps``): a
             :class:`BrownianIncrements` with ``(batch, dim) = (n_paths, 1)`` on a grid of
-            ``[0, T]`` that contains the ``n_steps`` grid; overrides ``generator``.
-        dtype: floating dtype of the simulation.
+            ``[0, T]`` that contains the ``n_steps`` grid; overrides ``generator``. Block ``b``
+            uses its columns.
+        dtype: floating dtype of the simulation (the moments are float64).
+        block_size: paths per block; the result depends on it, not on the number of processes.
+        seed: the blocks' seed as an int (instead of ``generator``).
+        device: where to simulate (default: ``brownian``'s device, else PyTorch's default).
+        keep_estimates: return the per-path ``estimates`` (``n_paths`` floats, gathered on
+            every process under ``torchrun``); ``False`` for very many paths.
 
     Returns:
         :class:`FirstPassageResult` (``.probability``, ``.stderr``, ``.estimates``, ``.cdf``).
 
     Raises:
         TypeError: ``sde`` is not an :class:`SDE`.
-        ValueError: non-positive ``T``/``n_paths``/``n_steps``, non-finite ``level``/``x0``,
-            ``level == x0``, drift/diffusion of the wrong shape or negative diffusion,
-            ``brownian`` that does not match ``(n_paths, 1)`` or the grid.
+        ValueError: non-positive ``T``/``n_paths``/``n_steps``/``block_size``, non-finite
+            ``level``/``x0``, ``level == x0``, drift/diffusion of the wrong shape or negative
+            diffusion, ``brownian`` that does not match ``(n_paths, 1)`` or the grid, both
+            ``seed`` and ``generator``, more processes than blocks.
     """
     if not isinstance(sde, SDE):
         raise TypeError(f"sde must be a kexue.stochastic.SDE; got {type(sde).__name__}")
@@ -117,6 +152,7 @@ def first_passage(sde: SDE, level: float, T: float, *, n_paths: int, n_steps: in
     level = _finite_float("level", level)
     x0 = _finite_float("x0", x0)
     T = _finite_float("T", T)
+    block_size = check_block_size(block_size)
     if T <= 0:
         raise ValueError(f"T must be > 0; got {T!r}")
     if level == x0:
@@ -125,14 +161,7 @@ def first_passage(sde: SDE, level: float, T: float, *, n_paths: int, n_steps: in
             "Choose a level above x0 (upcrossing) or below it (downcrossing)."
         )
     up = level > x0
-    grid = np.linspace(0.0, T, n_steps + 1)
-    h = T / n_steps
-    t_all = torch.as_tensor(grid, dtype=dtype)
-    t = list(t_all.unbind(0))
-    x = torch.full((n_paths, 1), x0, dtype=dtype)                    # (n_paths, 1)
-    f, g = sde.drift, sde.diffusion
-    sde.probe(t[0], x)
-
+    dw_all = None
     if brownian is not None:
         if not isinstance(brownian, BrownianIncrements):
             raise TypeError(f"brownian must be a BrownianIncrements; got "
@@ -142,49 +171,76 @@ def first_passage(sde: SDE, level: float, T: float, *, n_paths: int, n_steps: in
                 f"brownian has (batch, dim) = ({brownian.batch}, {brownian.dim}); need "
                 f"({n_paths}, 1). Sample it with BrownianIncrements.sample(ts, n_paths, 1)."
             )
-        dw_all = brownian.restrict(grid).dW.to(dtype)                 # (n_steps, n_paths, 1)
-
-        def chunks():
-            yield 0, dw_all
+    dev = resolve_device(device, brownian.dW if brownian is not None else None)
+    grid = np.linspace(0.0, T, n_steps + 1)
+    h = T / n_steps
+    t_all = torch.as_tensor(grid, dtype=dtype, device=dev)
+    t = list(t_all.unbind(0))
+    f, g = sde.drift, sde.diffusion
+    sde.probe(t[0], torch.full((min(n_paths, block_size), 1), x0, dtype=dtype, device=dev))
+    if brownian is not None:
+        dw_all = brownian.restrict(grid).dW.to(dtype=dtype, device=dev)  # (n_steps, n_paths, 1)
+        seed_value = None
     else:
-        gen = as_generator(generator)
-        chunk = max(1, min(n_steps, _CHUNK_ELEMENTS // n_paths))
-
-        def chunks():
-            for k0 in range(0, n_steps, chunk):
-                k1 = min(n_steps, k0 + chunk)
-                yield k0, _draw((k1 - k0, n_paths, 1), h, levy_area=False, generator=gen,
-                                dtype=dtype, device="cpu")[0]
-
+        seed_value = resolve_seed(generator, seed)
+    ranges = parallel.block_ranges(n_paths, block_size)
     sign = 1.0 if up else -1.0
-    surv = torch.ones((n_paths, 1), dtype=dtype)                     # P(not yet crossed)
-    cdf = [0.0]
     tiny = torch.finfo(dtype).tiny
-    with torch.no_grad():
-        gap = torch.sub(level, x).mul_(sign)                         # distance to the level
+
+    def block(b: int) -> tuple[torch.Tensor, torch.Tensor]:
+        lo, hi = ranges[b]
+        nb = hi - lo
+        if dw_all is not None:
+            def chunks():
+                yield 0, dw_all[:, lo:hi]
+        else:
+            gen = block_generator(seed_value, b, device=dev)
+            chunk = max(1, min(n_steps, _CHUNK_ELEMENTS // nb))
+
+            def chunks():
+                for k0 in range(0, n_steps, chunk):
+                    k1 = min(n_steps, k0 + chunk)
+                    yield k0, _draw((k1 - k0, nb, 1), h, levy_area=False, generator=gen,
+                                    dtype=dtype, device=dev)[0]
+
+        x = torch.full((nb, 1), x0, dtype=dtype, device=dev)           # (nb, 1)
+        surv = torch.ones((nb, 1), dtype=dtype, device=dev)             # P(not yet crossed)
+        hit_sums = torch.zeros(n_steps + 1, dtype=torch.float64, device=dev)  # Σ(1 - surv)
+        gap = torch.sub(level, x).mul_(sign)                            # distance to the level
         for k0, dw in chunks():
             for k, dwk in enumerate(dw.unbind(0), start=k0):
                 tk = t[k]
                 gx = g(tk, x)
                 fx = f(tk, x)
-                x = torch.addcmul(x, gx, dwk).add_(fx, alpha=h)      # Euler step (n_paths, 1)
+                x = torch.addcmul(x, gx, dwk).add_(fx, alpha=h)         # Euler step (nb, 1)
                 gap_new = torch.sub(level, x).mul_(sign)
                 if bridge:
                     # p = exp(-2 (a-x_n)+ (a-x_{n+1})+ / (σ² h)); = 1 once an endpoint is past a
                     num = gap.clamp_min_(0.0).mul_(gap_new.clamp_min(0.0))
-                    var = (gx * gx).mul_(0.5 * h).clamp_min_(tiny)  # σ² h / 2
+                    var = (gx * gx).mul_(0.5 * h).clamp_min_(tiny)     # σ² h / 2
                     # exp(-50) is below float64 rounding of 1 - p; clamping also avoids the
                     # slow underflow path of exp (10x slower on CPU)
                     p = num.div_(var).clamp_max_(50.0).neg_().exp_()
-                    surv.addcmul_(surv, p, value=-1.0)               # surv *= 1 - p
+                    surv.addcmul_(surv, p, value=-1.0)                  # surv *= 1 - p
                 else:
                     surv.mul_(gap_new > 0)
                 gap = gap_new
-                cdf.append(1.0 - float(surv.mean()))
-    est = (1.0 - surv[:, 0]).to(torch.float64)                       # (n_paths,)
-    prob = float(est.mean())
-    stderr = float(est.std()) / math.sqrt(n_paths) if n_paths > 1 else float("nan")
-    return FirstPassageResult(probability=prob, stderr=stderr, estimates=est,
-                              times=t_all.to(torch.float64),
-                              cdf=torch.tensor(cdf, dtype=torch.float64), level=level,
-                              bridge=bridge, n_paths=n_paths, n_steps=n_steps)
+                hit_sums[k + 1] = torch.rsub(surv, 1.0).sum()           # on the device
+        est = torch.rsub(surv[:, 0], 1.0).to(torch.float64)             # (nb,)
+        stats = torch.cat([block_moments(est), hit_sums])               # (3 + n_steps + 1,)
+        if not keep_estimates:
+            return stats, est.new_zeros(0)
+        return stats, torch.nn.functional.pad(est, (0, block_size - nb))  # (block_size,)
+
+    with torch.no_grad():
+        parts = map_blocks_multi(block, len(ranges), 2)
+        stats = [p[0] for p in parts]
+        mean, stderr = combine_moments([s[:3] for s in stats])
+        cdf = parallel.sum_blocks([s[3:] for s in stats]) / n_paths     # (n_steps + 1,)
+        est = None
+        if keep_estimates:
+            est = torch.cat([p[1][: hi - lo] for p, (lo, hi) in zip(parts, ranges)])
+    return FirstPassageResult(probability=float(mean), stderr=float(stderr), estimates=est,
+                              times=t_all.to(torch.float64), cdf=cdf, level=level,
+                              bridge=bridge, n_paths=n_paths, n_steps=n_steps,
+                              block_size=block_size, seed=seed_value)

@@ -120,32 +120,37 @@ def path_integral_propagator(V, x, T: float, *, alpha: float, n_slices: int,
 
 
 # --------------------------------------------------------------------------- Onsager–Machlup
+def _as64(v, like: torch.Tensor) -> torch.Tensor:
+    """A drift value as a float64 tensor on ``like``'s device."""
+    return torch.as_tensor(v, dtype=torch.float64, device=like.device)
+
+
 def _drift_values(drift, t: torch.Tensor, x: torch.Tensor, *, with_dx: bool, drift_dx=None):
     """Drift (and ∂p/∂x) at points ``x`` of shape ``(B, 1)``; returns tensors of shape ``(B,)``."""
     b = x.shape[0]
     if isinstance(drift, (int, float, np.floating, np.integer)):
-        p = torch.full((b,), float(drift), dtype=torch.float64)
-        return p, torch.zeros(b, dtype=torch.float64)
+        p = x.new_full((b,), float(drift))
+        return p, x.new_zeros(b)
     if not callable(drift):
         raise TypeError(f"drift must be a number or a callable (t, x) with x of shape (batch, 1); "
                         f"got {type(drift).__name__}.")
     if not with_dx:
         with torch.no_grad():
-            p = torch.broadcast_to(torch.as_tensor(drift(t, x), dtype=torch.float64), (b, 1))
+            p = torch.broadcast_to(_as64(drift(t, x), x), (b, 1))
         return p.reshape(b), None
     if drift_dx is not None:
         with torch.no_grad():
-            p = torch.broadcast_to(torch.as_tensor(drift(t, x), dtype=torch.float64), (b, 1))
-            px = torch.broadcast_to(torch.as_tensor(drift_dx(t, x), dtype=torch.float64), (b, 1))
+            p = torch.broadcast_to(_as64(drift(t, x), x), (b, 1))
+            px = torch.broadcast_to(_as64(drift_dx(t, x), x), (b, 1))
         return p.reshape(b), px.reshape(b)
     with torch.enable_grad():
         xr = x.detach().clone().requires_grad_(True)
-        p = torch.broadcast_to(torch.as_tensor(drift(t, xr), dtype=torch.float64), (b, 1))
+        p = torch.broadcast_to(_as64(drift(t, xr), xr), (b, 1))
         if p.requires_grad:
             (px,) = torch.autograd.grad(p.sum(), xr, allow_unused=True)
         else:
             px = None
-    px = torch.zeros(b, dtype=torch.float64) if px is None else px.reshape(b)
+    px = x.new_zeros(b) if px is None else px.reshape(b)
     return p.detach().reshape(b), px
 
 
@@ -176,8 +181,8 @@ def onsager_machlup_action(path, drift, alpha: float, dt: float, *, convention: 
         drift_dx: optional ``∂p/∂x (t, x)`` for the midpoint rule (else autograd).
 
     Returns:
-        ``S`` of shape ``(batch,)``, a NumPy array for NumPy input, a float64 tensor for tensor
-        input.
+        ``S`` of shape ``(batch,)``, a NumPy array for NumPy input, a float64 tensor on the
+        path's device for tensor input.
     """
     alpha = _positive("alpha", alpha, "alpha is the diffusion constant.")
     dt = _positive("dt", dt)
@@ -197,11 +202,11 @@ def onsager_machlup_action(path, drift, alpha: float, dt: float, *, convention: 
     dX = X[1:] - X[:-1]  # (n, batch)
     if convention == "ito":
         pts = X[:-1].reshape(-1, 1)  # (n*batch, 1)
-        ts = t0 + dt * torch.arange(n, dtype=torch.float64)
+        ts = t0 + dt * torch.arange(n, dtype=torch.float64, device=X.device)
     else:
         pts = (0.5 * (X[:-1] + X[1:])).reshape(-1, 1)
-        ts = t0 + dt * (torch.arange(n, dtype=torch.float64) + 0.5)
-    S = torch.zeros(batch, dtype=torch.float64)
+        ts = t0 + dt * (torch.arange(n, dtype=torch.float64, device=X.device) + 0.5)
+    S = X.new_zeros(batch)
     for k in range(n):  # one drift call per time step: the drift may depend on t
         xk = pts[k * batch:(k + 1) * batch]  # (batch, 1)
         p, px = _drift_values(drift, ts[k], xk, with_dx=convention == "midpoint",

@@ -32,7 +32,8 @@ from collections.abc import Callable, Iterator, Sequence
 import numpy as np
 import torch
 
-from ._brownian import BrownianIncrements, _draw, _grid_floats, as_generator
+from ..rng import as_generator
+from ._brownian import BrownianIncrements, _draw, _grid_floats
 from ._sde import SDE
 
 __all__ = [
@@ -351,7 +352,7 @@ def step_grid(ts: np.ndarray, dt: float | None) -> tuple[np.ndarray, list[int]]:
 
 
 def _noise_chunks(method: Method, steps: np.ndarray, batch: int, m: int, dtype: torch.dtype,
-                  device: torch.device, generator: torch.Generator,
+                  device: torch.device, generator: torch.Generator | None,
                   ) -> Iterator[tuple[int, tuple[torch.Tensor, ...]]]:
     """Yield ``(k0, noise_terms)`` for consecutive chunks of steps, drawn on the fly."""
     n = steps.size
@@ -437,8 +438,11 @@ def solve(sde: SDE, x0: torch.Tensor, ts: torch.Tensor | Sequence[float], *,
         method: a name from ``METHODS`` or a :class:`Method` instance.
         dt: step size. ``None``: one step per interval of ``ts``. Otherwise each interval
             ``[ts[i], ts[i+1]]`` is cut into ``ceil(length / dt)`` equal steps.
-        generator: ``torch.Generator`` (or int seed) for the Brownian increments; ``None``
-            draws a fresh random seed. The global RNG is never used.
+        generator: for the Brownian increments, by the rule of :mod:`kexue.rng`: a
+            ``torch.Generator`` on ``x0``'s device, an int seed, or ``None`` (PyTorch's default
+            generator of that device, so ``torch.manual_seed`` reproduces the paths). Every
+            tensor is created on ``x0``'s device. For Monte Carlo means over many paths (and
+            across processes) see :func:`kexue.stochastic.expectation`.
         brownian: caller-provided increments instead of ``generator``: a
             :class:`BrownianIncrements` on a grid that contains every step time (it is
             restricted exactly to the step grid, so one path serves nested grids), or a tensor

@@ -24,26 +24,24 @@ import torch
 from scipy import sparse
 from scipy.sparse.linalg import spsolve
 
+from .. import parallel
+from ..rng import as_generator, block_generator
 from . import closed_forms as cf
+from ._montecarlo import (
+    DEFAULT_BLOCK_SIZE,
+    MonteCarloResult,
+    block_moments,
+    check_block_size,
+    combine_moments,
+    resolve_device,
+    resolve_seed,
+)
 from ._pde import _eval_1d
 from ._sde import SDE
 
 __all__ = ["RandomWalk", "LatticeWalk", "LATTICE_BOUNDARIES"]
 
 LATTICE_BOUNDARIES = ("absorbing", "reflecting")
-
-
-def _generator(generator) -> torch.Generator:
-    if isinstance(generator, torch.Generator):
-        return generator
-    if generator is None:
-        g = torch.Generator()
-        g.seed()
-        return g
-    if isinstance(generator, (int, np.integer)):
-        return torch.Generator().manual_seed(int(generator))
-    raise TypeError(f"generator must be a torch.Generator, an int seed or None; "
-                    f"got {type(generator).__name__}.")
 
 
 def _count(name: str, n, *, minimum: int = 0) -> int:
@@ -99,30 +97,119 @@ class RandomWalk:
         """``Var X_n = n p q (up + down)²``."""
         return cf.walk_var(n, self.p, self.up, self.down)
 
+    def _paths(self, n_steps: int, n_walkers: int, gen: torch.Generator | None, x0: float,
+               device: torch.device) -> torch.Tensor:
+        """``(n_steps + 1, n_walkers)`` float64 positions drawn from ``gen`` on ``device``."""
+        u = torch.rand(n_steps, n_walkers, generator=gen, dtype=torch.float64, device=device)
+        # float64 step lengths (Python scalars alone would make torch.where float32)
+        steps = torch.where(u < self.p, u.new_tensor(self.up), u.new_tensor(-self.down))
+        out = torch.empty(n_steps + 1, n_walkers, dtype=torch.float64, device=device)
+        out[0] = x0
+        torch.cumsum(steps, dim=0, out=out[1:])
+        out[1:] += x0
+        return out
+
     def sample(self, n_steps: int, n_walkers: int, *, generator=None,
-               x0: float = 0.0) -> torch.Tensor:
+               x0: float = 0.0, device: torch.device | str | None = None,
+               block_size: int | None = None) -> torch.Tensor:
         """Monte Carlo walkers, time-major.
 
         Args:
             n_steps: number of steps.
             n_walkers: number of independent walkers.
-            generator: ``torch.Generator`` (or an int seed); ``None`` seeds a fresh generator
-                non-deterministically. Global RNG state is never used.
+            generator: the randomness rule of :mod:`kexue.rng`. Without ``block_size``: a
+                ``torch.Generator`` on ``device``, an int seed, or ``None`` (PyTorch's default
+                generator, so ``torch.manual_seed`` reproduces the draw). With ``block_size``:
+                the blocks' seed (an int, or one seed drawn from the generator / the default
+                generator).
             x0: starting position.
+            device: where the walkers are drawn (default: the generator's device for a
+                ``torch.Generator`` without ``block_size``, else PyTorch's default device).
+            block_size: ``None`` (default): one stream for all walkers. An int: walkers cut into
+                blocks of ``block_size``, block ``b`` drawn from
+                :func:`kexue.rng.block_generator` ``(seed, b)``; under an initialised process
+                group the blocks are shared among the processes and gathered, so every process
+                returns the same tensor for any number of processes.
 
         Returns:
-            float64 tensor of positions, shape ``(n_steps + 1, n_walkers)``; row 0 is ``x0``.
+            float64 tensor of positions, shape ``(n_steps + 1, n_walkers)`` on ``device``; row 0
+            is ``x0``.
         """
         n_steps = _count("n_steps", n_steps)
         n_walkers = _count("n_walkers", n_walkers, minimum=1)
-        gen = _generator(generator)
-        u = torch.rand(n_steps, n_walkers, generator=gen, dtype=torch.float64)
-        steps = torch.where(u < self.p, self.up, -self.down)  # (n_steps, n_walkers)
-        out = torch.empty(n_steps + 1, n_walkers, dtype=torch.float64)
-        out[0] = x0
-        torch.cumsum(steps, dim=0, out=out[1:])
-        out[1:] += x0
-        return out
+        if device is None and isinstance(generator, torch.Generator) and block_size is None:
+            device = generator.device                  # draw where the generator lives
+        dev = resolve_device(device)
+        if block_size is None:
+            return self._paths(n_steps, n_walkers, as_generator(generator, device=dev), x0, dev)
+        block_size = check_block_size(block_size)
+        seed = resolve_seed(generator)
+        ranges = parallel.block_ranges(n_walkers, block_size)
+
+        def block(b: int) -> torch.Tensor:
+            lo, hi = ranges[b]
+            X = self._paths(n_steps, hi - lo, block_generator(seed, b, device=dev), x0, dev)
+            return torch.nn.functional.pad(X, (0, block_size - (hi - lo)))  # (n+1, block_size)
+
+        parts = parallel.map_blocks(block, len(ranges))
+        return torch.cat([p[:, : hi - lo] for p, (lo, hi) in zip(parts, ranges)], dim=1)
+
+    def expectation(self, fn, n_steps: int, *, n_walkers: int, x0: float = 0.0,
+                    block_size: int = DEFAULT_BLOCK_SIZE, generator=None,
+                    seed: int | None = None,
+                    device: torch.device | str | None = None) -> MonteCarloResult:
+        """Monte Carlo ``E[fn(X)]`` over walks, with its standard error; the same for any number
+        of processes.
+
+        Walkers are simulated in blocks of ``block_size`` (block ``b`` from
+        :func:`kexue.rng.block_generator` ``(seed, b)``), each block reduced to float64 moments,
+        combined in block order (see :mod:`kexue.parallel`); under ``torchrun`` the blocks are
+        shared among the processes and mean and standard error are bit-identical to one
+        process. E.g. ``rw.expectation(lambda X: X[-1], 100, n_walkers=10**6)`` estimates
+        ``E X_100 = 100 (p·up − q·down)``.
+
+        Args:
+            fn: ``fn(X) -> (m,)`` or ``(m, *k)`` for the block's positions ``X`` of shape
+                ``(n_steps + 1, m)`` (time-major, as :meth:`sample` returns).
+            n_steps: steps per walk.
+            n_walkers: number of walks.
+            x0: starting position.
+            block_size: walkers per block.
+            generator, seed: the blocks' seed (rule of :mod:`kexue.rng`; see
+                :func:`kexue.stochastic.expectation`).
+            device: where to simulate (default: PyTorch's default device).
+
+        Returns:
+            :class:`~kexue.stochastic.MonteCarloResult` (``mean``, ``stderr``, ``ci()``).
+
+        Raises:
+            ValueError: bad counts, ``fn`` returning a first dimension other than the block's
+                number of walkers, more processes than blocks.
+        """
+        n_steps = _count("n_steps", n_steps)
+        n_walkers = _count("n_walkers", n_walkers, minimum=1)
+        if not callable(fn):
+            raise TypeError(f"fn must be a callable X -> (m, ...); got {type(fn).__name__}")
+        block_size = check_block_size(block_size)
+        dev = resolve_device(device)
+        seed_value = resolve_seed(generator, seed)
+        ranges = parallel.block_ranges(n_walkers, block_size)
+
+        def block(b: int) -> torch.Tensor:
+            lo, hi = ranges[b]
+            X = self._paths(n_steps, hi - lo, block_generator(seed_value, b, device=dev), x0,
+                            dev)
+            y = torch.as_tensor(fn(X), device=dev)
+            if y.ndim < 1 or y.shape[0] != hi - lo:
+                raise ValueError(f"fn(X) must return shape (m, ...) with m = {hi - lo} walkers "
+                                 f"for X of shape {tuple(X.shape)}; got {tuple(y.shape)}. "
+                                 "Reduce over time, not over walkers (e.g. X[-1]).")
+            return block_moments(y)
+
+        with torch.no_grad():
+            mean, stderr = combine_moments(parallel.map_blocks(block, len(ranges)))
+        return MonteCarloResult(mean=mean, stderr=stderr, n_paths=n_walkers,
+                                n_samples=n_walkers, block_size=block_size, seed=seed_value)
 
     # -- gambler's ruin -----------------------------------------------------------------------
     def _ruin_setup(self, start, lower, upper):

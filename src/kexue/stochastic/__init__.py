@@ -29,7 +29,6 @@ imaginary-time Schrödinger equation ``α φ_t = (α²/2) φ_xx + V φ``,
   gambler's ruin, Black–Scholes, Feynman–Kac harmonic/linear, …).
 """
 
-from . import closed_forms
 from ._brownian import BrownianIncrements
 from ._feynman_kac import FeynmanKacResult, feynman_kac
 from ._first_passage import FirstPassageResult, first_passage
@@ -58,3 +57,12 @@ __all__ = [
     "schrodinger_potential", "SchrodingerPotential",
     "closed_forms",
 ]
+
+
+def __getattr__(name: str):
+    """``closed_forms`` is imported on first use (it pulls in scipy.stats: ~1 s at start-up)."""
+    if name == "closed_forms":
+        import importlib
+
+        return importlib.import_module(f"{__name__}.closed_forms")
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -28,10 +28,10 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from statistics import NormalDist
 
 import numpy as np
 import torch
-from scipy import stats
 
 from .. import parallel
 from ..rng import block_generator, seed_from
@@ -73,7 +73,7 @@ class MonteCarloResult:
         if isinstance(level, bool) or not isinstance(level, (int, float)) \
                 or not (0.0 < level < 1.0):
             raise ValueError(f"level must lie in (0, 1), e.g. 0.95; got {level!r}.")
-        z = float(stats.norm.ppf(0.5 * (1.0 + level)))
+        z = NormalDist().inv_cdf(0.5 * (1.0 + level))
         return self.mean - z * self.stderr, self.mean + z * self.stderr
 
 

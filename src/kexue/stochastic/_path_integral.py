@@ -17,11 +17,15 @@ Conventions (diffusion constant ``alpha``, drift ``p``):
 from __future__ import annotations
 
 import math
+import sys
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import numpy as np
-import sympy as sp
 import torch
+
+if TYPE_CHECKING:
+    import sympy as sp
 
 from ._pde import _eval_1d, _uniform_grid
 
@@ -252,6 +256,8 @@ class SchrodingerPotential:
 
 
 def _symbolic(drift: sp.Expr, alpha: float) -> SchrodingerPotential:
+    import sympy as sp  # imported on use: it costs ~1 s at start-up
+
     names = {s.name: s for s in drift.free_symbols}
     extra = set(names) - {"x", "t"}
     if extra:
@@ -378,9 +384,12 @@ def schrodinger_potential(drift, alpha: float) -> SchrodingerPotential:
         a :class:`SchrodingerPotential`: callable ``V(t, x)``, with ``.U(t, x)``.
     """
     alpha = _positive("alpha", alpha, "alpha is the diffusion constant.")
-    if isinstance(drift, sp.Basic):
-        return _symbolic(sp.sympify(drift), alpha)
+    sympy = sys.modules.get("sympy")  # a sympy expression implies sympy is imported already
+    if sympy is not None and isinstance(drift, sympy.Basic):
+        return _symbolic(sympy.sympify(drift), alpha)
     if isinstance(drift, (int, float, np.floating, np.integer)):
+        import sympy as sp
+
         c = float(drift)
         return _symbolic(sp.Float(c) + 0 * sp.Symbol("x"), alpha)
     if callable(drift):

@@ -26,6 +26,7 @@ import torch
 from matplotlib.figure import Figure
 
 from ..data import digits
+from ..devices import resolve_device
 from ..gan import train_gan
 from ._base import Claim, Experiment, Reference, Result, Table
 
@@ -41,7 +42,8 @@ class Config:
     this scale the latent cycle, not the image term, makes G(E(x)) reconstruct.
     ``steps``: generator/encoder steps (2 critic steps each); ``hidden``/``depth``: MLP sizes;
     ``beta1``/``beta2``: latent/image reconstruction weights; ``ablations``: any of ``no-sg``,
-    ``beta1=0``, ``beta2=0``."""
+    ``beta1=0``, ``beta2=0``; ``device``: where the networks are trained and evaluated
+    (``auto | cpu | cuda | cuda:N``); the scikit-learn classifier and probes run on the CPU."""
 
     steps: int = 3000
     batch_size: int = 64
@@ -55,6 +57,7 @@ class Config:
     ablations: tuple = ("no-sg", "beta1=0", "beta2=0")
     threads: int = 1
     seed: int = 0
+    device: str = "auto"
 
 
 def _tv(x: torch.Tensor) -> float:
@@ -65,7 +68,7 @@ def _tv(x: torch.Tensor) -> float:
 
 
 def _grid(ax, images: torch.Tensor, rows: int, cols: int, title: str) -> None:
-    imgs = images[: rows * cols].reshape(rows, cols, 8, 8).permute(0, 2, 1, 3)
+    imgs = images[: rows * cols].cpu().reshape(rows, cols, 8, 8).permute(0, 2, 1, 3)
     ax.imshow(imgs.reshape(rows * 8, cols * 8).numpy(), cmap="gray_r", vmin=-1, vmax=1)
     ax.set_xticks([])
     ax.set_yticks([])
@@ -73,19 +76,25 @@ def _grid(ax, images: torch.Tensor, rows: int, cols: int, title: str) -> None:
 
 
 def _evaluate(res, data, clf, gen: torch.Generator) -> dict[str, float]:
+    """Held-out metrics of a trained BiGAN-QP; the networks and ``gen`` live on one device, the
+    digits ``data`` on the CPU (moved over), the scikit-learn fits run on the CPU."""
     from sklearn.linear_model import LogisticRegression
 
+    dev = gen.device
+    x_test = data.x_test.to(dev)
     with torch.no_grad():
-        rec = res.generator(res.encoder(data.x_test))  # (N_test, 64)
+        rec = res.generator(res.encoder(x_test))  # (N_test, 64)
         samples = res.sample(1000, gen)  # (1000, 64)
-        codes_tr = res.encoder(data.x_train).numpy()
-        codes_te = res.encoder(data.x_test).numpy()
+        codes_tr = res.encoder(data.x_train.to(dev)).cpu().numpy()
+        codes_te = res.encoder(x_test).cpu().numpy()
     probe = LogisticRegression(max_iter=2000).fit(codes_tr, data.y_train.numpy())
+    mse = float((rec - x_test).pow(2).mean())
+    rec = rec.cpu()
     return {
-        "mse": float((rec - data.x_test).pow(2).mean()),
+        "mse": mse,
         "agree": float((clf.predict(rec.numpy()) == clf.predict(data.x_test.numpy())).mean()),
         "probe": float(probe.score(codes_te, data.y_test.numpy())),
-        "tv": _tv(samples) / _tv(data.x_train),
+        "tv": _tv(samples.cpu()) / _tv(data.x_train),
     }
 
 
@@ -95,9 +104,10 @@ def run(config: Config) -> Result:
     bad = set(config.ablations) - {"no-sg", "beta1=0", "beta2=0"}
     if bad:
         raise ValueError(f"unknown ablations {sorted(bad)}; valid: no-sg, beta1=0, beta2=0")
+    dev = resolve_device(config.device)
     old_threads = torch.get_num_threads()
     torch.set_num_threads(config.threads)
-    data = digits()
+    data = digits()  # CPU tensors
     clf = LogisticRegression(max_iter=3000).fit(data.x_train.numpy(), data.y_train.numpy())
     clf_acc = float(clf.score(data.x_test.numpy(), data.y_test.numpy()))
     variants = {"BiGAN-QP": {}}
@@ -109,31 +119,34 @@ def run(config: Config) -> Result:
         for name, change in variants.items():
             kw = dict(steps=config.steps, batch_size=config.batch_size, z_dim=config.z_dim,
                       hidden=config.hidden, depth=config.depth, lr=config.lr, lam=config.lam,
-                      beta1=config.beta1, beta2=config.beta2, seed=config.seed, progress=False)
+                      beta1=config.beta1, beta2=config.beta2, seed=config.seed, progress=False,
+                      device=dev)
             kw.update(change)
             res = train_gan("bigan-qp", "digits", **kw)
             results[name] = res
-            metrics[name] = _evaluate(res, data, clf, torch.Generator().manual_seed(config.seed))
+            metrics[name] = _evaluate(res, data, clf,
+                                      torch.Generator(device=dev).manual_seed(config.seed))
             metrics[name]["seconds"] = res.seconds
     finally:
         torch.set_num_threads(old_threads)
 
     # baseline for the probe: the same encoder at initialisation (a random MLP feature map)
     init = train_gan("bigan-qp", "digits", steps=0, z_dim=config.z_dim, hidden=config.hidden,
-                     depth=config.depth, seed=config.seed, progress=False)
-    probe0 = _evaluate(init, data, clf, torch.Generator().manual_seed(config.seed))["probe"]
+                     depth=config.depth, seed=config.seed, progress=False, device=dev)
+    probe0 = _evaluate(init, data, clf,
+                       torch.Generator(device=dev).manual_seed(config.seed))["probe"]
     main = results["BiGAN-QP"]
-    gen = torch.Generator().manual_seed(config.seed + 1)
+    gen = torch.Generator(device=dev).manual_seed(config.seed + 1)
     fig = Figure(figsize=(12, 4.4))
     ax = fig.subplots(1, 3)
     with torch.no_grad():
         _grid(ax[0], main.sample(64, gen), 8, 8, "random samples G(z)")
-        x = data.x_test[:32]
+        x = data.x_test[:32].to(dev)
         rec = main.generator(main.encoder(x))
         both = torch.stack([x.reshape(4, 8, 64), rec.reshape(4, 8, 64)], 1).reshape(64, 64)
         _grid(ax[1], both, 8, 8, "held-out x (odd rows) and G(E(x)) (even rows)")
-        za, zb = main.encoder(data.x_test[32:40]), main.encoder(data.x_test[40:48])
-        w = torch.linspace(0, 1, 8)[None, :, None]  # (1, 8, 1)
+        za, zb = main.encoder(data.x_test[32:40].to(dev)), main.encoder(data.x_test[40:48].to(dev))
+        w = torch.linspace(0, 1, 8, device=dev)[None, :, None]  # (1, 8, 1)
         z = (1 - w) * za[:, None] + w * zb[:, None]  # (8 pairs, 8 steps, z_dim)
         _grid(ax[2], main.generator(z.reshape(64, -1)), 8, 8,
               "interpolation E(x_a) → E(x_b) (rows)")
@@ -144,7 +157,7 @@ def run(config: Config) -> Result:
         axs = fa.subplots(1, len(results), squeeze=False)[0]
         for a_, (name, res) in zip(axs, results.items()):
             with torch.no_grad():
-                _grid(a_, res.sample(36, torch.Generator().manual_seed(5)), 6, 6, name)
+                _grid(a_, res.sample(36, torch.Generator(device=dev).manual_seed(5)), 6, 6, name)
         fa.tight_layout()
         figs["ablations"] = fa
 

@@ -32,6 +32,7 @@ from matplotlib.figure import Figure
 from torch import nn
 
 from ..data import digits
+from ..devices import resolve_device
 from ..diffusion import ScoreModel, UNet8, bits_per_dim, inpaint, sample, train
 from ..diffusion._train import make_sde
 from ._base import Claim, Experiment, Reference, Result, Table, torch_threads
@@ -49,7 +50,11 @@ class Config:
     rtol = atol, ``n_probes`` Hutchinson probes); ``inpaint_steps``: steps of plain imputation;
     ``resample_steps``/``resample``: steps and RePaint repeats of the resampled variant;
     ``inpaint_images``: test images to complete; ``clf_steps``: training steps of the feature
-    classifier; ``threads``: torch intra-op threads during the run."""
+    classifier; ``threads``: torch intra-op threads during the run; ``device``: where the score
+    models and the feature classifier are trained and evaluated (``auto | cpu | cuda |
+    cuda:N``). Dequantisation of the evaluation images, the prior draws of the samples and the
+    fitted Gaussian's draws are made on the CPU from ``seed`` (the same on every device); training
+    noise, Hutchinson probes and inpainting noise are drawn on the device."""
 
     sdes: tuple = ("vp", "subvp")
     steps: int = 6000
@@ -72,6 +77,7 @@ class Config:
     clf_steps: int = 1500
     seed: int = 0
     threads: int = 1
+    device: str = "auto"
 
 
 # ----------------------------------------------------------------------------- data scales
@@ -109,14 +115,18 @@ class _Classifier(nn.Module):
 
 
 def _train_classifier(x: torch.Tensor, y: torch.Tensor, steps: int, seed: int) -> _Classifier:
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
+    """Adam on cross-entropy, batches of 128 with N(0, 0.1²) input noise, on ``x``'s device
+    (``x (N, 64)``, ``y (N,)``): initialised alike everywhere, batches drawn on the device."""
+    dev = x.device
+    with torch.random.fork_rng(devices=[dev] if dev.type == "cuda" else []):
+        torch.manual_seed(seed)  # (fork_rng restores the global generators afterwards)
         clf = _Classifier()
-    gen = torch.Generator().manual_seed(seed)
+    clf.to(dev)
+    gen = torch.Generator(device=dev).manual_seed(seed)
     opt = torch.optim.Adam(clf.parameters(), lr=2e-3, weight_decay=1e-4)
     for _ in range(steps):
-        idx = torch.randint(len(x), (128,), generator=gen)
-        xb = x[idx] + 0.1 * torch.randn(128, 64, generator=gen)  # mild noise: robust features
+        idx = torch.randint(len(x), (128,), generator=gen, device=dev)
+        xb = x[idx] + 0.1 * torch.randn(128, 64, generator=gen, device=dev)  # robust features
         loss = nn.functional.cross_entropy(clf(xb), y[idx])
         opt.zero_grad()
         loss.backward()
@@ -144,7 +154,7 @@ def _gaussian_fit(y: torch.Tensor) -> torch.distributions.MultivariateNormal:
 
 def _grid(ax, imgs: torch.Tensor, rows: int, cols: int, title: str) -> None:
     """Tile ``rows·cols`` flat 8×8 images (image scale) into one picture."""
-    tiles = imgs[: rows * cols].reshape(-1, 8, 8)  # (≤ rows·cols, 8, 8)
+    tiles = imgs[: rows * cols].cpu().reshape(-1, 8, 8)  # (≤ rows·cols, 8, 8)
     canvas = torch.full((rows * 9 - 1, cols * 9 - 1), float("nan"))
     for n, tile in enumerate(tiles):
         i, j = divmod(n, cols)
@@ -162,24 +172,27 @@ def run(config: Config) -> Result:
 def _run(config: Config) -> Result:
     if not config.sdes or any(k not in ("vp", "subvp", "ve") for k in config.sdes):
         raise ValueError(f"sdes must be among vp, subvp, ve; got {config.sdes!r}")
-    gen = torch.Generator().manual_seed(config.seed)
-    data = digits()
+    dev = resolve_device(config.device)
+    gen = torch.Generator().manual_seed(config.seed)  # CPU: evaluation inputs, same everywhere
+    data = digits()  # CPU tensors
     k_train, k_test = _levels(data.x_train), _levels(data.x_test)
-    clf = _train_classifier(data.x_train, data.y_train, config.clf_steps, config.seed)
+    x_test_dev, y_test_dev = data.x_test.to(dev), data.y_test.to(dev)
+    clf = _train_classifier(data.x_train.to(dev), data.y_train.to(dev), config.clf_steps,
+                            config.seed)
     with torch.no_grad():
-        test_feats = clf.features(data.x_test)
-        clf_acc = float((clf(data.x_test).argmax(1) == data.y_test).float().mean())
+        test_feats = clf.features(x_test_dev)  # (N_test, 64) on dev
+        clf_acc = float((clf(x_test_dev).argmax(1) == y_test_dev).float().mean())
     n = min(config.n_samples, len(data.x_test))
 
     def fd(images: torch.Tensor) -> float:
         with torch.no_grad():
-            return frechet_distance(clf.features(images), test_feats)
+            return frechet_distance(clf.features(images.to(dev)), test_feats)
 
     floor = fd(data.x_train[torch.randperm(len(data.x_train), generator=gen)[:n]])
     gauss = _gaussian_fit(_to_model(k_train, torch.rand(k_train.shape, generator=gen)))
-    with torch.random.fork_rng(devices=[]):
+    with torch.random.fork_rng(devices=[dev] if dev.type == "cuda" else []):
         torch.manual_seed(config.seed)
-        gauss_samples = _to_image(gauss.sample((n,)).float())
+        gauss_samples = _to_image(gauss.sample((n,)).float())  # (n, 64) on the CPU
     fd_gauss = fd(gauss_samples)
     n_bpd = min(config.bpd_images, len(k_test))
     y_bpd = _to_model(k_test[:n_bpd].double(),
@@ -187,7 +200,7 @@ def _run(config: Config) -> Result:
     bpd_gauss = float((-gauss.log_prob(y_bpd) / (64 * math.log(2)) + math.log2(N_BINS / 2)).mean())
 
     def dequantize(x0: torch.Tensor, g: torch.Generator) -> torch.Tensor:
-        return _to_model(_levels(x0), torch.rand(x0.shape, generator=g))
+        return _to_model(_levels(x0), torch.rand(x0.shape, generator=g, device=x0.device))
 
     rows, claims, grids, models, bpds = [], [], {}, {}, {}
     for si, kind in enumerate(config.sdes):
@@ -196,24 +209,25 @@ def _run(config: Config) -> Result:
         res = train(model, sde, data.x_train, steps=config.steps, batch_size=config.batch_size,
                     lr=config.lr, ema_decay=config.ema_decay, warmup=config.warmup,
                     lr_schedule=config.lr_schedule, seed=config.seed + 31 * si,
-                    augment=dequantize, progress=False)
-        ema = res.ema
+                    augment=dequantize, progress=False, device=dev)
+        ema = res.ema  # on dev
         models[kind] = ema
-        bpd, binfo = bits_per_dim(ema, sde, k_test[:n_bpd], n_bins=N_BINS,
+        bpd, binfo = bits_per_dim(ema, sde, k_test[:n_bpd].to(dev), n_bins=N_BINS,
                                   divergence="hutchinson", n_probes=config.n_probes,
                                   rtol=config.bpd_tol, atol=config.bpd_tol,
                                   generator=config.seed + 7, dtype=torch.float32)
+        bpd = bpd.cpu()  # (n_bpd,)
         bpds[kind] = bpd.double()
-        x_T = sde.prior_sample((n, 64), gen)
+        x_T = sde.prior_sample((n, 64), gen).to(dev)
         with torch.no_grad():
             y, sinfo = sample(ema, sde, x_T, method=config.sample_method,
                               steps=config.sample_steps)
-            imgs = _to_image(y)
-            labels = clf(imgs).argmax(1)
+            imgs = _to_image(y)  # (n, 64) on dev
+            labels = clf(imgs).argmax(1).cpu()
         hist = torch.bincount(labels, minlength=10).double() / n
         balance_tv = 0.5 * float((hist - 0.1).abs().sum())
         fd_model = fd(imgs)
-        grids[kind] = imgs
+        grids[kind] = imgs.cpu()
         rows.append([kind, f"{res.losses[-200:].mean():.3f}", f"{float(bpd.mean()):.3f}",
                      f"{float(bpd.std() / math.sqrt(n_bpd)):.3f}", binfo["nfe"],
                      f"{fd_model:.2f}", f"{balance_tv:.3f}", sinfo["nfe"], f"{res.seconds:.0f}"])
@@ -243,11 +257,12 @@ def _run(config: Config) -> Result:
     mask = torch.zeros(64, dtype=torch.bool)
     mask[:32] = True  # top four rows known
     known = _to_model(_levels(x_img))
-    filled, iinfo = inpaint(ema, ema.sde, known, mask, steps=config.inpaint_steps,
-                            generator=config.seed + 3)
-    refilled, rinfo = inpaint(ema, ema.sde, known, mask, steps=config.resample_steps,
-                              resample=config.resample, generator=config.seed + 4)
-    filled_img, refilled_img = _to_image(filled), _to_image(refilled)
+    filled, iinfo = inpaint(ema, ema.sde, known.to(dev), mask.to(dev),
+                            steps=config.inpaint_steps, generator=config.seed + 3)
+    refilled, rinfo = inpaint(ema, ema.sde, known.to(dev), mask.to(dev),
+                              steps=config.resample_steps, resample=config.resample,
+                              generator=config.seed + 4)
+    filled_img, refilled_img = _to_image(filled.cpu()), _to_image(refilled.cpu())
     masked_img = torch.where(mask, x_img, torch.full_like(x_img, -1.0))
     mean_fill = torch.where(mask, x_img, data.x_train.mean(0).expand_as(x_img))
     # the fitted Gaussian's exact conditional law of the hidden half given the known half
@@ -268,7 +283,8 @@ def _run(config: Config) -> Result:
              "Gaussian conditional mean": gauss_mean_img, "mean-image fill": mean_fill,
              "masked (background)": masked_img, "original": x_img}
     with torch.no_grad():
-        acc = {name: float((clf(v).argmax(1) == y_lab).float().mean()) for name, v in fills.items()}
+        acc = {name: float((clf(v.to(dev)).argmax(1) == y_lab.to(dev)).float().mean())
+               for name, v in fills.items()}
     mse = {name: float((v - x_img)[:, u].pow(2).mean()) for name, v in fills.items()}
     se_acc = math.sqrt(acc[plain] * (1 - acc[plain]) / m)
     claims += [

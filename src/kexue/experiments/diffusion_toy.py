@@ -30,6 +30,7 @@ from matplotlib.figure import Figure
 from scipy.stats import gaussian_kde
 
 from ..data import toy
+from ..devices import resolve_device
 from ..diffusion import (
     GaussianMixture,
     MLPScoreNet,
@@ -52,7 +53,10 @@ class Config:
     estimate; ``n_samples``: samples per set (Heun, ``sample_steps`` steps); ``nll_points``:
     held-out points for the PF-ODE likelihood (dopri5 tolerance ``nll_tol``); ``kde_points``:
     training points of the KDE baseline; ``arc_nodes``: quadrature nodes per moon arc; ``threads``:
-    torch intra-op threads during the run."""
+    torch intra-op threads during the run; ``device``: where the models are trained and
+    evaluated (``auto | cpu | cuda | cuda:N``). Data and evaluation inputs are drawn on the CPU
+    from ``seed``, so they are the same on every device; the training noise is drawn on the
+    device (CPU and CUDA streams differ)."""
 
     datasets: tuple = ("ring", "moons")
     sde: str = "vp"
@@ -74,6 +78,7 @@ class Config:
     arc_nodes: int = 100
     seed: int = 0
     threads: int = 1
+    device: str = "auto"
 
 
 RING_STD, MOON_NOISE = 0.1, 0.05
@@ -107,13 +112,17 @@ def _data(name: str, n: int, gen: torch.Generator) -> torch.Tensor:
 
 
 def _score_error_curve(model, exact, sde, x0: torch.Tensor, ts: list[float],
-                       gen: torch.Generator) -> list[float]:
-    """Relative error ``E‖s_θ − s*‖² / E‖s*‖²`` at fixed times, ``x_t ~ p_t``."""
+                       gen: torch.Generator, device: torch.device) -> list[float]:
+    """Relative error ``E‖s_θ − s*‖² / E‖s*‖²`` at fixed times, ``x_t ~ p_t``.
+
+    ``x0 (n, 2)`` and the noise are on the CPU (``gen``); ``x_t`` is moved to ``device``, where
+    both scores are evaluated."""
     out = []
     for t in ts:
         tb = torch.full((len(x0),), t)
         a, s = sde.marginal(tb)
-        xt = a[:, None] * x0 + s[:, None] * torch.randn(x0.shape, generator=gen)
+        xt = a[:, None] * x0 + s[:, None] * torch.randn(x0.shape, generator=gen)  # (n, 2)
+        xt, tb = xt.to(device), tb.to(device)
         with torch.no_grad():
             s_true = exact(xt, tb)
             err = (model(xt, tb) - s_true).pow(2).sum(1).mean()
@@ -123,7 +132,8 @@ def _score_error_curve(model, exact, sde, x0: torch.Tensor, ts: list[float],
 
 def _weighted_score_error(model, exact, sde, x0: torch.Tensor, seed: int) -> dict[str, float]:
     """σ²-weighted score error two ways: directly, and as ``L_DSM(θ) − L_DSM(exact)`` with the
-    same ``t`` and ``ε`` (the identity of kexue.fm 9209)."""
+    same ``t`` and ``ε`` (the identity of kexue.fm 9209). ``t`` and ``ε`` are drawn on ``x0``'s
+    device from ``seed``."""
     seen = []
 
     def recording(x, t):
@@ -175,7 +185,8 @@ def _run(config: Config) -> Result:
     if bad or not config.datasets:
         raise ValueError(f"datasets must be among ring, moons (exact scores known); got "
                          f"{config.datasets!r}")
-    gen = torch.Generator().manual_seed(config.seed)
+    dev = resolve_device(config.device)
+    gen = torch.Generator().manual_seed(config.seed)  # CPU: data and evaluation inputs
     sde = make_sde(config.sde, **({"sigma_max": 5.0} if config.sde == "ve" else {}))
     t_grid = [float(v) for v in np.geomspace(1e-3, 1.0, 13)]
     claims, rows, curves, panels = [], [], {}, []
@@ -188,29 +199,32 @@ def _run(config: Config) -> Result:
         model = ScoreModel(net, sde, sigma_data=scale)
         res = train(model, sde, x_train, steps=config.steps, batch_size=config.batch_size,
                     lr=config.lr, ema_decay=config.ema_decay, warmup=min(200, config.steps // 10),
-                    lr_schedule=config.lr_schedule, seed=config.seed + 17 * di, progress=False)
-        ema = res.ema
+                    lr_schedule=config.lr_schedule, seed=config.seed + 17 * di, progress=False,
+                    device=dev)
+        ema = res.ema  # on dev
 
         # 1. score error against the exact score
         x_eval = oracle.sample(config.n_eval, gen).float()
-        curves[name] = _score_error_curve(ema, exact, sde, x_eval, t_grid, gen)
-        w = _weighted_score_error(ema, exact, sde, x_eval, config.seed + 101 + di)
+        curves[name] = _score_error_curve(ema, exact, sde, x_eval, t_grid, gen, dev)
+        w = _weighted_score_error(ema, exact, sde, x_eval.to(dev), config.seed + 101 + di)
 
         # 2. samples: learned vs exact score from the same prior draws
-        x_T = sde.prior_sample((config.n_samples, 2), gen)
+        x_T = sde.prior_sample((config.n_samples, 2), gen).to(dev)
         with torch.no_grad():
             x_learned, info = sample(ema, sde, x_T, method=config.sample_method,
                                      steps=config.sample_steps)
             x_exact, _ = sample(exact, sde, x_T, method=config.sample_method,
                                 steps=config.sample_steps)
+        x_learned, x_exact = x_learned.cpu(), x_exact.cpu()  # (n_samples, 2) each
         ref = oracle.sample(config.n_samples, gen)
         m_learned = _sample_metrics(x_learned, oracle, ref, name)
         m_exact = _sample_metrics(x_exact, oracle, ref, name)
 
         # 3. held-out likelihood through the PF-ODE (exact divergence in 2-D)
         x_nll = oracle.sample(config.nll_points, gen).float()
-        logp, linfo = log_likelihood(ema, sde, x_nll, divergence="exact", rtol=config.nll_tol,
-                                     atol=config.nll_tol)
+        logp, linfo = log_likelihood(ema, sde, x_nll.to(dev), divergence="exact",
+                                     rtol=config.nll_tol, atol=config.nll_tol)
+        logp = logp.cpu()  # (nll_points,)
         true_logp = oracle.log_prob(x_nll.double())
         nll_gap = float((true_logp - logp.double()).mean())
         nll_se = float((true_logp - logp.double()).std() / math.sqrt(config.nll_points))

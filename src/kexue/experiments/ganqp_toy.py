@@ -25,6 +25,7 @@ from matplotlib.figure import Figure
 
 from ..data import toy
 from ..data._toy import grid_centers, ring_centers
+from ..devices import resolve_device
 from ..gan import energy_distance, load_gan_data, mode_coverage, pair_distance, train_gan
 from ._base import Claim, Experiment, Reference, Result, Table
 
@@ -42,7 +43,9 @@ class Config:
     steps (2 critic steps each); ``hidden``, ``depth``: MLP width and hidden layers of both
     networks; ``z_dim``: latent size; ``lr``: Adam learning rate (β1 0.5); ``distance``:
     GAN-QP's ``d`` (``"l1"``/``"l2"``, per-dimension mean); ``snapshots``: scatter snapshots
-    over training; ``n_eval``: samples for the metrics."""
+    over training; ``n_eval``: samples for the metrics; ``device``: where the networks are
+    trained and sampled (``auto | cpu | cuda | cuda:N``); the data and the held-out set are drawn
+    on the CPU (the same on every device), the metrics computed on the CPU."""
 
     datasets: tuple = ("ring8", "grid25")
     models: tuple = ("gan-qp", "wgan-gp", "sgan")
@@ -58,14 +61,17 @@ class Config:
     n_eval: int = 2500
     threads: int = 1
     seed: int = 0
+    device: str = "auto"
 
 
 def _qp_bound_share(res, data: torch.Tensor, lam: float, gen: torch.Generator,
                     distance: str = "l1") -> float:
     """Share of real/fake pairs with |T(x_r) − T(x_f)| ≤ λ d(x_r, x_f) (``d``: the per-dim mean
-    distance the critic was trained with)."""
+    distance the critic was trained with). ``gen`` lives on the critic's device; ``data (N, D)``
+    is moved there."""
+    dev = gen.device
     with torch.no_grad():
-        x = data[torch.randint(len(data), (2000,), generator=gen)]
+        x = data.to(dev)[torch.randint(len(data), (2000,), generator=gen, device=dev)]
         f = res.sample(2000, gen)
         dt = (res.critic(x) - res.critic(f))[:, 0]
         d = pair_distance(x, f, distance)
@@ -76,6 +82,7 @@ def run(config: Config) -> Result:
     unknown = set(config.datasets) - set(_SPEC)
     if unknown:
         raise ValueError(f"unknown datasets {sorted(unknown)}; valid: {', '.join(_SPEC)}")
+    dev = resolve_device(config.device)
     old_threads = torch.get_num_threads()
     torch.set_num_threads(config.threads)
     rows, figs, stats = [], {}, {}
@@ -84,7 +91,7 @@ def run(config: Config) -> Result:
         every = max(1, -(-config.steps // config.snapshots))  # ceil: last snapshot = end
         for model in config.models:  # one-time costs (lazy init, allocator) out of the timings
             train_gan(model, config.datasets[0], steps=2, batch_size=8, hidden=8, depth=1,
-                      progress=False)
+                      progress=False, device=dev)
         for ds in config.datasets:
             name, centers, std = _SPEC[ds]
             held_out = toy(name, config.n_eval, 20_000 + config.seed)  # (n_eval, 2)
@@ -93,15 +100,17 @@ def run(config: Config) -> Result:
             for i, model in enumerate(config.models):
                 snaps: list[tuple[int, torch.Tensor]] = []
 
-                def keep(step, res, snaps=snaps):
-                    snaps.append((step, res.sample(config.n_eval, 1_000 + config.seed)))
+                def keep(step, res, snaps=snaps):  # one copy to the host per snapshot
+                    snaps.append((step, res.sample(config.n_eval, 1_000 + config.seed).cpu()))
 
                 t0 = time.perf_counter()
                 res = train_gan(model, ds, steps=config.steps, batch_size=config.batch_size,
                                 z_dim=config.z_dim, hidden=config.hidden, depth=config.depth,
                                 lr=config.lr, lam=config.lam, distance=config.distance,
-                                seed=config.seed, progress=False,
+                                seed=config.seed, progress=False, device=dev,
                                 callback=keep, callback_every=every)
+                if dev.type == "cuda":
+                    torch.cuda.synchronize(dev)
                 wall = time.perf_counter() - t0
                 final = snaps[-1][1]
                 ms = mode_coverage(final, centers, std)
@@ -109,7 +118,8 @@ def run(config: Config) -> Result:
                 stats[(ds, model)] = (ms.modes_covered, ms.high_quality, ed, wall)
                 if model == "gan-qp":
                     share = _qp_bound_share(res, load_gan_data(ds, seed=config.seed),
-                                            config.lam, torch.Generator().manual_seed(7),
+                                            config.lam,
+                                            torch.Generator(device=dev).manual_seed(7),
                                             config.distance)
                     bound_share = share if bound_share is None else min(bound_share, share)
                 rows.append([ds, model, f"{ms.modes_covered}/{ms.n_modes}",

@@ -43,6 +43,7 @@ import torch
 from matplotlib.figure import Figure
 from scipy import stats
 
+from ..devices import resolve_device
 from ..onlstm import (
     TrainConfig,
     Trainer,
@@ -98,7 +99,9 @@ class Config:
     held-out sentences (validation chooses each model's reading); ``curve_every``: steps
     between F1 evaluations on the validation split (0: none); ``ablations``: extra ON-LSTM runs
     on the arithmetic grammar; ``goal_margin``: F1 points over the best trivial baseline that
-    the goal asks for; ``ppl_tolerance``: relative gap to the optimal perplexity accepted."""
+    the goal asks for; ``ppl_tolerance``: relative gap to the optimal perplexity accepted;
+    ``device``: where the language models are trained and read (``auto | cpu | cuda | cuda:N``);
+    the corpora, batches and trees are built on the CPU, the same on every device."""
 
     grammars: tuple = ("english", "mirror", "arithmetic")
     n_seeds: int = 3
@@ -118,6 +121,7 @@ class Config:
     goal_margin: float = 0.20
     ppl_tolerance: float = 0.03
     seed: int = 0
+    device: str = "auto"
 
 
 def _all_readings(model, vocab, sents, gold) -> dict[str, float]:
@@ -155,14 +159,14 @@ def _oracle_correlation(reading: str, dists, gold, kind: str) -> float:
 
 
 def _train_and_read(cfg: Config, grammar: str, kind: str, seed: int, val, test,
-                    **overrides) -> dict:
+                    device: torch.device, **overrides) -> dict:
     tcfg = TrainConfig(grammar=grammar, kind=kind, embed_size=cfg.embed_size,
                        hidden_size=cfg.hidden_size, num_layers=cfg.num_layers,
                        chunk_size=cfg.chunk_size, n_train=cfg.n_train,
                        batch_size=cfg.batch_size, steps=cfg.steps, lr=cfg.lr,
                        lr_final=cfg.lr / 10, seed=seed)
     tcfg = dataclasses.replace(tcfg, **overrides)
-    trainer = Trainer(tcfg)
+    trainer = Trainer(tcfg, device=device)
     n_layers = tcfg.num_layers
     curve: list[tuple[int, dict[str, float]]] = []
 
@@ -295,6 +299,7 @@ def run(config: Config) -> Result:
 def _run(config: Config) -> Result:
     if config.n_seeds < 1:
         raise ValueError(f"n_seeds must be ≥ 1; got {config.n_seeds}")
+    dev = resolve_device(config.device)
     seeds = [config.seed + k for k in range(config.n_seeds)]
     trivial = ("right-branching", "left-branching", "balanced", "random")
     claims: list[Claim] = []
@@ -309,7 +314,7 @@ def _run(config: Config) -> Result:
         base = _baselines(test[0], test[1], config.n_random, config.seed)
         baselines[g] = base
         best_name = max(trivial, key=lambda k: base[k])
-        runs = {kind: [_train_and_read(config, g, kind, s, val, test) for s in seeds]
+        runs = {kind: [_train_and_read(config, g, kind, s, val, test, dev) for s in seeds]
                 for kind in ("onlstm", "lstm")}
         curves[g] = {kind: [r["curve"] for r in rs] for kind, rs in runs.items()}
         on, ls = runs["onlstm"], runs["lstm"]
@@ -423,11 +428,11 @@ def _run(config: Config) -> Result:
     if config.curve_every:
         figures["training"] = _curve_figure(curves, baselines)
     if config.ablations and "arithmetic" in config.grammars:
-        tables.append(_ablations(config))
+        tables.append(_ablations(config, dev))
     return Result(claims=claims, tables=tables, figures=figures, notes=" ".join(notes))
 
 
-def _ablations(config: Config) -> Table:
+def _ablations(config: Config, device: torch.device) -> Table:
     """ON-LSTM variants on the arithmetic grammar (first seed)."""
     grammar = get_grammar("arithmetic")
     val = grammar.sample(config.n_val, torch.Generator().manual_seed(30_000 + config.seed))
@@ -443,7 +448,7 @@ def _ablations(config: Config) -> Table:
     rows = []
     cfg = dataclasses.replace(config, curve_every=0)
     for name, over in variants:
-        r = _train_and_read(cfg, "arithmetic", "onlstm", config.seed, val, test, **over)
+        r = _train_and_read(cfg, "arithmetic", "onlstm", config.seed, val, test, device, **over)
         best_forget = max((v, k) for k, v in r["test"].items() if k.endswith("·forget"))
         best_input = max((v, k) for k, v in r["test"].items() if k.endswith("·input"))
         rows.append([name, f"{r['ppl']:.3f}", f"{r['test'][PAPER_READING]:.3f}",

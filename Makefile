@@ -9,7 +9,7 @@ BENCH_STAMP := $(VENV)/.kexue-bench-installed
 # (Never uv/poetry here: they would download a multi-GB CUDA build.)
 TORCH  := torch==2.13.0
 
-.PHONY: run test test-all bench lint install clean
+.PHONY: run test test-all test-gpu bench lint install clean
 
 run: $(STAMP)
 	$(BIN)/kexue reproduce --quick --out report
@@ -19,6 +19,10 @@ test: $(STAMP)
 
 test-all: $(STAMP)
 	$(BIN)/python -m pytest -m "slow or not slow"
+
+# the tests that need CUDA (skipped, not failed, on a machine without it)
+test-gpu: $(STAMP)
+	$(BIN)/python -m pytest -m gpu
 
 bench: $(BENCH_STAMP)
 	@set -e; for f in benchmarks/bench_*.py; do echo "== $$f"; $(BIN)/python $$f; done

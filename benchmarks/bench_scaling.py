@@ -36,7 +36,7 @@ HERE = Path(__file__).resolve()
 TORCHRUN = str(Path(sys.executable).with_name("torchrun"))
 
 # ----------------------------------------------------------------------------- Monte Carlo
-MC_PATHS, MC_STEPS, MC_BLOCK = 1_000_000, 50, 2**15
+MC_PATHS, MC_STEPS, MC_BLOCK = 1_000_000, 200, 2**15
 MC_X, MC_T, MC_ALPHA, MC_OMEGA, MC_BETA = 0.6, 1.0, 0.5, 1.0, 0.5
 
 
@@ -187,6 +187,9 @@ def worker(name: str) -> None:
                           MASTER_PORT=str(29_000 + os.getpid() % 1000))
     if not dist.is_initialized():
         dist.init_process_group("gloo")
+    import kexue.diffusion  # noqa: F401 - imports happen before the clock starts, for both sides
+    import kexue.stochastic  # noqa: F401
+
     dist.barrier()
     t0 = time.perf_counter()
     out = WORKERS[name]()

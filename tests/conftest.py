@@ -1,9 +1,19 @@
-"""Suite-wide fixtures."""
+"""Suite-wide fixtures, and the ``gpu`` marker: skipped when CUDA is not available."""
 
 from __future__ import annotations
 
 import pytest
 import torch
+
+
+def pytest_collection_modifyitems(config, items):
+    """Skip ``@pytest.mark.gpu`` tests on a machine without CUDA (``make test-gpu`` runs them)."""
+    if torch.cuda.is_available():
+        return
+    skip = pytest.mark.skip(reason="needs CUDA (torch.cuda.is_available() is False)")
+    for item in items:
+        if item.get_closest_marker("gpu") is not None:
+            item.add_marker(skip)
 
 
 @pytest.fixture(autouse=True, scope="session")

@@ -1,4 +1,5 @@
-"""The kexue CLI: list, reproduce (end to end), --version, one-line errors with exit status 2."""
+"""The kexue CLI: list, reproduce (end to end), --version, --device, one-line errors with exit
+status 2."""
 
 import dataclasses
 import json
@@ -6,11 +7,13 @@ import subprocess
 import sys
 
 import pytest
+import torch
 from typer.testing import CliRunner
 
 import kexue
 from kexue import experiments
 from kexue.cli import app
+from kexue.devices import device_text
 from kexue.experiments import Claim, Experiment, Result
 
 runner = CliRunner()
@@ -94,8 +97,76 @@ def test_failed_experiment_does_not_stop_others(tmp_path, monkeypatch):
     assert "deliberate failure" in (tmp_path / "index.html").read_text()
 
 
-def test_console_script_runs():
-    res = subprocess.run([sys.executable, "-m", "kexue.cli", "reproduce", "nope"],
+def test_python_m_kexue_runs_the_cli():
+    """``python -m kexue`` is the console script's ``main`` (what ``torchrun -m kexue`` runs)."""
+    res = subprocess.run([sys.executable, "-m", "kexue", "reproduce", "nope"],
                          capture_output=True, text=True, timeout=120)
     assert res.returncode == 2 and res.stderr.count("\n") == 1
     assert res.stderr.startswith("error: unknown experiment 'nope'")
+
+
+def _toy_specs(with_device: bool) -> dict:
+    fields = [("seed", int, 0)] + ([("device", str, "auto")] if with_device else [])
+    cfg = dataclasses.make_dataclass("Cfg", fields)
+
+    def run(c):
+        return Result(claims=[Claim("one is one", 1, 1, "exact", True)])
+
+    return {"toy": Experiment(name="toy", title="t", article="A", article_url="https://kexue.fm",
+                              claim="c", config=cfg, run=run, section="s")}
+
+
+@pytest.mark.parametrize("argv", [
+    ["reproduce", "smooth-max"],
+    ["reproduce", "smooth-max", "--set", "device=cuda"],
+    ["sde", "simulate", "--drift", "-x", "--diffusion", "1"],
+    ["sde", "density", "--drift", "-x", "--diffusion", "1"],
+    ["diffusion", "train"],
+    ["diffusion", "sample", "--ckpt", "missing.safetensors"],
+    ["diffusion", "nll", "--ckpt", "missing.safetensors"],
+    ["diffusion", "inpaint", "--ckpt", "missing.safetensors"],
+    ["gan", "train", "--out", "unused"],
+    ["gan", "sample", "--ckpt", "missing.safetensors"],
+    ["onlstm", "train", "--grammar", "arithmetic", "--out", "unused"],
+], ids=lambda a: " ".join(a[:2]) + (" --set" if "--set" in a else ""))
+def test_device_cuda_without_cuda_is_one_line_error(argv, monkeypatch, tmp_path):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    monkeypatch.chdir(tmp_path)
+    extra = [] if "--set" in argv else ["--device", "cuda"]
+    _one_line_error(runner.invoke(app, [*argv, *extra]), "CUDA is not available", "cpu")
+    assert not any(tmp_path.iterdir())  # nothing ran, nothing written
+
+
+def test_unknown_device_lists_the_choices(tmp_path):
+    _one_line_error(runner.invoke(app, ["reproduce", "smooth-max", "--device", "tpu",
+                                        "--out", str(tmp_path)]),
+                    "'tpu'", "auto, cpu, cuda, cuda:N")
+    _one_line_error(runner.invoke(app, ["reproduce", "smooth-max", "--device", "cpu", "--set",
+                                        "device=auto", "--out", str(tmp_path)]),
+                    "--device cpu", "--set device=auto")
+
+
+def test_reproduce_device_sets_the_config_and_the_report_records_it(tmp_path):
+    res = runner.invoke(app, ["reproduce", "smooth-max", "--quick", "--set", "n_trials=50",
+                              "--set", "n_k=5", "--device", "cpu", "--nproc", "1",
+                              "--out", str(tmp_path)])
+    assert res.exit_code == 0, res.output
+    data = json.loads((tmp_path / "results.json").read_text())
+    (exp,) = data["experiments"]
+    assert exp["config"]["device"] == "cpu"           # as --set device=cpu would
+    assert exp["device"] == device_text("cpu") and exp["device"].startswith("cpu (")
+    assert exp["processes"] == 1 and "processes" not in data["meta"]
+    html = (tmp_path / "index.html").read_text()
+    assert f"<span>device</span> {exp['device']}" in html and "<span>processes</span>" not in html
+
+
+@pytest.mark.parametrize("with_device", [True, False])
+def test_reproduce_device_with_and_without_a_device_field(with_device, tmp_path, monkeypatch):
+    """During the transition some Configs have no ``device``: --device skips them, and the report
+    says they ran on the CPU."""
+    monkeypatch.setattr(experiments, "_REGISTRY", _toy_specs(with_device))
+    res = runner.invoke(app, ["reproduce", "--device", "cpu", "--out", str(tmp_path)])
+    assert res.exit_code == 0, res.output
+    (exp,) = json.loads((tmp_path / "results.json").read_text())["experiments"]
+    assert ("device" in exp["config"]) is with_device
+    assert exp["device"] == device_text("cpu")

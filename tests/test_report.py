@@ -179,3 +179,26 @@ def test_results_json_is_strict_json(tmp_path):
     data = json.loads(text, parse_constant=lambda c: pytest.fail(f"non-standard JSON {c}"))
     assert data["experiments"][0]["claims"][0]["obtained"] == "nan"
     assert data["meta"] == {"total_runtime_s": "inf", "path": str(tmp_path)}
+
+
+def test_device_and_processes_are_recorded(tmp_path):
+    """Each experiment's device in words, and the number of processes when more than one."""
+    one = Result(name="solo", device="cpu (2 threads)", claims=[Claim("x", 1, 1, "exact", True)])
+    many = Result(name="pair", device="cuda:0 (NVIDIA H100 80GB HBM3)", processes=4,
+                  claims=[Claim("x", 1, 1, "exact", True)])
+    index = write_report([one, many], tmp_path, meta={"processes": 4})
+    data = json.loads((tmp_path / "results.json").read_text(encoding="utf-8"))
+    solo, pair = data["experiments"]
+    assert (solo["device"], solo["processes"]) == ("cpu (2 threads)", 1)
+    assert (pair["device"], pair["processes"]) == ("cuda:0 (NVIDIA H100 80GB HBM3)", 4)
+    assert data["meta"]["processes"] == 4
+    html = index.read_text(encoding="utf-8")
+
+    def facts(name):
+        section = html[html.index(f'id="exp-{name}"'):]
+        return section[: section.index("</ul>")]
+
+    assert "<span>device</span> cpu (2 threads)" in facts("solo")
+    assert "<span>processes</span>" not in facts("solo")
+    assert "<span>device</span> cuda:0 (NVIDIA H100 80GB HBM3)" in facts("pair")
+    assert "<span>processes</span> 4" in facts("pair")

@@ -20,6 +20,16 @@ from rich.table import Table
 
 from . import __version__
 from ._cli_errors import err_console, fail
+from ._launch import (
+    NprocOption,
+    cli_device,
+    cli_nproc,
+    command_args,
+    job,
+    launch_if_asked,
+    leave_job,
+    set_command_args,
+)
 
 app = typer.Typer(
     name="kexue",
@@ -87,10 +97,21 @@ def reproduce(
         "--set", help="Config override key=value (repeatable); with several experiments it "
         "applies to those that have the key, and must exist in at least one.",
         show_default=False)] = None,
+    device: Annotated[str | None, typer.Option(
+        "--device", help="auto | cpu | cuda | cuda:N for every experiment that has a device "
+        "(same as --set device=...; default: each experiment's own, auto).",
+        show_default=False)] = None,
+    nproc: NprocOption = 1,
 ) -> None:
-    """Run experiments and write OUT/index.html, OUT/results.json and the figures."""
-    from .experiments import ConfigError, registry, resolve_config, run_experiment
-    from .report import write_report
+    """Run experiments and write OUT/index.html, OUT/results.json and the figures.
+
+    With --nproc N (or under torchrun) every process runs every experiment, Monte Carlo work is
+    shared out in seeded blocks, and rank 0 alone prints and writes the report. In such a job an
+    experiment that raises on any process stops the whole job with exit status 1 and that
+    process's error (the others may be waiting for it inside a collective); when it was rank 0,
+    the report of the experiments run so far is written first.
+    """
+    from .experiments import ConfigError, registry, resolve_config
 
     specs = registry()
     chosen = list(names or specs)
@@ -98,6 +119,16 @@ def reproduce(
     if unknown:
         raise fail(f"unknown experiment {unknown[0]!r}; valid names: {', '.join(specs)}")
     overrides = _parse_sets(sets or [])
+    cli_nproc(nproc)
+    dev = None
+    if device is not None:
+        dev = cli_device(device)
+        if "device" in overrides and overrides["device"] != device:
+            raise fail(f"--device {device} and --set device={overrides['device']} disagree; "
+                       "give one of them")
+        overrides.pop("device", None)
+    elif "device" in overrides:
+        cli_device(overrides["device"])  # a device that does not exist: one line, status 2
 
     # Resolve every config before running anything, so a typo fails fast.
     configs = {}
@@ -109,16 +140,45 @@ def reproduce(
         spec = specs[name]
         own = overrides if len(chosen) == 1 else {
             k: v for k, v in overrides.items() if _has_field(spec.config, k)}
+        if dev is not None and _has_field(spec.config, "device"):
+            own = {**own, "device": str(dev)}  # what --set device=... does, for those with one
         try:
             configs[name] = resolve_config(spec, quick=quick, overrides=own, seed=seed)
         except ConfigError as exc:
             raise fail(str(exc)) from None
+    launch_if_asked(nproc)
 
+    with job(dev if dev is not None else cli_device("auto")):
+        _reproduce(specs, chosen, configs, quick=quick, out=out, seed=seed)
+
+
+def _reproduce(specs: dict, chosen: list[str], configs: dict, *, quick: bool, out: Path,
+               seed: int | None) -> None:
+    """Run the resolved configs (every rank) and write the report (rank 0)."""
+    from .experiments import run_experiment
+    from .parallel import is_distributed, is_main, world
+    from .report import write_report
+
+    rank, size = world()
     results = []
     t0 = time.perf_counter()
+
+    def report() -> Path:
+        meta = {
+            "command": "kexue " + " ".join(command_args()),
+            "quick": quick,
+            "seed": seed,
+            "total_runtime_s": round(time.perf_counter() - t0, 2),
+            "machine": f"{platform.node()} · {platform.machine()} · "
+                       f"Python {platform.python_version()}",
+        }
+        if size > 1:
+            meta["processes"] = size
+        return write_report(results, out, meta=meta)
+
     with Progress(SpinnerColumn(), TextColumn("[bold]{task.description}"), BarColumn(),
                   TextColumn("{task.completed}/{task.total}"), TimeElapsedColumn(),
-                  console=console, transient=False) as progress:
+                  console=console, transient=False, disable=not is_main()) as progress:
         task = progress.add_task("reproducing", total=len(chosen))
         for name in chosen:
             progress.update(task, description=f"{name}")
@@ -129,15 +189,20 @@ def reproduce(
             progress.console.print(f"  {name}: {mark} ({result.runtime_s:.1f} s)"
                                    + (f" — {result.error}" if result.error else ""))
             progress.advance(task)
+            if result.status == "failed" and is_distributed():
+                # the other ranks may be inside a collective this rank never reaches: stop the
+                # job (torchrun stops every process), with this rank's error on stderr
+                err_console.print(result.notes.rstrip(), markup=False, highlight=False)
+                err_console.print(f"error: rank {rank} of {size}: experiment {name} failed: "
+                                  f"{result.error}", markup=False, highlight=False)
+                if is_main():
+                    report()
+                leave_job()
+                raise typer.Exit(1)
+    if not is_main():
+        return
+    index = report()
     total = time.perf_counter() - t0
-    meta = {
-        "command": "kexue " + " ".join(sys.argv[1:]),
-        "quick": quick,
-        "seed": seed,
-        "total_runtime_s": round(total, 2),
-        "machine": f"{platform.node()} · {platform.machine()} · Python {platform.python_version()}",
-    }
-    index = write_report(results, out, meta=meta)
     n_failed = sum(r.status == "failed" for r in results)
     n_missed = sum(r.status == "ok" and not r.passed for r in results)
     console.print(f"wrote {index} — {len(results) - n_failed - n_missed} passed, "
@@ -175,7 +240,8 @@ _mount_subcommands()
 
 
 def main() -> None:
-    """Console-script entry point."""
+    """Console-script entry point (also ``python -m kexue``, and what torchrun runs)."""
+    set_command_args(sys.argv[1:])
     try:
         app()
     except KeyboardInterrupt:

@@ -7,11 +7,14 @@
         --n 64 --out grid.png
     kexue diffusion nll --ckpt runs/digits/model.safetensors          # bits/dim on the test split
     kexue diffusion inpaint --ckpt runs/digits/model.safetensors --mask bottom --out fill.png
+    kexue diffusion train --data digits --device cuda --nproc 2 ...  # DDP on two processes
 
 ``train`` writes ``OUT/model.safetensors`` (kexue.checkpoint: model, EMA, optimiser, RNG state);
 running the same command again resumes it (Ctrl-C saves first), and a larger ``--steps`` extends
-it. Data: ``ring`` (8 Gaussians, radius 2, std 0.1) and ``moons`` (noise 0.05) train an MLP;
-``digits`` (scikit-learn 8×8, dequantised) trains the U-Net. Bad input prints one line
+it. ``--device auto|cpu|cuda|cuda:N`` picks where every command computes (auto: a GPU when
+there is one); ``train --nproc N`` trains with DDP on N processes (rank 0 writes the checkpoint
+and prints). Data: ``ring`` (8 Gaussians, radius 2, std 0.1) and ``moons`` (noise 0.05) train an
+MLP; ``digits`` (scikit-learn 8×8, dequantised) trains the U-Net. Bad input prints one line
 ``error: ...`` to stderr and exits with status 2.
 """
 
@@ -25,6 +28,8 @@ import torch
 import typer
 
 from ._cli_errors import fail
+from ._launch import DeviceOption, NprocOption, cli_device, job, launch_if_asked
+from .parallel import is_main
 
 __all__ = ["app", "DATASETS", "MASKS"]
 
@@ -67,7 +72,7 @@ def _train_data(name: str, n: int, seed: int) -> torch.Tensor:
     return _data(name, n, torch.Generator().manual_seed(seed))
 
 
-def _load(ckpt: Path) -> tuple[Any, dict[str, Any]]:
+def _load(ckpt: Path, device: torch.device) -> tuple[Any, dict[str, Any]]:
     from .diffusion import load_score_model
 
     if ckpt.is_dir():
@@ -75,7 +80,7 @@ def _load(ckpt: Path) -> tuple[Any, dict[str, Any]]:
     if not ckpt.is_file():
         raise ValueError(f"--ckpt {str(ckpt)!r} does not exist; train one with "
                          "`kexue diffusion train --out DIR` (it writes DIR/model.safetensors)")
-    model, meta = load_score_model(ckpt)
+    model, meta = load_score_model(ckpt, device=device)
     if meta.get("data") not in DATASETS:
         raise ValueError(f"--ckpt {str(ckpt)!r} was not written by `kexue diffusion train`")
     return model, meta
@@ -98,6 +103,8 @@ def train(
     seed: Annotated[int, typer.Option(help="Seed of every random draw.")] = 0,
     quiet: Annotated[bool, typer.Option("--quiet", help="No progress bar.")] = False,
     threads: Threads = 1,
+    device: DeviceOption = "auto",
+    nproc: NprocOption = 1,
 ) -> None:
     """Train a score model by denoising score matching; rerun to resume."""
     from .diffusion import MLPScoreNet, ScoreModel, UNet8
@@ -105,6 +112,7 @@ def train(
     from .diffusion._train import make_sde
     from .experiments.diffusion_digits import _levels, _to_model
 
+    dev = cli_device(device)
     try:
         _set_threads(threads)
         if data not in DATASETS:
@@ -129,25 +137,33 @@ def train(
             bs, rate = batch_size or 128, lr or 1e-3
 
             def augment(x0: torch.Tensor, g: torch.Generator) -> torch.Tensor:
-                return _to_model(_levels(x0), torch.rand(x0.shape, generator=g))
+                # dequantisation noise drawn where the generator lives, used where x0 is
+                u = torch.rand(x0.shape, generator=g, device=g.device).to(x0.device)
+                return _to_model(_levels(x0), u)
         else:
             net = MLPScoreNet(2, hidden=width or 128, seed=seed)
             model = ScoreModel(net, sde_obj, sigma_data=float(x.std()))
             bs, rate, augment = batch_size or 256, lr or 2e-3, None
     except ValueError as exc:
         raise fail(str(exc)) from None
+    launch_if_asked(nproc)
     path = out / CKPT_NAME
-    try:
-        res = train_model(model, sde_obj, x, steps=steps, batch_size=bs, lr=rate,
-                          ema_decay=ema, warmup=100, seed=seed,
-                          checkpoint=path, ckpt_every=ckpt_every, progress=not quiet,
-                          augment=augment, meta={"data": data, "n_train": n_train},
-                          description=f"{data} · {sde}")
-    except KeyboardInterrupt as exc:
-        typer.echo(f"{exc or 'interrupted'}", err=True)
-        raise typer.Exit(130) from None
-    except (ValueError, FloatingPointError) as exc:
-        raise fail(str(exc)) from None
+    with job(dev):
+        try:
+            res = train_model(model, sde_obj, x, steps=steps, batch_size=bs, lr=rate,
+                              ema_decay=ema, warmup=100, seed=seed,
+                              checkpoint=path, ckpt_every=ckpt_every,
+                              progress=not quiet and is_main(), augment=augment,
+                              meta={"data": data, "n_train": n_train},
+                              description=f"{data} · {sde}", device=dev)
+        except KeyboardInterrupt as exc:
+            typer.echo(f"{exc or 'interrupted'}", err=True)
+            raise typer.Exit(130) from None
+        except (ValueError, FloatingPointError) as exc:
+            raise fail(str(exc)) from None
+        main = is_main()  # read inside the job: the group is gone after it
+    if not main:
+        return
     tail = res.losses[-min(200, len(res.losses)):].mean() if len(res.losses) else float("nan")
     typer.echo(f"trained {data} / {sde}: step {res.step} (resumed from {res.start_step}), "
                f"final loss {float(tail):.4g}, {res.seconds:.1f} s; checkpoint: {path}")
@@ -185,21 +201,24 @@ def sample(
     seed: Annotated[int, typer.Option(help="Seed of the prior draw and sampler noise.")] = 0,
     out: Annotated[Path, typer.Option(help="Figure (PNG/PDF/SVG).")] = Path("grid.png"),
     threads: Threads = 1,
+    device: DeviceOption = "auto",
 ) -> None:
     """Draw samples with the EMA weights and save an image grid (digits) or a scatter (toys)."""
     from .diffusion import sample as run_sampler
 
+    dev = cli_device(device)
     try:
         _set_threads(threads)
         if n < 1:
             raise ValueError(f"--n must be >= 1; got {n}")
-        model, meta = _load(ckpt)
+        model, meta = _load(ckpt, dev)
         dim = model.net.dim
-        gen = torch.Generator().manual_seed(seed)
-        x_T = model.sde.prior_sample((n, dim), gen)
+        gen = torch.Generator(device=dev).manual_seed(seed)
+        x_T = model.sde.prior_sample((n, dim), gen, device=dev)
         with torch.no_grad():
             x, info = run_sampler(model, model.sde, x_T, method=method, steps=steps, grid=grid,
                                   generator=gen)
+        x = x.cpu()
     except (ValueError, TypeError, FileNotFoundError) as exc:
         raise fail(str(exc)) from None
     try:
@@ -220,22 +239,24 @@ def nll(
     probes: Annotated[int, typer.Option(help="Hutchinson probes (digits).")] = 1,
     seed: Annotated[int, typer.Option(help="Seed (dequantisation, probes, toy points).")] = 1,
     threads: Threads = 1,
+    device: DeviceOption = "auto",
 ) -> None:
     """Negative log-likelihood by the probability-flow ODE: bits/dim on the digits test split
     (dequantised, offset log₂(17/2)); nats/point for the toys, beside the true value."""
     from .diffusion import bits_per_dim, log_likelihood
 
+    dev = cli_device(device)
     try:
         _set_threads(threads)
         if n < 1 or probes < 1:
             raise ValueError(f"--n and --probes must be >= 1; got {n}, {probes}")
         _positive("--tol", tol)
-        model, meta = _load(ckpt)
+        model, meta = _load(ckpt, dev)
         if meta["data"] == "digits":
             from .data import digits
             from .experiments.diffusion_digits import N_BINS, _levels
 
-            k = _levels(digits().x_test)[:n]
+            k = _levels(digits().x_test)[:n].to(dev)
             bpd, info = bits_per_dim(model, model.sde, k, n_bins=N_BINS,
                                      divergence="hutchinson", n_probes=probes, rtol=tol,
                                      atol=tol, generator=seed, dtype=torch.float32)
@@ -248,7 +269,8 @@ def nll(
 
         oracle = _oracle(meta["data"], 100)
         x = oracle.sample(n, seed).float()
-        logp, info = log_likelihood(model, model.sde, x, divergence="exact", rtol=tol, atol=tol)
+        logp, info = log_likelihood(model, model.sde, x.to(dev), divergence="exact", rtol=tol,
+                                    atol=tol)
         true = oracle.log_prob(x.double())
         typer.echo(f"NLL {-float(logp.mean()):.4f} nats/point on {n} fresh {meta['data']} "
                    f"points (true NLL {-float(true.mean()):.4f}); {info['nfe']} score "
@@ -286,6 +308,7 @@ def inpaint(
     out: Annotated[Path, typer.Option(help="Figure: originals, masked, completed.")]
     = Path("inpaint.png"),
     threads: Threads = 1,
+    device: DeviceOption = "auto",
 ) -> None:
     """Hide part of test digits and fill it in by imputation (Song et al. 2021, App. I.2) with
     RePaint resampling (Lugmayr et al. 2022)."""
@@ -293,20 +316,23 @@ def inpaint(
     from .diffusion import inpaint as run_inpaint
     from .experiments.diffusion_digits import _grid, _levels, _to_image, _to_model
 
+    dev = cli_device(device)
     try:
         _set_threads(threads)
         if mask not in MASKS:
             raise ValueError(f"--mask must be one of {', '.join(MASKS)}; got {mask!r}")
         if n < 1:
             raise ValueError(f"--n must be >= 1; got {n}")
-        model, meta = _load(ckpt)
+        model, meta = _load(ckpt, dev)
         if meta["data"] != "digits":
             raise ValueError(f"inpainting needs an image model (train with --data digits); "
                              f"{str(ckpt)!r} is a {meta['data']} model")
         x = digits().x_test[:n]
         known = _image_mask(mask)
-        filled, info = run_inpaint(model, model.sde, _to_model(_levels(x)), known, steps=steps,
-                                   resample=resample, generator=seed)
+        filled, info = run_inpaint(model, model.sde, _to_model(_levels(x)).to(dev),
+                                   known.to(dev), steps=steps, resample=resample,
+                                   generator=seed)
+        filled = filled.cpu()
     except (ValueError, TypeError, FileNotFoundError) as exc:
         raise fail(str(exc)) from None
     img = _to_image(filled)

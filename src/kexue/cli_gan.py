@@ -3,7 +3,9 @@
 ``kexue gan train --model gan-qp --data grid25 --steps N --out DIR`` trains (resuming from
 ``DIR/last.safetensors`` when it exists) and prints the sample metrics; ``kexue gan sample --ckpt
 PATH`` prints generated samples as CSV (or saves a figure with ``--png``); ``kexue gan reconstruct
---ckpt PATH`` (BiGAN-QP) reconstructs held-out digits ``G(E(x))`` and prints their MSE. Bad input
+--ckpt PATH`` (BiGAN-QP) reconstructs held-out digits ``G(E(x))`` and prints their MSE. Every
+command takes ``--device auto|cpu|cuda|cuda:N``; ``train --nproc N`` trains on N processes (the
+gradients averaged across them; rank 0 writes the checkpoint and prints). Bad input
 prints one line ``error: ...`` to stderr and exits with status 2; a diverged run (NaN) exits
 with status 1 and keeps its last good checkpoint.
 """
@@ -17,6 +19,8 @@ import typer
 from rich.console import Console
 
 from ._cli_errors import fail
+from ._launch import DeviceOption, NprocOption, cli_device, job, launch_if_asked
+from .parallel import is_main
 
 app = typer.Typer(
     name="gan",
@@ -30,13 +34,18 @@ app = typer.Typer(
 console = Console()
 
 
-def _load(ckpt: Path):
+def _load(ckpt: Path, device):
+    """The networks of ``ckpt`` on ``device``, and the checkpoint's metadata."""
     from .gan import load_gan
 
     try:
-        return load_gan(ckpt)
+        res, meta = load_gan(ckpt)
     except (FileNotFoundError, ValueError, KeyError) as exc:
         raise fail(str(exc)) from None
+    for net in (res.generator, res.critic, res.encoder):
+        if net is not None:
+            net.to(device)
+    return res, meta
 
 
 def _save_png(fig, png: Path) -> None:
@@ -65,6 +74,8 @@ def train(
     ckpt_every: Annotated[int, typer.Option("--ckpt-every")] = 500,
     progress: Annotated[bool, typer.Option("--progress/--no-progress",
                                            help="Show a progress bar.")] = True,
+    device: DeviceOption = "auto",
+    nproc: NprocOption = 1,
 ) -> None:
     """Train MODEL on DATA, resumably; print the final sample metrics."""
     from .data._toy import grid_centers, ring_centers
@@ -76,21 +87,28 @@ def train(
         raise fail(f"unknown data {data!r}; valid: {', '.join(DATASETS)}")
     if steps < 1:
         raise fail(f"--steps must be >= 1; got {steps}")
+    dev = cli_device(device)
+    launch_if_asked(nproc)
     path = out / "last.safetensors"
-    if path.exists():
-        console.print(f"resuming from {path}")
-    try:
-        res = train_gan(model, data, steps=steps, seed=seed, batch_size=batch_size, lr=lr,
-                        hidden=hidden, depth=depth, z_dim=z_dim, lam=lam, distance=distance,
-                        checkpoint=path, ckpt_every=ckpt_every, progress=progress)
-    except TrainingDiverged as exc:
-        raise fail(str(exc), code=1) from None
-    except ValueError as exc:
-        raise fail(str(exc)) from None
+    with job(dev):
+        if path.exists():
+            console.print(f"resuming from {path}")
+        try:
+            res = train_gan(model, data, steps=steps, seed=seed, batch_size=batch_size, lr=lr,
+                            hidden=hidden, depth=depth, z_dim=z_dim, lam=lam,
+                            distance=distance, checkpoint=path, ckpt_every=ckpt_every,
+                            progress=progress and is_main(), device=dev)
+        except TrainingDiverged as exc:
+            raise fail(str(exc), code=1) from None
+        except ValueError as exc:
+            raise fail(str(exc)) from None
+        main = is_main()  # read inside the job: the group is gone after it
+    if not main:
+        return
     console.print(f"{model} on {data}: {res.step} generator steps ({res.seconds:.1f} s this run)")
     if data in ("ring8", "grid25"):
         centers, std = (ring_centers(), 0.02) if data == "ring8" else (grid_centers(), 0.05)
-        st = mode_coverage(res.sample(2500, seed), centers, std)
+        st = mode_coverage(res.sample(2500, seed).cpu(), centers, std)
         console.print(f"modes covered {st.modes_covered}/{st.n_modes}, high-quality share "
                       f"{st.high_quality:.3f} (2500 samples)")
     elif res.encoder is not None:
@@ -98,7 +116,7 @@ def train(
 
         from .data import digits
 
-        x = digits().x_test
+        x = digits().x_test.to(dev)
         with torch.no_grad():
             mse = float((res.generator(res.encoder(x)) - x).pow(2).mean())
         console.print(f"held-out reconstruction MSE {mse:.4f} (per pixel, [-1, 1] scale)")
@@ -113,14 +131,15 @@ def sample(
     seed: Annotated[int, typer.Option("--seed", help="Seed of z.")] = 0,
     png: Annotated[Path | None, typer.Option("--png", help="Also save a figure here.",
                                              show_default=False)] = None,
+    device: DeviceOption = "auto",
 ) -> None:
     """Print N generated samples G(z) as CSV rows (one sample per line)."""
     import torch
 
     if n < 1:
         raise fail(f"--n must be >= 1; got {n}")
-    res, meta = _load(ckpt)
-    x = res.sample(n, seed)  # (n, D)
+    res, meta = _load(ckpt, cli_device(device))
+    x = res.sample(n, seed).cpu()  # (n, D)
     for row in x.tolist():
         typer.echo(",".join(f"{v:.5g}" for v in row))  # one sample per line, never wrapped
     if png is not None:
@@ -148,6 +167,7 @@ def reconstruct(
     n: Annotated[int, typer.Option("--n", help="Held-out digits to show.")] = 8,
     png: Annotated[Path | None, typer.Option("--png", help="Save x / G(E(x)) pairs here.",
                                              show_default=False)] = None,
+    device: DeviceOption = "auto",
 ) -> None:
     """Reconstruct held-out digits as G(E(x)) (BiGAN-QP); print the MSE over the test split."""
     import torch
@@ -156,7 +176,8 @@ def reconstruct(
 
     if n < 1:
         raise fail(f"--n must be >= 1; got {n}")
-    res, meta = _load(ckpt)
+    dev = cli_device(device)
+    res, meta = _load(ckpt, dev)
     if res.encoder is None:
         raise fail(f"{ckpt} holds a {meta['train']['model']} model without an encoder; "
                    "reconstruct needs a checkpoint from `kexue gan train --model bigan-qp`")
@@ -165,7 +186,7 @@ def reconstruct(
                    "--data digits")
     x = digits().x_test  # (N_test, 64)
     with torch.no_grad():
-        rec = res.generator(res.encoder(x))
+        rec = res.generator(res.encoder(x.to(dev))).cpu()
     mse = float((rec - x).pow(2).mean())
     console.print(f"held-out reconstruction MSE {mse:.4f} over {len(x)} test digits "
                   "(per pixel, [-1, 1] scale)")

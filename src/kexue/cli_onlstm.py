@@ -2,10 +2,11 @@
 
 ``kexue onlstm train --grammar english --out DIR [--steps N --seed S]`` trains (resuming from
 ``DIR/last.safetensors`` when it exists), then picks the reading (layer × master gate) with the
-best F1 on held-out sentences and stores it in the checkpoint. ``kexue onlstm parse --ckpt PATH
-"a sentence"`` prints the induced tree. Bad input prints one line ``error: ...`` to stderr and
-exits with status 2; a diverged run (NaN loss) exits with status 1 and keeps its last good
-checkpoint.
+best F1 on held-out sentences and stores it in the checkpoint; ``--device auto|cpu|cuda|cuda:N``
+picks where, ``--nproc N`` trains on N processes (DDP; rank 0 chooses the reading, writes the
+checkpoint and prints). ``kexue onlstm parse --ckpt PATH "a sentence"`` prints the induced tree.
+Bad input prints one line ``error: ...`` to stderr and exits with status 2; a diverged run (NaN
+loss) exits with status 1 and keeps its last good checkpoint.
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ import typer
 from rich.console import Console
 
 from ._cli_errors import fail
+from ._launch import DeviceOption, NprocOption, cli_device, fail_all, job, launch_if_asked
+from .parallel import is_main
 
 app = typer.Typer(
     name="onlstm",
@@ -47,6 +50,8 @@ def train(
                                            help="Show a progress bar.")] = True,
     threads: Annotated[int, typer.Option("--threads", help="Intra-op CPU threads (small "
                                          "models run fastest on one).")] = 1,
+    device: DeviceOption = "auto",
+    nproc: NprocOption = 1,
 ) -> None:
     """Train a language model on GRAMMAR's sentences, resumably; report perplexity and F1."""
     import torch
@@ -69,32 +74,39 @@ def train(
         raise fail(f"unknown grammar {grammar!r}; valid names: {', '.join(GRAMMAR_NAMES)}")
     if steps < 0:
         raise fail(f"--steps must be ≥ 0; got {steps}")
+    dev = cli_device(device)
+    launch_if_asked(nproc)
     path = out / "last.safetensors"
-    if path.exists():
+    with job(dev):
+        if path.exists():
+            try:
+                trainer = Trainer.load(path, out_dir=out, device=dev)
+            except ValueError as exc:
+                raise fail_all(str(exc)) from None
+            cfg = trainer.config
+            if (cfg.grammar, cfg.kind, cfg.seed) != (grammar, kind, seed):
+                raise fail_all(f"{path} holds a {cfg.kind} run on {cfg.grammar!r} with seed "
+                           f"{cfg.seed}; use another --out to start a different run")
+            console.print(f"resuming from step {trainer.step} ({path})")
+        else:
+            cfg = TrainConfig(grammar=grammar, kind=kind, steps=steps, seed=seed,
+                              hidden_size=hidden, chunk_size=chunk, num_layers=layers)
+            try:
+                trainer = Trainer(cfg, out_dir=out, device=dev)
+            except ValueError as exc:
+                raise fail_all(str(exc)) from None
         try:
-            trainer = Trainer.load(path, out_dir=out)
-        except ValueError as exc:
-            raise fail(str(exc)) from None
-        cfg = trainer.config
-        if (cfg.grammar, cfg.kind, cfg.seed) != (grammar, kind, seed):
-            raise fail(f"{path} holds a {cfg.kind} run on {cfg.grammar!r} with seed "
-                       f"{cfg.seed}; use another --out to start a different run")
-        console.print(f"resuming from step {trainer.step} ({path})")
-    else:
-        cfg = TrainConfig(grammar=grammar, kind=kind, steps=steps, seed=seed, hidden_size=hidden,
-                          chunk_size=chunk, num_layers=layers)
-        try:
-            trainer = Trainer(cfg, out_dir=out)
-        except ValueError as exc:
-            raise fail(str(exc)) from None
-    try:
-        trainer.train(steps, progress=progress, console=console)
-    except TrainingDiverged as exc:
-        raise fail(str(exc), code=1) from None
-    except KeyboardInterrupt:
-        saved = (f"the last checkpoint (step {trainer.saved_step}) is {path} — rerun the same "
-                 "command to resume" if trainer.saved_step is not None else "no checkpoint yet")
-        raise fail(f"interrupted at step {trainer.step}; {saved}", code=130) from None
+            trainer.train(steps, progress=progress and is_main(), console=console)
+        except TrainingDiverged as exc:
+            raise fail(str(exc), code=1) from None
+        except KeyboardInterrupt:
+            saved = (f"the last checkpoint (step {trainer.saved_step}) is {path} — rerun the "
+                     "same command to resume" if trainer.saved_step is not None
+                     else "no checkpoint yet")
+            raise fail(f"interrupted at step {trainer.step}; {saved}", code=130) from None
+        main = is_main()  # read inside the job: the group is gone after it
+    if not main:
+        return
     g = get_grammar(grammar)
     val, val_gold = g.sample(200, torch.Generator().manual_seed(30_000 + seed))
     best, scores = choose_reading(trainer.model, trainer.vocab, val, val_gold)

@@ -5,7 +5,13 @@
 
     kexue sde simulate --drift "-1.3*x" --diffusion "0.84" --x0 1 --T 1 --paths 10000 \\
         --steps 200 --method euler --seed 0 --out paths.png
+    kexue sde simulate ... --device cuda           # the paths on a GPU
+    kexue sde simulate ... --nproc 4               # the paths shared by 4 processes
     kexue sde density --drift "x - x^3" --diffusion "0.8" --x0 0 --T 2 --out density.png
+
+The paths are cut into seeded blocks (:mod:`kexue.parallel`: block ``b`` draws from
+``block_generator(seed, b)``), so ``X_T`` is the same for any number of processes (on the same
+kind of device); only rank 0 prints and writes the figure.
 
 Expressions are parsed by SymPy with a closed vocabulary (numbers, ``x``, ``t``, ``+ - * / ^ **``
 and the functions in ``FUNCTIONS``), never by ``eval`` of user text; each is compiled with
@@ -35,6 +41,9 @@ from sympy.parsing.sympy_parser import (
 )
 
 from ._cli_errors import fail
+from ._launch import DeviceOption, NprocOption, cli_device, fail_all, job, launch_if_asked
+from .parallel import block_ranges, is_main, map_blocks
+from .rng import block_generator
 from .stochastic._sde import SDE
 from .stochastic._solvers import METHODS, solve
 
@@ -146,13 +155,35 @@ def _check(name: str, value: float, *, positive: bool = False) -> None:
                          f"got {value}")
 
 
+_MAX_BLOCKS = 16
+_MIN_BLOCK = 1024
+
+
+def _block_size(paths: int) -> int:
+    """Paths per Monte Carlo block: at least 1024, at most 16 blocks. Depends on ``paths`` only
+    (never on the number of processes), so the numbers do not either."""
+    return max(_MIN_BLOCK, -(-paths // _MAX_BLOCKS))
+
+
 def _simulate_final(sde: SDE, x0: float, T: float, paths: int, steps: int, method: str,
-                    seed: int) -> np.ndarray:
-    """``X_T`` for ``paths`` paths, ``(paths,)`` float64."""
-    x = torch.full((paths, 1), x0, dtype=torch.float64)
-    with torch.no_grad():
-        out = solve(sde, x, [0.0, T], method=method, dt=T / steps, generator=seed)
-    return out[-1, :, 0].numpy()
+                    seed: int, device: torch.device | None = None) -> np.ndarray:
+    """``X_T`` for ``paths`` paths, ``(paths,)`` float64, computed in seeded blocks shared out
+    over the process group (:func:`kexue.parallel.map_blocks`; every rank gets all of them)."""
+    size = _block_size(paths)
+    ranges = block_ranges(paths, size)
+
+    def block(b: int) -> torch.Tensor:
+        lo, hi = ranges[b]
+        x = torch.full((hi - lo, 1), x0, dtype=torch.float64, device=device)
+        with torch.no_grad():
+            out = solve(sde, x, [0.0, T], method=method, dt=T / steps,
+                        generator=block_generator(seed, b, device=x.device))
+        last = out[-1, :, 0]  # (hi - lo,)
+        pad = last.new_full((size - (hi - lo),), math.nan)  # equal shapes for the all-gather
+        return torch.cat([last, pad])
+
+    parts = map_blocks(block, len(ranges))
+    return torch.cat(parts)[:paths].cpu().numpy()
 
 
 Method = Annotated[str, typer.Option(help=f"Scheme: {', '.join(METHODS)}.")]
@@ -172,26 +203,63 @@ def simulate(
     seed: Annotated[int, typer.Option(help="Seed of the torch.Generator.")] = 0,
     show: Annotated[int, typer.Option(help="Sample paths drawn in the figure.")] = 50,
     out: Annotated[Path, typer.Option(help="Figure file (PNG/PDF/SVG).")] = Path("paths.png"),
+    device: DeviceOption = "auto",
+    nproc: NprocOption = 1,
 ) -> None:
     """Simulate paths; print mean/std of X_T; save sample paths and the histogram of X_T."""
+    dev = cli_device(device)
     try:
         _check("--x0", x0)
         _check("--T", T, positive=True)
         for key, v in (("--paths", paths), ("--steps", steps), ("--show", show)):
             if v < 1:
                 raise ValueError(f"{key} must be >= 1; got {v}")
+        if seed < 0:
+            raise ValueError(f"--seed must be >= 0; got {seed}")
         sde, text = _build_sde(drift, diffusion)
-        xT = _simulate_final(sde, x0, T, paths, steps, method, seed)
-        k = min(show, paths)
-        ts = torch.linspace(0.0, T, steps + 1, dtype=torch.float64)
-        with torch.no_grad():
-            shown = solve(sde, torch.full((k, 1), x0, dtype=torch.float64), ts, method=method,
-                          generator=seed + 1)[:, :, 0].numpy()        # (steps + 1, k)
+        # probe the scheme and coefficients on two paths before launching any process
+        _check_sde(sde, x0, T, method, dev)
+        n_blocks = len(block_ranges(paths, _block_size(paths)))
+        if nproc > n_blocks:
+            raise ValueError(f"--nproc {nproc} is more than the {n_blocks} block(s) of "
+                             f"{_block_size(paths)} paths that {paths} paths make; use --nproc "
+                             f"{n_blocks} at most, or more --paths")
     except (ValueError, TypeError) as exc:
         raise fail(str(exc)) from None
-    if not np.all(np.isfinite(xT)):
-        raise fail(f"{int((~np.isfinite(xT)).sum())} of {paths} paths blew up (inf/nan); "
-                   "use more --steps or check the coefficients")
+    launch_if_asked(nproc)
+    with job(dev):
+        try:
+            xT = _simulate_final(sde, x0, T, paths, steps, method, seed, dev)
+        except (ValueError, TypeError) as exc:  # e.g. more processes than blocks
+            raise fail_all(str(exc)) from None
+        if not np.all(np.isfinite(xT)):
+            raise fail_all(f"{int((~np.isfinite(xT)).sum())} of {paths} paths blew up "
+                           "(inf/nan); use more --steps or check the coefficients")
+        if is_main():
+            _simulate_report(sde, text, xT, x0, T, paths, steps, method, seed, show, out, dev)
+
+
+def _check_sde(sde: SDE, x0: float, T: float, method: str, device: torch.device) -> None:
+    """One step of two paths: raises the solver's ValueError/TypeError for a bad scheme or
+    coefficients (e.g. a negative diffusion) before any work is shared out."""
+    x = torch.full((2, 1), x0, dtype=torch.float64, device=device)
+    with torch.no_grad():
+        solve(sde, x, [0.0, T], method=method, dt=T, generator=0)
+
+
+def _simulate_report(sde: SDE, text: str, xT: np.ndarray, x0: float, T: float, paths: int,
+                     steps: int, method: str, seed: int, show: int, out: Path,
+                     device: torch.device) -> None:
+    """Rank 0: the sample paths, the figure and the printed summary of ``simulate``."""
+    k = min(show, paths)
+    ts = torch.linspace(0.0, T, steps + 1, dtype=torch.float64)
+    try:
+        with torch.no_grad():
+            shown = solve(sde, torch.full((k, 1), x0, dtype=torch.float64, device=device),
+                          ts, method=method,
+                          generator=seed + 1)[:, :, 0].cpu().numpy()  # (steps + 1, k)
+    except (ValueError, TypeError) as exc:
+        raise fail(str(exc)) from None
     mean, std = float(xT.mean()), float(xT.std(ddof=1)) if paths > 1 else 0.0
     se = std / math.sqrt(paths)
     from matplotlib.figure import Figure
@@ -213,7 +281,7 @@ def simulate(
     except (OSError, ValueError) as exc:
         raise fail(f"cannot write --out {str(out)!r}: {exc}") from None
     typer.echo(f"{text}: x(T={T:g}) mean {mean:.6g} ± {se:.2g} (SE), std {std:.6g} over "
-               f"{paths} paths ({method}, {steps} steps); figure: {out}")
+               f"{paths} paths ({method}, {steps} steps, {device.type}); figure: {out}")
 
 
 @app.command()
@@ -228,8 +296,10 @@ def density(
     points: Annotated[int, typer.Option(help="Fokker–Planck grid points.")] = 801,
     seed: Annotated[int, typer.Option(help="Seed of the torch.Generator.")] = 0,
     out: Annotated[Path, typer.Option(help="Figure file.")] = Path("density.png"),
+    device: DeviceOption = "auto",
 ) -> None:
     """Histogram of X_T (Monte Carlo) against the Fokker–Planck density (Crank–Nicolson)."""
+    dev = cli_device(device)
     try:
         _check("--x0", x0)
         _check("--T", T, positive=True)
@@ -237,8 +307,10 @@ def density(
                            ("--points", points, 50)):
             if v < lo:
                 raise ValueError(f"{key} must be >= {lo}; got {v}")
+        if seed < 0:
+            raise ValueError(f"--seed must be >= 0; got {seed}")
         sde, text = _build_sde(drift, diffusion)
-        xT = _simulate_final(sde, x0, T, paths, steps, method, seed)
+        xT = _simulate_final(sde, x0, T, paths, steps, method, seed, dev)
     except (ValueError, TypeError) as exc:
         raise fail(str(exc)) from None
     if not np.all(np.isfinite(xT)):

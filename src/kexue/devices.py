@@ -16,8 +16,9 @@ def resolve_device(device: str | torch.device | None = "auto", *, name: str = "d
                    ) -> torch.device:
     """Turn a device request into a ``torch.device`` that exists on this machine.
 
-    ``"auto"`` (or ``None``) picks CUDA when it is available — ``cuda:LOCAL_RANK`` under
-    ``torchrun``, so each process of a job gets its own GPU — and the CPU otherwise.
+    ``"auto"`` (or ``None``) picks CUDA when it is available and the CPU otherwise; ``"auto"``
+    and ``"cuda"`` mean ``cuda:LOCAL_RANK`` under ``torchrun``, so each process of a job gets its
+    own GPU.
 
     Raises:
         ValueError: an unknown name, CUDA (or MPS) asked for on a machine without it, or a
@@ -44,6 +45,8 @@ def resolve_device(device: str | torch.device | None = "auto", *, name: str = "d
             raise ValueError(f"{name} {str(dev)!r} was requested but CUDA is not available on "
                              f"this machine (torch {torch.__version__}); use --{name} cpu or auto")
         count = torch.cuda.device_count()
+        if dev.index is None and "LOCAL_RANK" in os.environ:  # one GPU per process under torchrun
+            dev = torch.device("cuda", int(os.environ["LOCAL_RANK"]) % count)
         if dev.index is not None and dev.index >= count:
             raise ValueError(f"{name} {str(dev)!r} does not exist: this machine has {count} CUDA "
                              f"device(s), cuda:0 … cuda:{count - 1}")

@@ -63,7 +63,7 @@ def init_from_env(*, device: torch.device | str | None = None, backend: str | No
 
     Does nothing (returns ``False``) when ``WORLD_SIZE`` is unset or 1; returns ``True`` when a
     group with several processes is (already or now) initialised. The backend is NCCL for a
-    CUDA ``device`` and gloo otherwise, unless ``backend`` says.
+    CUDA ``device`` (with gloo for CPU tensors) and gloo otherwise, unless ``backend`` says.
 
     Raises:
         ValueError: the environment is incomplete (e.g. ``WORLD_SIZE`` without ``RANK``).
@@ -77,9 +77,9 @@ def init_from_env(*, device: torch.device | str | None = None, backend: str | No
     if missing:
         raise ValueError(f"WORLD_SIZE={size} is set but {', '.join(missing)} is not; launch with "
                          "torchrun (or kexue ... --nproc N), which sets them all")
-    dev = torch.device(device) if device is not None else torch.device("cpu")
-    if backend is None:
-        backend = "nccl" if dev.type == "cuda" else "gloo"
+    dev = torch.device(device) if device is not None else torch.empty(0).device
+    if backend is None:  # CPU tensors (e.g. Monte Carlo on the host) still go through gloo
+        backend = "cpu:gloo,cuda:nccl" if dev.type == "cuda" else "gloo"
     if dev.type == "cuda":
         torch.cuda.set_device(dev)
     dist.init_process_group(backend=backend)
@@ -125,8 +125,8 @@ def owned_blocks(n_blocks: int, rank: int | None = None, size: int | None = None
     size = s if size is None else size
     if size > n_blocks:
         raise ValueError(f"the world size ({size} processes) is larger than the number of Monte "
-                         f"Carlo blocks ({n_blocks}); use at most {n_blocks} processes or a "
-                         "smaller block_size")
+                         f"Carlo blocks ({n_blocks}); use at most {n_blocks} "
+                         f"process{'es' if n_blocks > 1 else ''} or a smaller block_size")
     q, rem = divmod(n_blocks, size)
     lo = rank * q + min(rank, rem)
     return range(lo, lo + q + (1 if rank < rem else 0))

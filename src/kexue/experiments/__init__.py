@@ -7,13 +7,12 @@ seeding and failure capture. See :mod:`kexue.experiments._base` for the protocol
 from __future__ import annotations
 
 import importlib
-import platform
 import time
 import traceback
 from typing import Any
 
-import torch
-
+from .. import parallel
+from ..devices import device_text, resolve_device
 from ._base import Claim, ConfigError, Experiment, Reference, Result, Table, resolve_config
 
 __all__ = [
@@ -68,16 +67,21 @@ def get(name: str) -> Experiment:
     return specs[name]
 
 
-def _device_text() -> str:
-    threads = torch.get_num_threads()
-    return f"cpu ({platform.machine()}, {threads} threads, torch {torch.__version__})"
-
-
 def run_experiment(spec: Experiment, config: Any, *, quick: bool = False) -> Result:
     """Run ``spec.run(config)``; time it and fill the metadata. Never raises for a failing run:
-    the exception is captured into ``status="failed"`` and ``error``."""
+    the exception is captured into ``status="failed"`` and ``error``.
+
+    The device is ``config.device`` resolved by :func:`kexue.devices.resolve_device` (``auto``:
+    a GPU when there is one), or the CPU for a ``Config`` without a ``device`` field; it is
+    recorded in words (:func:`kexue.devices.device_text`, e.g. ``"cpu (2 threads)"``) unless the
+    experiment filled ``Result.device`` itself. ``Result.processes`` is the size of the process
+    group (1 outside ``torchrun``). A device that does not exist fails the run.
+    """
     t0 = time.perf_counter()
+    requested = getattr(config, "device", None)
+    device = None
     try:
+        device = resolve_device(requested if requested is not None else "cpu")
         result = spec.run(config)
         if not isinstance(result, Result):
             raise TypeError(f"{spec.name}.run returned {type(result).__name__}, expected Result")
@@ -93,6 +97,7 @@ def run_experiment(spec: Experiment, config: Any, *, quick: bool = False) -> Res
     result.config = dict(vars(config))
     result.seed = getattr(config, "seed", None)
     result.quick = quick
-    if result.device == "cpu":
-        result.device = _device_text()
+    result.processes = parallel.world_size()
+    if result.device in ("", "cpu"):
+        result.device = device_text(device) if device is not None else f"{requested} (unavailable)"
     return result

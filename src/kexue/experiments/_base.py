@@ -3,16 +3,19 @@
 Every experiment module defines
 
 * ``Config`` — a dataclass whose defaults are the *full* preset; it must have an ``int`` field
-  ``seed``. Fields are plain ``int``/``float``/``bool``/``str`` (or tuples of them), so that the
-  CLI can override them with ``--set key=value``.
+  ``seed`` and should have ``device: str = "auto"`` (``auto | cpu | cuda | cuda:N``; ``kexue
+  reproduce --device X`` sets it, the runner resolves and records it). Fields are plain
+  ``int``/``float``/``bool``/``str`` (or tuples of them), so that the CLI can override them with
+  ``--set key=value``.
 * ``run(config) -> Result`` — does the work. It fills ``claims``, ``tables``, ``figures`` and
   ``notes``; the runner (:func:`kexue.experiments.run_experiment`) fills the metadata (name,
   runtime, config, seed, device, references).
 * ``EXPERIMENT = Experiment(...)`` — the spec the registry reads, with the ``quick`` preset as a
   dict of overrides of the defaults.
 
-Randomness inside ``run`` comes from ``torch.Generator().manual_seed(config.seed)`` (or a NumPy
-``default_rng(config.seed)``); never from global RNG state, so the same seed gives the same numbers.
+Randomness inside ``run`` comes from ``torch.Generator(device=...).manual_seed(config.seed)`` (or
+a NumPy ``default_rng(config.seed)``); never from global RNG state, so the same seed gives the same
+numbers (on the same kind of device: CPU and CUDA generators give different streams).
 """
 
 from __future__ import annotations
@@ -24,7 +27,8 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["Claim", "Table", "Reference", "Result", "Experiment", "ConfigError", "resolve_config"]
+__all__ = ["Claim", "Table", "Reference", "Result", "Experiment", "ConfigError", "resolve_config",
+           "config_device", "host_device_text"]
 
 
 class ConfigError(ValueError):
@@ -116,7 +120,9 @@ class Result:
     """What an experiment returns; the report knows only this class.
 
     ``figures`` maps a short file-safe name to a matplotlib ``Figure``; the report saves each
-    as ``<experiment>-<name>.png``. The metadata fields are filled by the runner.
+    as ``<experiment>-<name>.png``. The metadata fields are filled by the runner: ``device`` the
+    resolved device in words (an experiment that does its work elsewhere, e.g. symbolically on
+    the CPU, may fill it itself), ``processes`` the number of processes of the job.
     """
 
     claims: list[Claim] = field(default_factory=list)
@@ -133,7 +139,8 @@ class Result:
     seed: int | None = None
     quick: bool = False
     runtime_s: float = 0.0
-    device: str = "cpu"
+    device: str = "cpu"  # the runner writes the resolved device in words
+    processes: int = 1
     status: str = "ok"  # "ok" | "failed"
     error: str = ""
 
@@ -153,6 +160,7 @@ class Result:
             "passed": self.passed,
             "runtime_s": round(self.runtime_s, 3),
             "device": self.device,
+            "processes": self.processes,
             "seed": self.seed,
             "quick": self.quick,
             "config": {k: _jsonable(v) for k, v in self.config.items()},
@@ -280,6 +288,27 @@ def resolve_config(spec: Experiment, *, quick: bool, overrides: Mapping[str, str
     if seed is not None:
         values["seed"] = seed
     return dataclasses.replace(base, **values)
+
+
+def config_device(config: Any) -> Any:
+    """``config.device`` (``auto | cpu | cuda | cuda:N``) as a ``torch.device`` that exists here
+    (:func:`kexue.devices.resolve_device`; ``auto``: a GPU when there is one).
+
+    Raises:
+        ValueError: a device that does not exist here, with the fix.
+    """
+    from ..devices import resolve_device
+
+    return resolve_device(config.device, name="device")
+
+
+def host_device_text(config: Any, work: str) -> str:
+    """``Result.device`` for an experiment whose work runs on the host whatever the device
+    (``work`` names it, e.g. ``"SymPy and NumPy"``): ``config.device`` is still checked
+    (:func:`config_device`) and a requested accelerator is named as unused."""
+    dev = config_device(config)
+    unused = "" if dev.type == "cpu" else f"; device {dev} requested, not used"
+    return f"cpu ({work}{unused})"
 
 
 @contextlib.contextmanager

@@ -30,7 +30,7 @@ from matplotlib.patches import Patch
 
 from ..integrals import CATALOGUE, ParametricIntegral, verify
 from ..integrals._parametric import GUARD_DIGITS
-from ._base import Claim, Experiment, Reference, Result, Table
+from ._base import Claim, Experiment, Reference, Result, Table, host_device_text
 
 
 @dataclass
@@ -45,6 +45,7 @@ class Config:
     sympy_timeout_s: float = 20.0
     probe_workers: int = 2
     seed: int = 0
+    device: str = "auto"  # accepted and recorded: the work is symbolic/NumPy
 
 
 _PROBE = """
@@ -130,6 +131,7 @@ def _figure(ids: list[str], digits: list[float], cap: int, required: int,
 
 
 def run(config: Config) -> Result:
+    device = host_device_text(config, "SymPy and mpmath")  # checks config.device
     cap = config.digits + GUARD_DIGITS
     probe: dict[str, tuple[str, float, str]] = {}
     if config.sympy_probe:
@@ -210,7 +212,7 @@ def run(config: Config) -> Result:
                 "a timeout per entry); run the full preset to measure it.")
              + ("" if config.all_points else " Quick preset: each entry checked at its first "
                 "check point only."))
-    return Result(claims=claims, tables=tables,
+    return Result(device=device, claims=claims, tables=tables,
                   figures={"digits": _figure(ids, digit_list, cap, config.digits, probe)},
                   notes=notes)
 

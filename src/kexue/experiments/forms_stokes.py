@@ -38,7 +38,7 @@ from ..forms import (
     volume,
     wedge,
 )
-from ._base import Claim, Experiment, Reference, Result, Table
+from ._base import Claim, Experiment, Reference, Result, Table, host_device_text
 
 
 @dataclass
@@ -55,6 +55,7 @@ class Config:
     n_det_trials: int = 500
     n_random_forms: int = 30
     seed: int = 0
+    device: str = "auto"  # accepted and recorded: the work is symbolic/NumPy
 
 
 def _fmt_exact(e: sympy.Expr) -> str:
@@ -205,6 +206,7 @@ def _figure(errs_b: list, errs_i: list, diffs: list, nodes: tuple) -> Figure:
 
 
 def run(config: Config) -> Result:
+    device = host_device_text(config, "NumPy quadrature and SymPy")  # checks config.device
     rng = np.random.default_rng(config.seed)
     t0 = time.perf_counter()
     rows, claims = _stokes_table(config)
@@ -245,7 +247,7 @@ def run(config: Config) -> Result:
              f"{'' if config.symbolic else ' (skipped in this run)'}. The pole detector samples "
              f"each coefficient's denominator on the chain and minimises it locally; it finds "
              f"poles, not other kinds of non-smoothness. Stokes table: {t_table:.1f} s.")
-    return Result(claims=claims, tables=[table, conv],
+    return Result(device=device, claims=claims, tables=[table, conv],
                   figures={"stokes": _figure(errs_b, errs_i, diffs, nodes)}, notes=notes)
 
 

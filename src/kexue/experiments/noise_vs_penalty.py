@@ -31,7 +31,7 @@ from matplotlib.figure import Figure
 from sklearn.datasets import make_friedman1
 
 from ..regularize import gradient_penalty, laplacian, noise_loss
-from ._base import Claim, Experiment, Reference, Result, Table, torch_threads
+from ._base import Claim, Experiment, Reference, Result, Table, config_device, torch_threads
 
 TRAINED = ("plain", "noise", "laplacian-penalty", "gradient-penalty")
 
@@ -40,7 +40,9 @@ TRAINED = ("plain", "noise", "laplacian-penalty", "gradient-penalty")
 class Config:
     """Full preset. ``sigmas``: noise levels of the identity check (geometric); ``train_sigmas``:
     levels used for training; ``n_draws``: antithetic noise pairs per test point for the
-    identity; ``noise_pairs``: antithetic pairs per example per training step."""
+    identity; ``noise_pairs``: antithetic pairs per example per training step; ``device``:
+    where the nets are trained and the noise is drawn (the initial weights are drawn on the CPU,
+    the same on every device)."""
 
     n_train: int = 400
     n_test: int = 200
@@ -55,20 +57,27 @@ class Config:
     train_steps: int = 1500
     noise_pairs: int = 2
     seed: int = 0
+    device: str = "auto"
 
 
-def _data(cfg: Config):
+def _gen(seed: int, device: torch.device) -> torch.Generator:
+    """A generator on ``device`` (where the noise is drawn) seeded with ``seed``."""
+    return torch.Generator(device=device).manual_seed(seed)
+
+
+def _data(cfg: Config, device: torch.device):
     x, y = make_friedman1(n_samples=cfg.n_train + cfg.n_test, n_features=cfg.n_features,
                           noise=cfg.label_noise, random_state=cfg.seed)
     x_tr, y_tr = x[: cfg.n_train], y[: cfg.n_train]
     mu, sd = x_tr.mean(0), x_tr.std(0)
     ym, ys = y_tr.mean(), y_tr.std()
-    xs = torch.as_tensor((x - mu) / sd)  # (n, d), standardised
-    yt = torch.as_tensor((y - ym) / ys)  # (n,)
+    xs = torch.as_tensor((x - mu) / sd, device=device)  # (n, d), standardised
+    yt = torch.as_tensor((y - ym) / ys, device=device)  # (n,)
     return xs[: cfg.n_train], yt[: cfg.n_train], xs[cfg.n_train:], yt[cfg.n_train:]
 
 
-def _mlp(cfg: Config, gen: torch.Generator) -> torch.nn.Module:
+def _mlp(cfg: Config, gen: torch.Generator, device: torch.device) -> torch.nn.Module:
+    """tanh MLP d-h-h-1 in float64, weights drawn from the CPU generator ``gen``, on ``device``."""
     h = cfg.hidden
     layers = [torch.nn.Linear(cfg.n_features, h), torch.nn.Tanh(), torch.nn.Linear(h, h),
               torch.nn.Tanh(), torch.nn.Linear(h, 1)]
@@ -80,7 +89,7 @@ def _mlp(cfg: Config, gen: torch.Generator) -> torch.nn.Module:
                 layer.weight.copy_((2 * torch.rand(layer.weight.shape, generator=gen,
                                                    dtype=torch.float64) - 1) * bound)
                 layer.bias.zero_()
-    return model
+    return model.to(device)
 
 
 def _sq_loss(model: torch.nn.Module, y: torch.Tensor):
@@ -111,8 +120,8 @@ def _train(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, method: str
         opt.zero_grad(set_to_none=True)
         obj.backward()
         opt.step()
-        trace.append(obj.item())
-    return trace
+        trace.append(obj.detach())
+    return torch.stack(trace).tolist() if trace else []  # one host copy, after the loop
 
 
 def _hessians(loss_fn, x: torch.Tensor) -> torch.Tensor:
@@ -133,15 +142,15 @@ def _identity(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, cfg: Con
     lap_lib = laplacian(loss_fn, x)
     x_rep = x.repeat(s, 1)  # (S·N, d): row s·N + n is example n
     # the draws noise_loss makes (documented order): z = randn((1, S·N, d))
-    z = torch.randn((1, *x_rep.shape), generator=torch.Generator().manual_seed(cfg.seed + 1),
-                    dtype=x.dtype)[0]
+    z = torch.randn((1, *x_rep.shape), generator=_gen(cfg.seed + 1, x.device), dtype=x.dtype,
+                    device=x.device)[0]
     quad = torch.einsum("ki,kij,kj->k", z, hess.repeat(s, 1, 1), z)  # (S·N,) zᵀH z
     with torch.no_grad():
         base = loss_fn(x).repeat(s)  # (S·N,)
         out = {"sigma": [], "rem": [], "rem_se": [], "pen": [], "gap": []}
         for sigma in cfg.sigmas:
             pair = noise_loss(loss_fn, x_rep, sigma=sigma, antithetic=True,
-                              generator=torch.Generator().manual_seed(cfg.seed + 1))  # (S·N,)
+                              generator=_gen(cfg.seed + 1, x.device))  # (S·N,)
             rem = pair - base - sigma**2 / 2 * quad  # per draw remainder, mean = the identity's
             out["sigma"].append(sigma)
             out["rem"].append(rem.mean().item())
@@ -173,12 +182,12 @@ def _slope(xs, ys) -> float:
 
 
 def _run(cfg: Config) -> Result:
-    x_tr, y_tr, x_te, y_te = _data(cfg)
-    init_gen = torch.Generator().manual_seed(cfg.seed)
-    model = _mlp(cfg, init_gen)
+    dev = config_device(cfg)
+    x_tr, y_tr, x_te, y_te = _data(cfg, dev)
+    model = _mlp(cfg, torch.Generator().manual_seed(cfg.seed), dev)
     init_state = {k: v.clone() for k, v in model.state_dict().items()}
     share_init = _bishop_share(model, x_te, y_te)
-    _train(model, x_tr, y_tr, "plain", 0.0, cfg.fit_steps, cfg, init_gen)
+    _train(model, x_tr, y_tr, "plain", 0.0, cfg.fit_steps, cfg, _gen(cfg.seed, dev))
     share_fit = _bishop_share(model, x_te, y_te)
     ident = _identity(model, x_te, y_te, cfg)
     sig, rem = np.array(ident["sigma"]), np.array(ident["rem"])
@@ -191,10 +200,10 @@ def _run(cfg: Config) -> Result:
         for method in TRAINED:
             if method == "plain" and "plain" in fits:
                 continue
-            m = _mlp(cfg, torch.Generator().manual_seed(0))
+            m = _mlp(cfg, torch.Generator().manual_seed(0), dev)
             m.load_state_dict(init_state)
             trace = _train(m, x_tr, y_tr, method, sigma, cfg.train_steps, cfg,
-                           torch.Generator().manual_seed(cfg.seed + 2))
+                           _gen(cfg.seed + 2, dev))
             with torch.no_grad():
                 pred = m(x_te)
             grad2 = gradient_penalty(m, x_te, create_graph=False).item()
@@ -225,10 +234,11 @@ def _run(cfg: Config) -> Result:
     with torch.no_grad():
         reps = 200
         est_plain = torch.stack([noise_loss(loss_fn, x_tr, sigma=s0, n_samples=1,
-                                            generator=cfg.seed + 100 + i).mean()
+                                            generator=_gen(cfg.seed + 100 + i, dev)).mean()
                                  for i in range(reps)])
         est_anti = torch.stack([noise_loss(loss_fn, x_tr, sigma=s0, n_samples=1,
-                                           antithetic=True, generator=cfg.seed + 100 + i).mean()
+                                           antithetic=True,
+                                           generator=_gen(cfg.seed + 100 + i, dev)).mean()
                                 for i in range(reps)])
     var_ratio = (est_plain.var() / est_anti.var()).item()
     pen_s0 = s0**2 / 2 * laplacian(loss_fn, x_tr).mean().item()

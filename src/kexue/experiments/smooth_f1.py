@@ -34,7 +34,7 @@ from sklearn.model_selection import train_test_split
 
 from ..data import digits
 from ..smooth import soft_f1, soft_f1_loss
-from ._base import Claim, Experiment, Reference, Result, Table, torch_threads
+from ._base import Claim, Experiment, Reference, Result, Table, config_device, torch_threads
 
 METHODS = ("bce@0.5", "soft-f1", "bce→soft-f1", "bce+tuned-threshold")
 DATASETS = ("breast-cancer", "digits-9")
@@ -47,7 +47,7 @@ class Config:
     ``val_fraction`` of its training split); ``hidden``: 0 for logistic regression, else the
     width of one tanh hidden layer; ``bce_steps``/``f1_steps``: full-batch Adam steps (the warm
     start runs ``bce_steps`` then ``f1_steps``); ``batch``: batch size for the batch-dependence
-    check."""
+    check; ``device``: where the models are trained (data and weights moved there)."""
 
     n_seeds: int = 20
     pos_fraction: float = 0.10
@@ -62,6 +62,7 @@ class Config:
     batch: int = 32
     alpha: float = 0.05
     seed: int = 0
+    device: str = "auto"
 
 
 def _breast_cancer(cfg: Config, seed: int):
@@ -89,10 +90,10 @@ def _digits9(cfg: Config, seed: int):
     return x_tr, y_tr, x_va, y_va, d.x_test.numpy(), (d.y_test.numpy() == 9).astype(np.int64)
 
 
-def _standardise(x_tr, *others):
+def _standardise(x_tr, *others, device: torch.device):
     mu, sd = x_tr.mean(0), x_tr.std(0)
     sd = np.where(sd > 0, sd, 1.0)
-    return [torch.as_tensor((a - mu) / sd) for a in (x_tr, *others)]
+    return [torch.as_tensor((a - mu) / sd, device=device) for a in (x_tr, *others)]
 
 
 def _model(d_in: int, cfg: Config, gen: torch.Generator) -> torch.nn.Module:
@@ -151,21 +152,23 @@ def _best_threshold(p: np.ndarray, y: np.ndarray) -> float:
 
 @torch.no_grad()
 def _prob(model: torch.nn.Module, x: torch.Tensor) -> np.ndarray:
-    return torch.sigmoid(model(x)).numpy()
+    return torch.sigmoid(model(x)).cpu().numpy()
 
 
-def _one_seed(name: str, cfg: Config, seed: int) -> dict:
+def _one_seed(name: str, cfg: Config, seed: int, device: torch.device) -> dict:
     load = _breast_cancer if name == "breast-cancer" else _digits9
     x_tr, y_tr, x_va, y_va, x_te, y_te = load(cfg, seed)
-    xt, xv, xe = _standardise(x_tr, x_va, x_te)
-    yt = torch.as_tensor(y_tr)
+    xt, xv, xe = _standardise(x_tr, x_va, x_te, device=device)
+    yt = torch.as_tensor(y_tr, device=device)
+    # the initial weights and the batch permutation are drawn on the CPU (the same on every
+    # device); the models are trained where ``device`` says
     gen = torch.Generator().manual_seed(seed)
     init = _model(xt.shape[1], cfg, gen).state_dict()
 
     def fresh() -> torch.nn.Module:
         m = _model(xt.shape[1], cfg, torch.Generator().manual_seed(0))
         m.load_state_dict(init)  # every method starts from the same weights
-        return m
+        return m.to(device)
 
     out = {}
     bce = fresh()
@@ -184,14 +187,14 @@ def _one_seed(name: str, cfg: Config, seed: int) -> dict:
     out["bce→soft-f1"] = _f1(y_te, (_prob(warm, xe) > 0.5).astype(int))
     # soft F1 equals scikit-learn's F1 on hard predictions (logits ±1, very sharp k)
     hard = (p_te > 0.5).astype(int)
-    logits = torch.as_tensor(np.where(hard == 1, 1.0, -1.0))
-    out["hard_err"] = abs(soft_f1(logits, torch.as_tensor(y_te), k=1e4).item()
+    logits = torch.as_tensor(np.where(hard == 1, 1.0, -1.0), device=device)
+    out["hard_err"] = abs(soft_f1(logits, torch.as_tensor(y_te, device=device), k=1e4).item()
                           - f1_score(y_te, hard, zero_division=0))
     # batch dependence: mean soft F1 over mini-batches vs the full-data soft F1 (BCE model)
     with torch.no_grad():
         z_tr = bce(xt)
         full = soft_f1(z_tr, yt, k=cfg.k).item()
-        perm = torch.randperm(len(yt), generator=gen)
+        perm = torch.randperm(len(yt), generator=gen).to(device)
         parts = [soft_f1(z_tr[idx], yt[idx], k=cfg.k).item()
                  for idx in perm.split(cfg.batch) if len(idx) == cfg.batch]
     out["batch_gap"] = float(np.mean(parts)) - full
@@ -213,8 +216,9 @@ def run(config: Config) -> Result:
 
 
 def _run(cfg: Config) -> Result:
+    dev = config_device(cfg)
     seeds = [cfg.seed + i for i in range(cfg.n_seeds)]
-    res = {name: [_one_seed(name, cfg, s) for s in seeds] for name in DATASETS}
+    res = {name: [_one_seed(name, cfg, s, dev) for s in seeds] for name in DATASETS}
     claims, rows, test_rows, notes = [], [], [], []
     fig = Figure(figsize=(11, 4.2))
     axes = fig.subplots(1, len(DATASETS))

@@ -19,14 +19,14 @@ import torch
 from matplotlib.figure import Figure
 
 from ..smooth import smooth_max
-from ._base import Claim, Experiment, Reference, Result, Table
+from ._base import Claim, Experiment, Reference, Result, Table, config_device
 
 
 @dataclass
 class Config:
     """Full preset. ``n_values``: vector sizes; ``k_min``/``k_max``: range of the sharpness
     (log-spaced, ``n_k`` values); ``n_trials``: random vectors per size; ``spread``: std of the
-    near-tie vectors."""
+    near-tie vectors; ``device``: where the vectors are drawn and reduced."""
 
     n_values: tuple = (2, 10, 100, 1000)
     k_min: float = 0.25
@@ -35,18 +35,21 @@ class Config:
     n_trials: int = 4000
     spread: float = 1e-4
     seed: int = 0
+    device: str = "auto"
 
 
 def _gaps(x: torch.Tensor, ks: torch.Tensor) -> torch.Tensor:
     """``LSE_k(x) − max(x)`` for each k. x: (trials, n); returns (len(ks), trials)."""
     m = x.amax(dim=-1)  # (trials,)
-    return torch.stack([smooth_max(x, float(k), dim=-1) - m for k in ks])  # (K, trials)
+    return torch.stack([smooth_max(x, k, dim=-1) - m for k in ks.tolist()])  # (K, trials)
 
 
 def run(config: Config) -> Result:
-    gen = torch.Generator().manual_seed(config.seed)
+    dev = config_device(config)
+    gen = torch.Generator(device=dev).manual_seed(config.seed)
     ks = torch.logspace(math.log10(config.k_min), math.log10(config.k_max), config.n_k,
-                        dtype=torch.float64)
+                        dtype=torch.float64, device=dev)
+    ks_np = ks.cpu().numpy()  # (K,) for the figure and the fits
     rows, worst_ratio, min_gap, worst_increase, tie_err = [], 0.0, math.inf, -math.inf, 0.0
     near_tie_slopes = []
     fig = Figure(figsize=(10, 4.2))
@@ -54,7 +57,8 @@ def run(config: Config) -> Result:
     colors = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b"]
     for i, n in enumerate(config.n_values):
         c = colors[i % len(colors)]
-        x = torch.randn(config.n_trials, n, generator=gen, dtype=torch.float64)  # (trials, n)
+        x = torch.randn(config.n_trials, n, generator=gen, dtype=torch.float64,
+                        device=dev)  # (trials, n)
         gaps = _gaps(x, ks)  # (K, trials)
         bound = math.log(n) / ks  # (K,)
         ratio = (gaps / bound[:, None]).max().item()
@@ -63,19 +67,20 @@ def run(config: Config) -> Result:
         kgap = ks[:, None] * gaps  # (K, trials), non-increasing in k
         worst_increase = max(worst_increase, (kgap[1:] - kgap[:-1]).max().item())
         # ties: x = c·1 gives exactly log(n)/k
-        tie = torch.full((1, n), 0.37, dtype=torch.float64)
+        tie = torch.full((1, n), 0.37, dtype=torch.float64, device=dev)
         tie_err = max(tie_err, ((ks * _gaps(tie, ks)[:, 0]) - math.log(n)).abs().max().item())
         # near-tie regime: slope of log(gap) vs log(k) for k·spread ≪ 1
-        xt = config.spread * torch.randn(256, n, generator=gen, dtype=torch.float64)
+        xt = config.spread * torch.randn(256, n, generator=gen, dtype=torch.float64, device=dev)
         sel = ks * config.spread < 1e-2
         g_near = _gaps(xt, ks[sel]).median(dim=1).values
-        slope = np.polyfit(np.log(ks[sel].numpy()), np.log(g_near.numpy()), 1)[0]
+        slope = np.polyfit(np.log(ks[sel].cpu().numpy()), np.log(g_near.cpu().numpy()), 1)[0]
         near_tie_slopes.append(slope)
         rows.append([n, f"{math.log(n):.4f}", f"{ratio:.6f}", f"{slope:.4f}"])
-        ax1.loglog(ks, gaps.max(dim=1).values, "-", color=c, label=f"worst gap, n={n}")
-        ax1.loglog(ks, gaps.median(dim=1).values, ":", color=c, label=f"median gap, n={n}")
-        ax1.loglog(ks, bound, "--", color=c, alpha=0.5, lw=1)
-        ax2.semilogx(ks, (kgap / math.log(n)).max(dim=1).values, "-", color=c,
+        ax1.loglog(ks_np, gaps.max(dim=1).values.cpu(), "-", color=c, label=f"worst gap, n={n}")
+        ax1.loglog(ks_np, gaps.median(dim=1).values.cpu(), ":", color=c,
+                   label=f"median gap, n={n}")
+        ax1.loglog(ks_np, bound.cpu(), "--", color=c, alpha=0.5, lw=1)
+        ax2.semilogx(ks_np, (kgap / math.log(n)).max(dim=1).values.cpu(), "-", color=c,
                      label=f"n={n}")
     ax1.set_xlabel("k")
     ax1.set_ylabel("LSE_k(x) − max(x)")

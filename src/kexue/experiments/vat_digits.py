@@ -46,7 +46,7 @@ from ..regularize import (
     vat_loss,
     xi_step,
 )
-from ._base import Claim, Experiment, Reference, Result, Table, torch_threads
+from ._base import Claim, Experiment, Reference, Result, Table, config_device, torch_threads
 
 _DIAG_POWERS = (1, 10, 50)
 METHODS = ("supervised", "noise", "gradient-penalty", "fgm", "vat", "vat+entmin")
@@ -62,7 +62,9 @@ class Config:
     [-1, 1]); ``sigma_grid``/``gp_sigma_grid``: σ candidates (per pixel) for noise consistency and
     for the penalty ``(σ²/2)·tr F``; ``select_every_seed``: choose the hyper-parameters on each
     seed's own validation split (else on the first seed's, reused); ``checkpoint_dir``: if set,
-    each finished training run is saved there and an interrupted run resumes from them."""
+    each finished training run is saved there and an interrupted run resumes from them;
+    ``device``: where the classifiers are trained (data, weights, batches and noise; the initial
+    weights and the label splits are drawn on the CPU, the same on every device)."""
 
     labels_per_class: int = 10
     val_per_class: int = 3
@@ -83,6 +85,7 @@ class Config:
     n_diagnostic: int = 200
     checkpoint_dir: str = ""
     seed: int = 0
+    device: str = "auto"
 
 
 def _mlp(cfg: Config, gen: torch.Generator) -> torch.nn.Module:
@@ -119,12 +122,16 @@ def _fisher_trace_fn(model: torch.nn.Module):
 def _train(method: str, hp: float, xl: torch.Tensor, yl: torch.Tensor, xu: torch.Tensor,
            cfg: Config, run_seed: int, curve_x: torch.Tensor | None = None,
            curve_y: torch.Tensor | None = None) -> tuple[torch.nn.Module, list[float]]:
-    """Train one model; returns it and the error on ``(curve_x, curve_y)`` every
-    ``curve_every`` iterations. Same ``run_seed`` ⇒ same init and unlabelled batches."""
-    init_gen = torch.Generator().manual_seed(run_seed)
-    batch_gen = torch.Generator().manual_seed(run_seed + 1)
-    noise_gen = torch.Generator().manual_seed(run_seed + 2)
-    model = _mlp(cfg, init_gen)
+    """Train one model on ``cfg.device``; returns it and the error on ``(curve_x, curve_y)``
+    every ``curve_every`` iterations. Same ``run_seed`` ⇒ same init and unlabelled batches."""
+    dev = config_device(cfg)
+    xl, yl, xu = xl.to(dev), yl.to(dev), xu.to(dev)
+    if curve_x is not None:
+        curve_x, curve_y = curve_x.to(dev), curve_y.to(dev)
+    init_gen = torch.Generator().manual_seed(run_seed)  # weights drawn on the CPU, then moved
+    batch_gen = torch.Generator(device=dev).manual_seed(run_seed + 1)
+    noise_gen = torch.Generator(device=dev).manual_seed(run_seed + 2)
+    model = _mlp(cfg, init_gen).to(dev)
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
     decay_from = cfg.iterations // 2
     curve: list[float] = []
@@ -136,7 +143,8 @@ def _train(method: str, hp: float, xl: torch.Tensor, yl: torch.Tensor, xu: torch
         if it >= decay_from:  # linear decay to 0 over the second half (as Miyato et al.)
             for group in opt.param_groups:
                 group["lr"] = cfg.lr * (cfg.iterations - it) / (cfg.iterations - decay_from)
-        ub = xu[torch.randint(0, len(xu), (cfg.unlabelled_batch,), generator=batch_gen)]
+        ub = xu[torch.randint(0, len(xu), (cfg.unlabelled_batch,), generator=batch_gen,
+                              device=dev)]
         xa = torch.cat([xl, ub])  # (L + B, 64): labelled ∪ unlabelled batch
         loss = ce(xl)
         if method == "noise":
@@ -162,12 +170,14 @@ def _train(method: str, hp: float, xl: torch.Tensor, yl: torch.Tensor, xu: torch
 
 @torch.no_grad()
 def _error(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor) -> float:
-    return (model(x).argmax(1) != y).double().mean().item()
+    dev = next(model.parameters()).device
+    return (model(x.to(dev)).argmax(1) != y.to(dev)).double().mean().item()
 
 
 @torch.no_grad()
 def _nll(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor) -> float:
-    return F.cross_entropy(model(x), y).item()
+    dev = next(model.parameters()).device
+    return F.cross_entropy(model(x.to(dev)), y.to(dev)).item()
 
 
 class _Store:
@@ -178,6 +188,8 @@ class _Store:
         fields = dataclasses.asdict(cfg)
         for k in ("checkpoint_dir", "n_seeds", "select_every_seed", "goal_ratio", "n_diagnostic"):
             fields.pop(k)
+        # runs depend on the kind of device (CPU and CUDA streams differ), not on its name
+        fields["device"] = config_device(cfg).type
         self.signature = repr(sorted(fields.items()))
 
     def _path(self, key: str) -> Path:
@@ -206,7 +218,7 @@ def _select(cfg: Config, xl: torch.Tensor, yl: torch.Tensor, xu: torch.Tensor, r
             gen: torch.Generator, store: _Store, tag: str) -> tuple[dict, list]:
     """Choose σ/ε per method on a validation split of the labelled pool."""
     val_local = _split(yl, cfg.val_per_class, gen)
-    is_val = torch.zeros(len(yl), dtype=torch.bool)
+    is_val = torch.zeros(len(yl), dtype=torch.bool, device=yl.device)
     is_val[val_local] = True
     x_tr, y_tr, x_va, y_va = xl[~is_val], yl[~is_val], xl[is_val], yl[is_val]
     chosen, rows = {}, []
@@ -253,11 +265,11 @@ def _naive_direction(model: torch.nn.Module, x: torch.Tensor, n_power: int,
                      gen: torch.Generator) -> tuple[torch.Tensor, float]:
     """Power iteration with an absolute ξ = 1e-6 in x's dtype (the pitfall); returns the
     direction and the fraction of examples whose gradient was exactly zero."""
-    d = torch.randn(x.shape, generator=gen, dtype=x.dtype)
+    d = torch.randn(x.shape, generator=gen, dtype=x.dtype, device=x.device)
     d = d / d.norm(dim=1, keepdim=True)
     with torch.no_grad():
         logp = torch.log_softmax(model(x), dim=1)
-    zero = torch.zeros(len(x), dtype=torch.bool)
+    zero = torch.zeros(len(x), dtype=torch.bool, device=x.device)
     for _ in range(n_power):
         r = (1e-6 * d).requires_grad_(True)
         logq = torch.log_softmax(model(x + r), dim=1)
@@ -341,8 +353,10 @@ def _run(config: Config) -> Result:
                 rec = {"test_err": curve[-1], "curve": curve}
                 store.put(key, rec)
                 if i == 0 and method == "vat":
-                    diag = _diagnostics(model, data.x_test[: cfg.n_diagnostic], chosen["vat"],
-                                        cfg, torch.Generator().manual_seed(s))
+                    dev = config_device(cfg)
+                    diag = _diagnostics(model, data.x_test[: cfg.n_diagnostic].to(dev),
+                                        chosen["vat"], cfg,
+                                        torch.Generator(device=dev).manual_seed(s))
             test_err[method].append(rec["test_err"])
             curves[method].append(rec["curve"])
 

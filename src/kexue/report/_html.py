@@ -55,7 +55,9 @@ def write_report(
       only the former) and ``experiments`` is ``[result.to_dict(figure_files), ...]``.
     * ``index.html`` — header, one summary row per experiment (``tr.summary-row`` with
       ``data-experiment="<name>"``) plus one row per further claim, then one section per article
-      with each experiment's claims, figures, tables, notes, resolved config and references.
+      with each experiment's facts (seed, runtime, preset, device in words, and the number of
+      processes when more than one), claims, figures, tables, notes, resolved config and
+      references.
 
     Args:
         results: the experiment results, in report order. Articles appear in the order of their

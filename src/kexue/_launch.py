@@ -26,6 +26,7 @@ import os
 import socket
 import sys
 from collections.abc import Iterator, Sequence
+from pathlib import Path
 from typing import Annotated
 
 import torch
@@ -200,6 +201,9 @@ DeviceOption = Annotated[str, typer.Option(
 NprocOption = Annotated[int, typer.Option(
     "--nproc", help="Processes on this machine; N > 1 relaunches the command through "
     "torch.distributed.run (under torchrun, torchrun decides).")]
+LogOption = Annotated[Path | None, typer.Option(
+    "--log", help="Append one row per training step to this .csv or .jsonl file (rows past a "
+    "resumed step are dropped).", show_default=False)]
 
 
 def cli_device(device: str) -> torch.device:

@@ -28,7 +28,7 @@ import torch
 import typer
 
 from ._cli_errors import fail
-from ._launch import DeviceOption, NprocOption, cli_device, job, launch_if_asked
+from ._launch import DeviceOption, LogOption, NprocOption, cli_device, job, launch_if_asked
 from .parallel import is_main
 
 __all__ = ["app", "DATASETS", "MASKS"]
@@ -105,6 +105,7 @@ def train(
     threads: Threads = 1,
     device: DeviceOption = "auto",
     nproc: NprocOption = 1,
+    log: LogOption = None,
 ) -> None:
     """Train a score model by denoising score matching; rerun to resume."""
     from .diffusion import MLPScoreNet, ScoreModel, UNet8
@@ -155,7 +156,8 @@ def train(
                               checkpoint=path, ckpt_every=ckpt_every,
                               progress=not quiet and is_main(), augment=augment,
                               meta={"data": data, "n_train": n_train},
-                              description=f"{data} · {sde}", device=dev)
+                              description=f"{data} · {sde}", device=dev,
+                              log=log)
         except KeyboardInterrupt as exc:
             typer.echo(f"{exc or 'interrupted'}", err=True)
             raise typer.Exit(130) from None

@@ -19,7 +19,7 @@ import typer
 from rich.console import Console
 
 from ._cli_errors import fail
-from ._launch import DeviceOption, NprocOption, cli_device, job, launch_if_asked
+from ._launch import DeviceOption, LogOption, NprocOption, cli_device, job, launch_if_asked
 from .parallel import is_main
 
 app = typer.Typer(
@@ -76,6 +76,7 @@ def train(
                                            help="Show a progress bar.")] = True,
     device: DeviceOption = "auto",
     nproc: NprocOption = 1,
+    log: LogOption = None,
 ) -> None:
     """Train MODEL on DATA, resumably; print the final sample metrics."""
     from .data._toy import grid_centers, ring_centers
@@ -97,9 +98,12 @@ def train(
             res = train_gan(model, data, steps=steps, seed=seed, batch_size=batch_size, lr=lr,
                             hidden=hidden, depth=depth, z_dim=z_dim, lam=lam,
                             distance=distance, checkpoint=path, ckpt_every=ckpt_every,
-                            progress=progress and is_main(), device=dev)
+                            progress=progress and is_main(), device=dev,
+                            log=log)
         except TrainingDiverged as exc:
             raise fail(str(exc), code=1) from None
+        except KeyboardInterrupt as exc:  # SIGINT/SIGTERM: the checkpoint is written
+            raise fail(str(exc) or "interrupted", code=130) from None
         except ValueError as exc:
             raise fail(str(exc)) from None
         main = is_main()  # read inside the job: the group is gone after it

@@ -18,7 +18,15 @@ import typer
 from rich.console import Console
 
 from ._cli_errors import fail
-from ._launch import DeviceOption, NprocOption, cli_device, fail_all, job, launch_if_asked
+from ._launch import (
+    DeviceOption,
+    LogOption,
+    NprocOption,
+    cli_device,
+    fail_all,
+    job,
+    launch_if_asked,
+)
 from .parallel import is_main
 
 app = typer.Typer(
@@ -52,6 +60,7 @@ def train(
                                          "models run fastest on one).")] = 1,
     device: DeviceOption = "auto",
     nproc: NprocOption = 1,
+    log: LogOption = None,
 ) -> None:
     """Train a language model on GRAMMAR's sentences, resumably; report perplexity and F1."""
     import torch
@@ -80,7 +89,7 @@ def train(
     with job(dev):
         if path.exists():
             try:
-                trainer = Trainer.load(path, out_dir=out, device=dev)
+                trainer = Trainer.load(path, out_dir=out, device=dev, log=log)
             except ValueError as exc:
                 raise fail_all(str(exc)) from None
             cfg = trainer.config
@@ -92,7 +101,7 @@ def train(
             cfg = TrainConfig(grammar=grammar, kind=kind, steps=steps, seed=seed,
                               hidden_size=hidden, chunk_size=chunk, num_layers=layers)
             try:
-                trainer = Trainer(cfg, out_dir=out, device=dev)
+                trainer = Trainer(cfg, out_dir=out, device=dev, log=log)
             except ValueError as exc:
                 raise fail_all(str(exc)) from None
         try:

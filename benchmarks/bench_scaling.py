@@ -36,7 +36,7 @@ HERE = Path(__file__).resolve()
 TORCHRUN = str(Path(sys.executable).with_name("torchrun"))
 
 # ----------------------------------------------------------------------------- Monte Carlo
-MC_PATHS, MC_STEPS, MC_BLOCK = 1_000_000, 200, 2**15
+MC_PATHS, MC_STEPS, MC_BLOCK = 1_000_000, 200, 2**14  # kexue's default block size
 MC_X, MC_T, MC_ALPHA, MC_OMEGA, MC_BETA = 0.6, 1.0, 0.5, 1.0, 0.5
 
 
@@ -92,7 +92,7 @@ def mc_hand() -> dict:
 
 
 # ----------------------------------------------------------------------------- DDP training
-DDP_STEPS, DDP_WARM, DDP_BATCH, DDP_CH = 30, 5, 128, 32
+DDP_STEPS, DDP_WARM, DDP_BATCH, DDP_CH = 60, 5, 128, 32
 
 
 def _digits_setup():
@@ -239,6 +239,8 @@ def main() -> None:
         for r in runs:
             print(f"| {r[0]} | {r[1]} | {med[r]:.4f} | {min(times[r]):.4f} | "
                   f"{max(times[r]):.4f} |")
+        print("- every run: " + "; ".join(
+            f"{r[0]}×{r[1]}: " + " ".join(f"{t:.4f}" for t in times[r]) for r in runs))
         for who in ("kexue", "hand"):
             t1, t2 = med[(f"{part}-{who}", 1)], med[(f"{part}-{who}", 2)]
             print(f"- {who}: speed-up {t1 / t2:.3f}, parallel efficiency {t1 / (2 * t2):.3f}")

@@ -6,24 +6,17 @@ The three trainers (diffusion, GAN-QP, ON-LSTM) run in one spawn of two processe
 start-up cost (two interpreters importing torch) to one."""
 
 import dataclasses
-import os
 import shutil
-import socket
 
 import pytest
 import torch
 import torch.multiprocessing as mp
 
+from dist_helpers import free_port, member
 from kexue import checkpoint
 
 STEPS, HALF = 8, 4
 TOL = 1e-10
-
-
-def _free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _diffusion(steps, path=None):
@@ -98,15 +91,10 @@ def _record_local_batches():
 def _worker(rank, world, port, tmp):
     from pathlib import Path
 
-    from kexue import parallel
-
-    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), RANK=str(rank),
-                      WORLD_SIZE=str(world), LOCAL_RANK=str(rank), GLOO_SOCKET_IFNAME="lo")
     torch.set_num_threads(1)
     tmp = Path(tmp)
-    assert parallel.init_from_env() and parallel.world() == (rank, world)
     seen = _record_local_batches()
-    try:
+    with member(rank, world, port):
         for name, (fn, _) in RUNS.items():
             full = fn(STEPS)  # the whole run on 2 processes
             fn(HALF, tmp / "two" / RUNS[name][1])  # a 2-process checkpoint at HALF
@@ -119,8 +107,6 @@ def _worker(rank, world, port, tmp):
         # every rank trained on its half of each global batch, never the whole batch
         assert set(seen["diffusion"]) == {16} and set(seen["gan"]) == {8}, seen
         assert set(seen["onlstm"]) == {4}, seen
-    finally:
-        torch.distributed.destroy_process_group()
 
 
 def _close(a, b):
@@ -131,7 +117,10 @@ def test_two_process_training_equals_one_process_and_checkpoints_cross_world_siz
     ref = {name: fn(STEPS) for name, (fn, _) in RUNS.items()}
     for fn, target in RUNS.values():  # 1-process checkpoints at HALF, for the workers
         fn(HALF, tmp_path / "one-then-two" / target)
-    mp.spawn(_worker, args=(2, _free_port(), str(tmp_path)), nprocs=2, join=True)
+    # fork: the children inherit the imported modules (a fresh interpreter pays seconds of
+    # imports); the parent has one torch thread and no process group, so forking is safe here
+    mp.start_processes(_worker, args=(2, free_port(), str(tmp_path)), nprocs=2, join=True,
+                       start_method="fork")
     for name, (fn, target) in RUNS.items():
         stored = checkpoint.load(tmp_path / f"{name}-full.safetensors")[0]
         ddp = [stored[str(i)] for i in range(len(stored))]

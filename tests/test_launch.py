@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 import textwrap
@@ -18,6 +17,7 @@ import pytest
 import torch
 from typer.testing import CliRunner
 
+from dist_helpers import free_port
 from kexue import _launch, parallel
 from kexue.cli import app
 
@@ -38,12 +38,6 @@ def _env(**extra: str) -> dict[str, str]:
            if k not in ("WORLD_SIZE", "RANK", "LOCAL_RANK", "TORCHELASTIC_RUN_ID")}
     env.update(GLOO_SOCKET_IFNAME="lo", OMP_NUM_THREADS="1", COLUMNS="200", **extra)
     return env
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -297,7 +291,7 @@ def test_two_nodes_on_localhost_give_the_single_process_sum_bit_for_bit(tmp_path
     script = tmp_path / "mc.py"
     script.write_text(_MONTE_CARLO)
     result = tmp_path / "sum.txt"
-    port = _free_port()
+    port = free_port()
     cmd = [PY, "-m", "torch.distributed.run", "--nnodes", "2", "--nproc-per-node", "1",
            "--rdzv-backend", "c10d", "--rdzv-endpoint", f"127.0.0.1:{port}",
            "--rdzv-id", f"kexue-test-{port}", "--local-addr", "127.0.0.1", "--max-restarts",

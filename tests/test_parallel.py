@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import math
 import os
-import socket
 import time
 
 import numpy as np
@@ -15,6 +14,7 @@ import torch
 import torch.multiprocessing as mp
 from scipy import stats
 
+from dist_helpers import free_port, member
 from kexue import parallel
 from kexue.rng import as_generator, block_generator, block_seed, seed_from
 
@@ -174,22 +174,11 @@ def _worker(rank: int, ports: tuple[int, int], out_dir: str) -> None:
     for world, port in ((3, ports[0]), (2, ports[1]), (1, 0)):
         if rank >= world:
             return
-        os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), RANK=str(rank),
-                          WORLD_SIZE=str(world), LOCAL_RANK=str(rank), GLOO_SOCKET_IFNAME="lo")
-        assert parallel.init_from_env() == (world > 1)
-        try:
+        with member(rank, world, port) as several:
+            assert several == (world > 1)
             out = _compute(rank)
             out["world"] = torch.tensor(parallel.world())
             torch.save(out, os.path.join(out_dir, f"{world}_{rank}.pt"))
-        finally:
-            if torch.distributed.is_initialized():
-                torch.distributed.destroy_process_group()
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
@@ -197,7 +186,7 @@ def runs(tmp_path_factory):
     """``{world: [results of rank 0, 1, ...]}`` for world sizes 1, 2, 3, and the plain
     single-process results (no process group) under ``None``."""
     out_dir = str(tmp_path_factory.mktemp("dist"))
-    job = mp.start_processes(_worker, args=((_free_port(), _free_port()), out_dir), nprocs=3,
+    job = mp.start_processes(_worker, args=((free_port(), free_port()), out_dir), nprocs=3,
                              join=False, start_method="spawn")
     deadline = time.monotonic() + 240
     while not job.join(timeout=1):

@@ -144,17 +144,9 @@ def relaunch(nproc: int, args: Sequence[str] | None = None, *,
 
 
 def job_device(device: str | torch.device | None) -> torch.device:
-    """:func:`kexue.devices.resolve_device`, and inside a job a plain ``cuda`` becomes
-    ``cuda:LOCAL_RANK`` (one GPU per process, as ``auto`` does).
-
-    Raises:
-        ValueError / TypeError: from :func:`~kexue.devices.resolve_device`.
-    """
-    dev = resolve_device(device)
-    if dev.type == "cuda" and dev.index is None:
-        local = int(os.environ.get("LOCAL_RANK", "0"))
-        dev = torch.device("cuda", local % torch.cuda.device_count())
-    return dev
+    """:func:`kexue.devices.resolve_device` (which maps a plain ``cuda`` to ``cuda:LOCAL_RANK``
+    inside a job, one GPU per process)."""
+    return resolve_device(device)
 
 
 @contextlib.contextmanager
@@ -170,10 +162,9 @@ def job(device: torch.device) -> Iterator[bool]:
     Raises:
         typer.Exit: an incomplete torchrun environment (one ``error:`` line, status 2).
     """
-    backend = "cpu:gloo,cuda:nccl" if device.type == "cuda" else None
     already = parallel.is_distributed()
-    try:
-        started = not already and parallel.init_from_env(device=device, backend=backend)
+    try:  # NCCL for CUDA tensors beside gloo for CPU ones on a CUDA device (init_from_env)
+        started = not already and parallel.init_from_env(device=device)
     except ValueError as exc:
         raise fail(str(exc)) from None
     with contextlib.ExitStack() as stack:
@@ -186,10 +177,8 @@ def job(device: torch.device) -> Iterator[bool]:
 
 
 def leave_job() -> None:
-    """Destroy the process group, if any: a gloo group left to the interpreter's exit can abort
-    the process ("terminate called without an active exception") instead of exiting cleanly."""
-    if torch.distributed.is_available() and torch.distributed.is_initialized():
-        torch.distributed.destroy_process_group()
+    """Destroy the process group, if any (:func:`kexue.parallel.leave`)."""
+    parallel.leave()
 
 
 # ---------------------------------------------------------------------------------------------

@@ -7,7 +7,7 @@ import re
 
 import torch
 
-__all__ = ["resolve_device", "DEVICE_CHOICES", "device_text"]
+__all__ = ["resolve_device", "infer_device", "DEVICE_CHOICES", "device_text"]
 
 DEVICE_CHOICES = "auto, cpu, cuda, cuda:N, mps"
 
@@ -56,6 +56,19 @@ def resolve_device(device: str | torch.device | None = "auto", *, name: str = "d
     elif dev.type != "cpu":
         raise ValueError(f"{name} must be one of {DEVICE_CHOICES}; got {str(dev)!r}")
     return dev
+
+
+def infer_device(device: str | torch.device | None, *like: object) -> torch.device:
+    """The device a library function works on: ``device`` if given (checked with
+    :func:`resolve_device`), else the device of the first tensor or ``torch.Generator`` in
+    ``like`` (its inputs), else PyTorch's default device (``torch.set_default_device`` is
+    honoured)."""
+    if device is not None:
+        return resolve_device(device)
+    for v in like:
+        if isinstance(v, (torch.Tensor, torch.Generator)):
+            return torch.device(v.device)
+    return torch.empty(0).device
 
 
 def device_text(device: str | torch.device) -> str:

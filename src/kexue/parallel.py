@@ -21,15 +21,16 @@ So the estimate is bit-identical for 1, 2, 3 or 4 processes and equals the singl
 
 from __future__ import annotations
 
+import contextlib
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 
 import torch
 import torch.distributed as dist
 
 __all__ = ["world", "rank", "world_size", "is_main", "is_distributed", "init_from_env",
-           "barrier", "block_ranges", "owned_blocks", "map_blocks", "sum_blocks",
-           "broadcast_object", "average_gradients"]
+           "leave", "session", "barrier", "block_ranges", "owned_blocks", "map_blocks",
+           "sum_blocks", "broadcast_object", "average_gradients"]
 
 
 def is_distributed() -> bool:
@@ -84,6 +85,30 @@ def init_from_env(*, device: torch.device | str | None = None, backend: str | No
         torch.cuda.set_device(dev)
     dist.init_process_group(backend=backend)
     return True
+
+
+def leave() -> None:
+    """Destroy the process group, if any (a gloo group left to the interpreter's exit can abort
+    the process instead of letting it exit cleanly)."""
+    if dist.is_available() and dist.is_initialized():
+        dist.destroy_process_group()
+
+
+@contextlib.contextmanager
+def session(*, device: torch.device | str | None = None, backend: str | None = None
+            ) -> Iterator[bool]:
+    """Join torchrun's process group for the body (:func:`init_from_env`) and leave it after
+    (only if this call joined). Yields whether several processes take part::
+
+        with kexue.parallel.session(device="cuda"):
+            result = kexue.stochastic.feynman_kac(...)   # sharded over the processes
+    """
+    joined = not is_distributed() and init_from_env(device=device, backend=backend)
+    try:
+        yield is_distributed()
+    finally:
+        if joined:
+            leave()
 
 
 def barrier() -> None:

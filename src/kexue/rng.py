@@ -66,19 +66,23 @@ def as_generator(generator: Generatorish, *, device: torch.device | str | None =
 
 
 def seed_from(generator: Generatorish, *, name: str = "generator") -> int:
-    """An ``int`` seed from ``generator``: the int itself, one 63-bit draw from a generator, or
-    one draw from PyTorch's default CPU generator for ``None`` (so ``torch.manual_seed`` works).
-    Used where a whole computation is seeded once (e.g. block generators)."""
-    if isinstance(generator, (int, np.integer)) and not isinstance(generator, bool):
-        if generator < 0:
-            raise ValueError(f"{name} must be a non-negative int seed; got {generator}")
-        return int(generator)
-    if generator is not None and not isinstance(generator, torch.Generator):
-        as_generator(generator, name=name)  # raises the TypeError
-    gen = generator if generator is not None else None
-    if gen is not None and gen.device.type != "cpu":
-        return int(torch.randint(2**62, (1,), generator=gen, device=gen.device).item())
-    return int(torch.randint(2**62, (1,), generator=gen))
+    """An ``int`` seed from ``generator``: the int itself, one 62-bit draw from a
+    ``torch.Generator``, or one draw from PyTorch's default CPU generator for ``None`` (so
+    ``torch.manual_seed`` works). Used where a whole computation is seeded once (e.g. the seed
+    of Monte Carlo blocks).
+
+    Raises:
+        TypeError: ``generator`` is none of the three. ValueError: a negative seed.
+    """
+    if isinstance(generator, torch.Generator):
+        return int(torch.randint(2**62, (1,), generator=generator, device=generator.device))
+    if generator is None:
+        return int(torch.randint(2**62, (1,)))
+    if isinstance(generator, bool) or not isinstance(generator, (int, np.integer)):
+        as_generator(generator, name=name)  # raises the TypeError with the fix
+    if generator < 0:
+        raise ValueError(f"{name} must be a non-negative int seed; got {generator}")
+    return int(generator)
 
 
 def block_seed(seed: int, block: int) -> int:

@@ -5,10 +5,10 @@ A subpackage describes *one training step and the state to save* as a :class:`Ta
 
 * the step loop and the step counter;
 * the non-finite check of the values each step reports (losses, gradient norms): they stay on
-  the device and are read back once every ``check_every`` steps (1 on the CPU, 25 on a GPU), so
-  there is no host synchronisation per step; a NaN/inf stops training with
-  :class:`TrainingDiverged`, naming the step and the last good checkpoint, which is never
-  overwritten (parameters are checked again before every write);
+  the device and are read back once every ``check_every`` steps (1 on the CPU in one process,
+  25 on a GPU or across processes), so there is no host synchronisation per step; a NaN/inf
+  stops training with :class:`TrainingDiverged`, naming the step and the last good checkpoint,
+  which is never overwritten (parameters are checked again before every write);
 * periodic, atomic checkpoints through :mod:`kexue.checkpoint` (safetensors + JSON, never a
   pickle) holding the task's modules, optimisers, random generators and the per-step history,
   and exact resume from them: a run stopped at step ``k`` and resumed reproduces the
@@ -199,7 +199,8 @@ class Engine:
         console: a ``rich.console.Console`` for the bar.
         log: path of a loss log, ``.csv`` or ``.jsonl`` (rank 0 writes it).
         check_every: read the step values back (and check them) every this many steps; default
-            1 when they live on the CPU and 25 on an accelerator.
+            1 when they live on the CPU in one process, else 25 (no host synchronisation or
+            extra collective per step on a GPU or across processes).
         hint: the fix suggested when training diverges (e.g. ``"Lower lr (now 0.001)"``).
         callback: ``callback(step) -> bool | None`` every ``callback_every`` steps and at the
             end; ``True`` stops training after a checkpoint.
@@ -449,8 +450,9 @@ class Engine:
                                          f"{self.metrics}")
                     row = torch.stack([v.detach().reshape(()) for v in values])
                     pending.append(row)
-                    if every is None:
-                        every = 1 if row.device.type == "cpu" else 25
+                    if every is None:  # per step only where reading back is free
+                        every = (1 if row.device.type == "cpu" and not parallel.is_distributed()
+                                 else 25)
                     done = k + 1
                     want_cb = self.callback is not None and (done % self.callback_every == 0
                                                             or done == steps)

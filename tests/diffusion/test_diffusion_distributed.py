@@ -6,13 +6,11 @@ score of a Gaussian mixture, one torch thread per process."""
 
 from __future__ import annotations
 
-import os
-import socket
-
 import pytest
 import torch
 import torch.multiprocessing as mp
 
+from dist_helpers import free_port, member
 from kexue.diffusion import (
     VPSDE,
     GaussianMixture,
@@ -63,13 +61,8 @@ def _compute() -> dict[str, torch.Tensor]:
 
 
 def _worker(rank: int, size: int, port: int, path: str) -> None:
-    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), RANK=str(rank),
-                      WORLD_SIZE=str(size), LOCAL_RANK=str(rank), GLOO_SOCKET_IFNAME="lo")
     torch.set_num_threads(1)
-    from kexue import parallel
-
-    parallel.init_from_env()
-    try:
+    with member(rank, size, port):
         out = _compute()
         _, sde, sc = _problem()
         try:                                              # 2 blocks for `size` processes
@@ -78,15 +71,6 @@ def _worker(rank: int, size: int, port: int, path: str) -> None:
         except ValueError as e:
             out["too_many"] = str(e)
         torch.save(out, f"{path}.{rank}")
-    finally:
-        if torch.distributed.is_initialized():
-            torch.distributed.destroy_process_group()
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
@@ -98,7 +82,7 @@ def single():
 def test_bit_identical_for_any_number_of_processes(size, single, tmp_path):
     # fork: the children inherit the imported modules (a fresh interpreter pays seconds of
     # imports); the parent has one torch thread and no process group, so forking is safe here
-    mp.start_processes(_worker, args=(size, _free_port(), str(tmp_path / "out")), nprocs=size,
+    mp.start_processes(_worker, args=(size, free_port(), str(tmp_path / "out")), nprocs=size,
                        join=True, start_method="fork")
     for rank in range(size):
         got = torch.load(f"{tmp_path / 'out'}.{rank}", weights_only=False)

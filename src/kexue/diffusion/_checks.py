@@ -7,8 +7,6 @@ from typing import Any
 
 import torch
 
-from ..devices import resolve_device
-
 
 def check_score_and_sde(score_fn: Any, sde: Any) -> None:
     """``score_fn`` callable and ``sde`` a :class:`GaussianPathSDE`, else ``TypeError``."""
@@ -37,17 +35,6 @@ def check_states(x: Any, name: str, *, what: str = "", nonfinite_hint: str = "")
                          f"{tuple(x.shape)}. For one sample use x[None].")
     if not bool(torch.isfinite(x).all()):
         raise ValueError(f"{name} contains non-finite values{nonfinite_hint}")
-
-
-def drawing_device(device: Any, generator: Any = None) -> torch.device:
-    """The device random numbers are drawn on: ``device`` if given (checked with
-    :func:`kexue.devices.resolve_device`), else a given ``torch.Generator``'s device, else
-    PyTorch's default device."""
-    if device is not None:
-        return resolve_device(device)
-    if isinstance(generator, torch.Generator):
-        return torch.device(generator.device)
-    return torch.empty(0).device
 
 
 class FiniteGuard:

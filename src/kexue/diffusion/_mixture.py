@@ -19,8 +19,8 @@ import math
 
 import torch
 
+from ..devices import infer_device
 from ..rng import as_generator
-from ._checks import drawing_device
 from ._sde import GaussianPathSDE
 
 __all__ = ["GaussianMixture"]
@@ -188,7 +188,7 @@ class GaussianMixture:
         device, else PyTorch's default device."""
         if isinstance(n, bool) or not isinstance(n, int) or n < 1:
             raise ValueError(f"n must be a positive int; got {n!r}")
-        dev = drawing_device(device, generator)
+        dev = infer_device(device, generator)
         gen = as_generator(generator, device=dev)
         weights, _, means, evals, evecs = self._params(dev)
         comp = torch.multinomial(weights, n, replacement=True, generator=gen)        # (n,)

@@ -64,9 +64,10 @@ from typing import Any
 import torch
 
 from .. import parallel
+from ..devices import infer_device
 from ..rng import as_generator, block_generator, seed_from
 from ._blocks import gather_rows
-from ._checks import FiniteGuard, check_score_and_sde, check_states, drawing_device
+from ._checks import FiniteGuard, check_score_and_sde, check_states
 from ._grids import GRIDS, time_grid
 from ._sde import GaussianPathSDE
 
@@ -745,7 +746,7 @@ def sample_n(score_fn: ScoreFn, sde: GaussianPathSDE, n: int, shape: int | tuple
                          f"{shape!r}")
     if method not in SAMPLERS:
         raise ValueError(f"unknown method {method!r}; valid methods: {', '.join(SAMPLERS)}")
-    dev = drawing_device(device)
+    dev = infer_device(device)
     dtype = dtype or torch.get_default_dtype()
     base = int(parallel.broadcast_object(seed_from(seed, name="seed")))
     D = math.prod(dims)

@@ -33,9 +33,9 @@ from collections.abc import Callable, Sequence
 
 import torch
 
+from ..devices import infer_device
 from ..rng import as_generator
 from ..stochastic import SDE
-from ._checks import drawing_device
 
 __all__ = [
     "GaussianPathSDE", "VPSDE", "SubVPSDE", "VESDE", "ReverseSDE", "ddpm_alphas_cumprod",
@@ -268,7 +268,7 @@ class GaussianPathSDE(SDE):
         shape = tuple(int(s) for s in shape)
         if len(shape) < 1 or any(s < 1 for s in shape):
             raise ValueError(f"shape must be (batch, *dims) with positive sizes; got {shape}")
-        dev = drawing_device(device, generator)
+        dev = infer_device(device, generator)
         gen = as_generator(generator, device=dev)
         z = torch.randn(shape, generator=gen, dtype=dtype or torch.get_default_dtype(),
                         device=dev)

@@ -21,6 +21,7 @@ import numpy as np
 import torch
 
 from .. import parallel
+from ..devices import infer_device
 from ..rng import block_generator
 from ._montecarlo import (
     DEFAULT_BLOCK_SIZE,
@@ -28,7 +29,6 @@ from ._montecarlo import (
     block_moments,
     check_block_size,
     combine_moments,
-    resolve_device,
     resolve_seed,
 )
 
@@ -134,7 +134,7 @@ def feynman_kac(V, f, x, T: float, *, alpha: float, drift=None, n_paths: int = 1
         raise ValueError(f"n_paths must be even with antithetic=True (pairs W, -W); got "
                          f"{n_paths}. Use {n_paths + 1} or antithetic=False.")
     block_size = check_block_size(block_size, even=antithetic)
-    dev = resolve_device(device, x)
+    dev = infer_device(device, x)
     if isinstance(x, torch.Tensor):
         x_arr = x.detach().to(dtype=torch.float64)
         shape = tuple(x_arr.shape)

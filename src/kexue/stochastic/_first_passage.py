@@ -25,6 +25,7 @@ import numpy as np
 import torch
 
 from .. import parallel
+from ..devices import infer_device
 from ..rng import block_generator
 from ._brownian import BrownianIncrements, _draw
 from ._montecarlo import (
@@ -33,7 +34,6 @@ from ._montecarlo import (
     check_block_size,
     combine_moments,
     map_blocks_multi,
-    resolve_device,
     resolve_seed,
 )
 from ._sde import SDE
@@ -171,7 +171,7 @@ def first_passage(sde: SDE, level: float, T: float, *, n_paths: int, n_steps: in
                 f"brownian has (batch, dim) = ({brownian.batch}, {brownian.dim}); need "
                 f"({n_paths}, 1). Sample it with BrownianIncrements.sample(ts, n_paths, 1)."
             )
-    dev = resolve_device(device, brownian.dW if brownian is not None else None)
+    dev = infer_device(device, brownian.dW if brownian is not None else None)
     grid = np.linspace(0.0, T, n_steps + 1)
     h = T / n_steps
     t_all = torch.as_tensor(grid, dtype=dtype, device=dev)

@@ -34,6 +34,7 @@ import numpy as np
 import torch
 
 from .. import parallel
+from ..devices import infer_device
 from ..rng import block_generator, seed_from
 from ._sde import SDE
 from ._solvers import solve
@@ -113,17 +114,6 @@ def resolve_seed(generator: torch.Generator | int | None, seed: int | None = Non
     return value
 
 
-def resolve_device(device: torch.device | str | None, *like: object) -> torch.device:
-    """``device`` if given, else the device of the first tensor in ``like``, else PyTorch's
-    default device (``torch.set_default_device`` is honoured)."""
-    if device is not None:
-        return torch.device(device)
-    for v in like:
-        if isinstance(v, torch.Tensor):
-            return v.device
-    return torch.empty(0).device
-
-
 def block_moments(y: torch.Tensor) -> torch.Tensor:
     """``(3, *shape)`` float64 moments of samples ``y (n, *shape)``: ``[Σ y, Σ (y − ȳ)², n]``."""
     y = y.to(torch.float64)
@@ -184,7 +174,7 @@ def _start_state(x0: object, device: torch.device | str | None,
         raise ValueError(f"x0 must be one start state of shape (d,) or (1, d); got "
                          f"{tuple(x0.shape)}. Every path starts from it; for several starting "
                          "points call expectation once per point (or use solve directly).")
-    dev = resolve_device(device, x0)
+    dev = infer_device(device, x0)
     return x.to(device=dev, dtype=dtype if dtype is not None else x.dtype)
 
 

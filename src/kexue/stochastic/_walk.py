@@ -25,6 +25,7 @@ from scipy import sparse
 from scipy.sparse.linalg import spsolve
 
 from .. import parallel
+from ..devices import infer_device
 from ..rng import as_generator, block_generator
 from . import closed_forms as cf
 from ._montecarlo import (
@@ -33,7 +34,6 @@ from ._montecarlo import (
     block_moments,
     check_block_size,
     combine_moments,
-    resolve_device,
     resolve_seed,
 )
 from ._pde import _eval_1d
@@ -139,7 +139,7 @@ class RandomWalk:
         n_walkers = _count("n_walkers", n_walkers, minimum=1)
         if device is None and isinstance(generator, torch.Generator) and block_size is None:
             device = generator.device                  # draw where the generator lives
-        dev = resolve_device(device)
+        dev = infer_device(device)
         if block_size is None:
             return self._paths(n_steps, n_walkers, as_generator(generator, device=dev), x0, dev)
         block_size = check_block_size(block_size)
@@ -191,7 +191,7 @@ class RandomWalk:
         if not callable(fn):
             raise TypeError(f"fn must be a callable X -> (m, ...); got {type(fn).__name__}")
         block_size = check_block_size(block_size)
-        dev = resolve_device(device)
+        dev = infer_device(device)
         seed_value = resolve_seed(generator, seed)
         ranges = parallel.block_ranges(n_walkers, block_size)
 

@@ -3,7 +3,7 @@
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
-STAMP  := $(VENV)/.kexue-dev-installed
+STAMP  := $(VENV)/.kexue-dev-data-installed
 BENCH_STAMP := $(VENV)/.kexue-bench-installed
 # PyTorch first, pinned: on these machines pip takes this version's CPU wheel from a local file.
 # (Never uv/poetry here: they would download a multi-GB CUDA build.)
@@ -38,11 +38,11 @@ $(BIN)/python:
 
 $(STAMP): pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet $(TORCH)
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet -e '.[dev,data]'
 	touch $@
 
 $(BENCH_STAMP): $(STAMP)
-	$(BIN)/python -m pip install --quiet -e '.[dev,bench]'
+	$(BIN)/python -m pip install --quiet -e '.[dev,data,bench]'
 	touch $@
 
 clean:

@@ -317,3 +317,60 @@ def test_experiments_run_end_to_end_on_tiny_configs_and_are_deterministic():
     r = diffusion_digits.run(cfg)
     assert len(r.claims) == 8 and len(r.tables) == 3
     assert all(math.isfinite(float(c.obtained)) for c in r.claims)
+
+
+# ------------------------------------------------------------- class-conditional (CFG) training
+def _conditional(seed=0):
+    from kexue.diffusion import UNet
+
+    sde = VPSDE()
+    net = UNet(1, channels=(8, 16), image_size=8, num_classes=3, seed=seed, dtype=torch.float64)
+    return ScoreModel(net, sde), sde
+
+
+def _images(n=48):
+    g = torch.Generator().manual_seed(4)
+    x = torch.rand(n, 1, 8, 8, generator=g, dtype=torch.float64) * 2 - 1
+    return x, torch.arange(n) % 3
+
+
+@pytest.mark.parametrize("p_uncond,trained_rows,frozen_rows", [(0.0, [0, 1, 2], [3]),
+                                                                (1.0, [3], [0, 1, 2])])
+def test_label_dropout_trains_exactly_the_class_rows_it_should(p_uncond, trained_rows,
+                                                               frozen_rows):
+    """p_uncond = 0 never shows the null class, so its embedding row never moves; p_uncond = 1
+    shows only the null class, so the class rows never move (zero gradient, zero Adam step)."""
+    model, sde = _conditional()
+    before = model.net.class_embed.weight.detach().clone()  # (K + 1, E)
+    x, y = _images()
+    train(model, sde, x, labels=y, p_uncond=p_uncond, steps=3, batch_size=8, warmup=1,
+          progress=False)
+    after = model.net.class_embed.weight.detach()
+    assert torch.equal(after[frozen_rows], before[frozen_rows])
+    assert all(not torch.equal(after[r], before[r]) for r in trained_rows)
+
+
+def test_conditional_training_on_images_resumes_exactly(tmp_path):
+    x, y = _images()
+    kw = dict(labels=y, p_uncond=0.2, steps=6, batch_size=8, warmup=1, progress=False, seed=1)
+    full = train(_conditional()[0], VPSDE(), x, **kw)
+    path = tmp_path / "cfg.safetensors"
+    train(_conditional()[0], VPSDE(), x, checkpoint=path, **{**kw, "steps": 3})
+    resumed = train(_conditional(seed=9)[0], VPSDE(), x, checkpoint=path, **kw)
+    assert resumed.start_step == 3 and torch.equal(resumed.losses, full.losses)
+    assert all(torch.equal(a, b) for a, b in zip(full.ema.parameters(),
+                                                  resumed.ema.parameters()))
+    with pytest.raises(ValueError, match="different training configuration.*p_uncond"):
+        train(_conditional()[0], VPSDE(), x, checkpoint=path, **{**kw, "p_uncond": 0.5})
+
+
+def test_conditional_training_rejects_bad_labels():
+    x, y = _images()
+    model, sde = _conditional()
+    with pytest.raises(ValueError, match=r"labels must lie in 0..2 \(the model has 3 classes\)"):
+        train(model, sde, x, labels=y + 1, steps=1, progress=False)
+    with pytest.raises(ValueError, match=r"labels must be an int64 tensor of shape \(N,\)"):
+        train(model, sde, x, labels=y[:5], steps=1, progress=False)
+    with pytest.raises(ValueError, match="the model is unconditional"):
+        train(_model(), VPSDE(), _data(), labels=torch.zeros(2048, dtype=torch.long), steps=1,
+              progress=False)

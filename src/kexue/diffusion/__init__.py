@@ -17,7 +17,11 @@ ICLR 2021 (arXiv:2011.13456).
   Sabour et al. 2024, arXiv:2404.14507), returning a :class:`Calibration`.
 * Likelihood: :func:`log_likelihood` (PF-ODE, exact or Hutchinson divergence) and
   :func:`bits_per_dim` (uniform dequantisation, offset ``log₂(n_bins/(hi − lo))``).
-* Training: :func:`dsm_loss`, score networks, :func:`train`; :func:`inpaint` by imputation.
+* Training: :func:`dsm_loss`, score networks (:class:`MLPScoreNet`, :class:`UNet8`, the image
+  :class:`UNet`, optionally class-conditional), :func:`train`; :func:`inpaint` by imputation.
+* Classifier-free guidance (Ho & Salimans 2022, arXiv:2207.12598): :func:`guided` wraps a
+  class-conditional :class:`ScoreModel` into ``ε̃ = (1 + w) ε(x, t, c) − w ε(x, t, ∅)`` for every
+  sampler; :func:`drop_labels` is the label dropout of its training.
 
 Devices and processes: everything runs on the device of its inputs (``x_T``, ``x``, ``x0``) or
 a ``device=`` argument, with generators on that device; randomness follows :mod:`kexue.rng`
@@ -26,7 +30,9 @@ a ``device=`` argument, with generators on that device; randomness follows :mod:
 ``torch.distributed`` process group, with the same numbers for any number of processes.
 
 Conventions: score functions are called ``score_fn(x, t)`` with ``x (batch, *shape)`` and ``t``
-a ``(batch,)`` tensor; SDE coefficient callables keep kexue.stochastic's ``(t, x)`` order.
+a ``(batch,)`` tensor; SDE coefficient callables keep kexue.stochastic's ``(t, x)`` order. Data
+may be flat ``(batch, D)`` or images ``(batch, C, H, W)``; norms and losses reduce over all
+non-batch dimensions.
 """
 
 from ._calibrate import (
@@ -37,11 +43,20 @@ from ._calibrate import (
     pathwise_error,
 )
 from ._grids import GRIDS, time_grid
+from ._guidance import Guided, drop_labels, guided
 from ._inpaint import inpaint
 from ._likelihood import DIVERGENCES, bits_per_dim, log_likelihood
 from ._loss import WEIGHTINGS, dsm_loss
 from ._mixture import GaussianMixture, MixtureScore
-from ._nets import NETS, FourierTimeFeatures, MLPScoreNet, ScoreModel, UNet8, net_from_spec
+from ._nets import (
+    NETS,
+    FourierTimeFeatures,
+    MLPScoreNet,
+    ScoreModel,
+    UNet,
+    UNet8,
+    net_from_spec,
+)
 from ._samplers import SAMPLERS, Sampler, pf_ode_lambda, sample, sample_n, sample_norm
 from ._sde import (
     VESDE,
@@ -67,5 +82,7 @@ __all__ = [
     # training and conditional generation
     "dsm_loss", "WEIGHTINGS", "ScoreModel", "MLPScoreNet", "UNet8", "FourierTimeFeatures",
     "net_from_spec", "NETS", "train", "TrainResult", "TrainingDiverged", "load_score_model",
-    "inpaint",
+    "inpaint", "UNet",
+    # classifier-free guidance
+    "guided", "Guided", "drop_labels",
 ]

@@ -25,7 +25,7 @@ import torch
 from ..rng import as_generator
 from ._checks import FiniteGuard
 from ._loss import diffusion_sq
-from ._nets import marginal_coefs
+from ._nets import marginal_coefs, per_row
 
 __all__ = ["inpaint"]
 
@@ -41,8 +41,9 @@ def _mask(mask: Any, x: torch.Tensor) -> torch.Tensor:
     if m.shape == x.shape[1:]:
         m = m.expand_as(x)
     if m.shape != x.shape:
-        raise ValueError(f"mask must have shape (D,) = ({x.shape[1]},) or (batch, D) = "
-                         f"{tuple(x.shape)}; got {tuple(m.shape)}")
+        raise ValueError(f"mask must have shape (D,) = {tuple(x.shape[1:])} (one row's shape; "
+                         f"(C, H, W) for images) or x_known's shape {tuple(x.shape)}; got "
+                         f"{tuple(m.shape)}")
     return m
 
 
@@ -61,36 +62,39 @@ def inpaint(score_fn: ScoreFn, sde: Any, x_known: torch.Tensor, mask: Any, *, st
     ``x ← (x + s² ∇log p_t(x))/a`` at ``t_end``, and the known part is set to ``y`` exactly.
 
     Args:
-        score_fn: ``score_fn(x, t) -> (batch, D)`` with ``t`` of shape ``(batch,)``.
+        score_fn: ``score_fn(x, t) -> x's shape`` with ``t`` of shape ``(batch,)``.
         sde: diffusion SDE with ``marginal``, ``drift(t, x)``, ``diffusion``/``g2``,
             ``prior_sample`` and horizon ``T``.
-        x_known: ``(batch, D)``; entries where ``mask`` is false are ignored.
-        mask: ``(D,)`` or ``(batch, D)``, true/1 where the value is known.
+        x_known: ``(batch, *shape)`` — flat ``(batch, D)`` or images ``(batch, C, H, W)``;
+            entries where ``mask`` is false are ignored.
+        mask: one row's shape ``shape`` (e.g. ``(D,)`` or ``(C, H, W)``) or ``x_known``'s shape,
+            true/1 where the value is known.
         steps: number of grid steps ``N`` (``>= 1``).
         generator: following :mod:`kexue.rng`: a ``torch.Generator`` on ``x_known``'s device,
             an int seed (a new generator there), or ``None`` (PyTorch's default generator).
         resample: RePaint repeats per step ``r >= 1`` (1 = plain imputation).
         t_end: last time of the grid, in ``(0, T)``.
         denoise_last: apply the final Tweedie step.
-        x_T: optional starting state ``(batch, D)`` (default: a prior draw).
+        x_T: optional starting state of ``x_known``'s shape (default: a prior draw).
 
     Everything runs on ``x_known``'s device; on an accelerator the score's finiteness is read
     back once at the end, not every step.
 
     Returns:
-        ``(x, info)``: ``x`` ``(batch, D)`` with ``x[mask] == x_known[mask]``; ``info`` has
-        ``nfe`` (score evaluations), ``steps``, ``resample``, ``t_end``.
+        ``(x, info)``: ``x`` of ``x_known``'s shape with ``x[mask] == x_known[mask]``;
+        ``info`` has ``nfe`` (score evaluations), ``steps``, ``resample``, ``t_end``.
 
     Raises:
         ValueError: bad shapes, ``steps < 1``, ``resample < 1``, ``t_end`` outside ``(0, T)``, or
             the score returned NaN/inf (the message names the step).
     """
     if not callable(score_fn):
-        raise TypeError(f"score_fn must be callable (x, t) -> (batch, D); "
+        raise TypeError(f"score_fn must be callable (x, t) -> x's shape; "
                         f"got {type(score_fn).__name__}")
     if not isinstance(x_known, torch.Tensor) or not x_known.is_floating_point() \
-            or x_known.ndim != 2:
-        raise ValueError("x_known must be a floating tensor of shape (batch, D)")
+            or x_known.ndim < 2:
+        raise ValueError("x_known must be a floating tensor of shape (batch, *shape), e.g. "
+                         "(batch, D) or (batch, C, H, W)")
     for name, v in (("steps", steps), ("resample", resample)):
         if isinstance(v, bool) or not isinstance(v, int) or v < 1:
             raise ValueError(f"{name} must be an int >= 1; got {v!r}")
@@ -112,7 +116,7 @@ def inpaint(score_fn: ScoreFn, sde: Any, x_known: torch.Tensor, mask: Any, *, st
     def coefs(t: float) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         tt = torch.full((b,), t, dtype=dtype, device=dev)
         a, s = marginal_coefs(sde, tt)
-        return tt, a[:, None], s[:, None]
+        return tt, per_row(a, x_known), per_row(s, x_known)  # (batch, 1, …, 1)
 
     def score(x: torch.Tensor, tt: torch.Tensor, i: int, t: float) -> torch.Tensor:
         nonlocal nfe
@@ -130,7 +134,7 @@ def inpaint(score_fn: ScoreFn, sde: Any, x_known: torch.Tensor, mask: Any, *, st
 
     grid = torch.linspace(T, t_end, steps + 1, dtype=torch.float64).tolist()
     if x_T is None:
-        x = sde.prior_sample((b, x_known.shape[1]), gen, dtype=dtype, device=dev)
+        x = sde.prior_sample(tuple(x_known.shape), gen, dtype=dtype, device=dev)
     else:
         if x_T.shape != x_known.shape:
             raise ValueError(f"x_T must have shape {tuple(x_known.shape)}; got {tuple(x_T.shape)}")
@@ -142,9 +146,9 @@ def inpaint(score_fn: ScoreFn, sde: Any, x_known: torch.Tensor, mask: Any, *, st
             h = t - t_next
             tt, a_t, s_t = coefs(t)
             _, a_n, s_n = coefs(t_next)
-            g2 = diffusion_sq(sde, tt)[:, None]  # (batch, 1)
+            g2 = per_row(diffusion_sq(sde, tt), x_known)  # (batch, 1, …, 1)
             for j in range(resample):
-                drift = sde.drift(tt, x) - g2 * score(x, tt, i, t)  # (batch, D)
+                drift = sde.drift(tt, x) - g2 * score(x, tt, i, t)  # (batch, *shape)
                 x = x - drift * h + torch.sqrt(g2 * h) * noise()
                 x = impute(x, t_next)
                 if j < resample - 1:  # RePaint: back from t_{i+1} to t_i, exact forward kernel

@@ -1,4 +1,4 @@
-"""Score networks: MLP with Fourier time features, small U-Net for 8×8 digits, ε→score adapter.
+"""Score networks: MLP with Fourier time features, U-Nets for images, ε→score adapter.
 
 The networks predict the noise ``ε`` of the Gaussian kernel ``x_t = a_t x0 + s_t ε``
 (ε-parametrisation, Ho et al. 2020, arXiv:2006.11239); :class:`ScoreModel` turns that into the
@@ -7,8 +7,13 @@ arXiv:2011.13456; Su Jianlin, kexue.fm 9209: ``∇log p(x_t|x0) = −ε/β̄_t``
 1/√(a_t² σ_data² + s_t²)`` scales the input to unit variance (as in EDM, Karras et al. 2022), so
 one network works for VE (``s_t`` up to ``σ_max``) and VP/sub-VP (``a_t² + s_t² ≈ 1``).
 
-Shapes: data are flat, ``x`` is ``(batch, dim)`` (an 8×8 image is ``dim = 64``); ``t`` is
-``(batch,)`` or a scalar. Every network maps ``(x, t) -> (batch, dim)``.
+Shapes: ``x`` is ``(batch, *shape)`` — flat ``(batch, D)`` or images ``(batch, C, H, W)`` — and
+``t`` is ``(batch,)`` or a scalar; every network returns ``x``'s shape. :class:`MLPScoreNet`
+flattens any trailing shape with ``D`` entries; :class:`UNet8` takes flat ``(batch, H·W)`` or
+``(batch, 1, H, W)``; :class:`UNet` takes ``(batch, C, H, W)`` or its flat ``(batch, C·H·W)``.
+Class-conditional networks (:class:`UNet` with ``num_classes``) take ``labels (batch,)`` as a
+third argument, with the extra index ``num_classes`` as the "null" class of classifier-free
+guidance (Ho & Salimans 2022, arXiv:2207.12598).
 
 Devices: the networks are ordinary ``nn.Module``s (``.to(device)`` moves them); the constructors'
 ``device=`` builds the weights exactly as on the CPU with the same ``seed`` (initialisation draws
@@ -32,8 +37,8 @@ from torch import nn
 from ..devices import resolve_device
 
 __all__ = [
-    "FourierTimeFeatures", "MLPScoreNet", "UNet8", "ScoreModel", "net_from_spec", "NETS",
-    "marginal_coefs",
+    "FourierTimeFeatures", "MLPScoreNet", "UNet8", "UNet", "ScoreModel", "net_from_spec",
+    "NETS", "marginal_coefs", "per_row",
 ]
 
 
@@ -58,6 +63,12 @@ def _place(module: nn.Module, device: torch.device | str | None) -> None:
     """Move ``module`` to ``device`` (checked by :func:`kexue.devices.resolve_device`)."""
     if device is not None:
         module.to(resolve_device(device))
+
+
+def per_row(v: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    """A ``(batch,)`` tensor as ``(batch, 1, …, 1)`` to broadcast against ``x (batch, *shape)``
+    (``v[:, None]`` for flat ``x``)."""
+    return v.reshape(v.shape[0], *([1] * (x.ndim - 1)))
 
 
 def _time_vector(t: Any, batch: int, like: torch.Tensor) -> torch.Tensor:
@@ -119,7 +130,9 @@ class MLPScoreNet(nn.Module):
         device: where the parameters live (built as on the CPU, then moved); default PyTorch's
             default device.
 
-    Shapes: ``x`` ``(batch, D)``, ``t`` ``(batch,)`` → ``(batch, D)``.
+    Shapes: ``x`` ``(batch, D)``, ``t`` ``(batch,)`` → ``(batch, D)``; ``x`` of any shape
+    ``(batch, *shape)`` with ``prod(shape) = D`` (e.g. images) is flattened and the output given
+    back in that shape.
     """
 
     def __init__(self, dim: int, *, hidden: int = 128, depth: int = 3, n_freq: int = 16,
@@ -148,8 +161,11 @@ class MLPScoreNet(nn.Module):
         self.act = nn.SiLU()
 
     def forward(self, x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+        if x.ndim > 2 and math.prod(x.shape[1:]) == self.dim:
+            return self.forward(x.reshape(x.shape[0], self.dim), t).reshape(x.shape)
         if x.ndim != 2 or x.shape[1] != self.dim:
-            raise ValueError(f"x must have shape (batch, {self.dim}); got {tuple(x.shape)}")
+            raise ValueError(f"x must have shape (batch, {self.dim}) or (batch, *shape) with "
+                             f"{self.dim} entries per row; got {tuple(x.shape)}")
         t = _time_vector(t, x.shape[0], x)
         e = self.act(self.t_embed(self.time(t)))  # (batch, hidden)
         h = self.inp(x) + e  # (batch, hidden)
@@ -200,7 +216,8 @@ class UNet8(nn.Module):
         device: where the parameters live (built as on the CPU, then moved); default PyTorch's
             default device.
 
-    Shapes: ``x`` ``(batch, H·W)`` (flat images), ``t`` ``(batch,)`` → ``(batch, H·W)``.
+    Shapes: ``x`` ``(batch, H·W)`` (flat images) or ``(batch, 1, H, W)``, ``t`` ``(batch,)`` →
+    ``x``'s shape.
     """
 
     def __init__(self, *, ch: int = 32, image_shape: tuple[int, int] = (8, 8), n_freq: int = 16,
@@ -238,9 +255,12 @@ class UNet8(nn.Module):
         self.act = nn.SiLU()
 
     def forward(self, x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+        if x.ndim == 4 and tuple(x.shape[1:]) == (1, *self.image_shape):
+            return self.forward(x.reshape(x.shape[0], self.dim), t).reshape(x.shape)
         if x.ndim != 2 or x.shape[1] != self.dim:
             raise ValueError(
-                f"x must be flat images of shape (batch, {self.dim}); got {tuple(x.shape)}")
+                f"x must be flat images of shape (batch, {self.dim}) or (batch, 1, "
+                f"{self.image_shape[0]}, {self.image_shape[1]}); got {tuple(x.shape)}")
         b = x.shape[0]
         t = _time_vector(t, b, x)
         e = self.t_embed(self.time(t))  # (B, 4ch)
@@ -255,25 +275,207 @@ class UNet8(nn.Module):
         return self.out(self.act(self.norm(u))).reshape(b, self.dim)  # (B, 64)
 
 
-NETS = {"mlp": MLPScoreNet, "unet8": UNet8}
+def _image_size(image_size: Any) -> tuple[int, int]:
+    if isinstance(image_size, int) and not isinstance(image_size, bool):
+        return image_size, image_size
+    try:
+        h, w = (int(v) for v in image_size)
+    except (TypeError, ValueError):
+        raise ValueError(f"image_size must be an int or (H, W); got {image_size!r}") from None
+    return h, w
 
 
-def net_from_spec(spec: Mapping[str, Any], *, device: torch.device | str | None = None
-                  ) -> nn.Module:
+class UNet(nn.Module):
+    """An image U-Net ε-predictor, optionally class-conditional (Ho et al. 2020,
+    arXiv:2006.11239, without attention; class conditioning for classifier-free guidance, Ho &
+    Salimans 2022, arXiv:2207.12598).
+
+    Levels ``l = 0 … L−1`` with ``channels[l]`` channels at resolution ``(H, W)/2^l`` (28×28 →
+    14×14 → 7×7 for the defaults): ``num_res_blocks`` residual blocks (GroupNorm → SiLU → conv3×3,
+    time/class bias, GroupNorm → SiLU → conv3×3, plus a skip) per level on the way down, a
+    stride-2 conv3×3 between levels, one residual block in the middle, and on the way up the
+    level's skip concatenated, ``num_res_blocks`` residual blocks and a nearest-neighbour ×2
+    upsampling followed by a conv3×3. The output (GroupNorm → SiLU → conv3×3) is zero-initialised,
+    so ``ε_θ ≡ 0`` at initialisation. Time enters every block through the embedding ``e =
+    SiLU(MLP(Fourier(t)) + E[label])``: with ``num_classes = K`` a learned class embedding ``E``
+    of ``K + 1`` rows is added to the time embedding, row ``K`` being the "null" label of the
+    unconditional model (classifier-free guidance training replaces labels by ``K`` with
+    probability ``p_uncond``, see :func:`kexue.diffusion.drop_labels`).
+
+    Args:
+        in_channels: image channels ``C`` (1 for MNIST).
+        channels: channels per level; ``H`` and ``W`` must be divisible by ``2^(L−1)``.
+        image_size: ``H = W`` as an int, or ``(H, W)``.
+        num_classes: ``K`` for a class-conditional network, ``None`` for an unconditional one.
+        num_res_blocks: residual blocks per level on each side.
+        n_freq: Fourier frequencies of the time features.
+        seed: seeds the weight initialisation (the global RNG is left as it was).
+        dtype: parameter dtype (built in the default dtype, then converted).
+        device: where the parameters live (built as on the CPU, then moved); default PyTorch's
+            default device.
+
+    Shapes: ``x`` ``(batch, C, H, W)`` or flat ``(batch, C·H·W)``, ``t`` ``(batch,)`` or a scalar,
+    ``labels`` ``(batch,)`` int64 in ``0 … K`` (``K`` = null; ``None`` = all null) → ``x``'s
+    shape. Labels are range-checked on the CPU only (no host sync on accelerators).
+    """
+
+    def __init__(self, in_channels: int, *, channels: tuple[int, ...] = (32, 64, 128),
+                 image_size: int | tuple[int, int] = 28, num_classes: int | None = None,
+                 num_res_blocks: int = 1, n_freq: int = 16, seed: int | None = None,
+                 dtype: torch.dtype | None = None,
+                 device: torch.device | str | None = None):
+        super().__init__()
+        with _init_rng(seed):
+            self._build(in_channels, channels, image_size, num_classes, num_res_blocks, n_freq)
+        if dtype is not None:
+            if not (isinstance(dtype, torch.dtype) and dtype.is_floating_point):
+                raise TypeError(f"dtype must be a floating torch.dtype; got {dtype!r}")
+            self.to(dtype)
+        _place(self, device)
+
+    def _build(self, in_channels: int, channels: Any, image_size: Any,
+               num_classes: int | None, num_res_blocks: int, n_freq: int) -> None:
+        _check_pos_int("in_channels", in_channels)
+        _check_pos_int("num_res_blocks", num_res_blocks)
+        _check_pos_int("n_freq", n_freq)
+        if isinstance(channels, int) or not channels:
+            raise ValueError(f"channels must be a non-empty sequence of ints, one per level; "
+                             f"got {channels!r}")
+        chs = [_check_pos_int(f"channels[{i}]", c) for i, c in enumerate(channels)]
+        if num_classes is not None:
+            _check_pos_int("num_classes", num_classes)
+        h, w = _image_size(image_size)
+        f = 2 ** (len(chs) - 1)
+        if h < 1 or w < 1 or h % f or w % f:
+            raise ValueError(
+                f"image_size {(h, w)} must have sides divisible by 2^(levels − 1) = {f} for "
+                f"channels={tuple(chs)}; use fewer levels or pad the images")
+        self.spec = {"kind": "unet", "in_channels": in_channels, "channels": chs,
+                     "image_size": [h, w], "num_classes": num_classes,
+                     "num_res_blocks": num_res_blocks, "n_freq": n_freq}
+        self.in_channels, self.image_size, self.num_classes = in_channels, (h, w), num_classes
+        self.image_shape = (in_channels, h, w)
+        self.dim = in_channels * h * w
+        t_dim = 4 * chs[0]
+        self.time = FourierTimeFeatures(n_freq)
+        self.t_embed = nn.Sequential(nn.Linear(self.time.out_features, t_dim), nn.SiLU(),
+                                     nn.Linear(t_dim, t_dim))
+        self.class_embed = (nn.Embedding(num_classes + 1, t_dim)
+                            if num_classes is not None else None)
+        self.inp = nn.Conv2d(in_channels, chs[0], 3, padding=1)
+        self.down = nn.ModuleList()
+        self.downsample = nn.ModuleList()
+        c = chs[0]
+        for level, cl in enumerate(chs):
+            blocks = nn.ModuleList()
+            for _ in range(num_res_blocks):
+                blocks.append(_ResBlock(c, cl, t_dim))
+                c = cl
+            self.down.append(blocks)
+            if level < len(chs) - 1:
+                self.downsample.append(nn.Conv2d(cl, cl, 3, stride=2, padding=1))
+        self.mid = _ResBlock(c, c, t_dim)
+        self.up = nn.ModuleList()
+        self.upsample = nn.ModuleList()
+        for level in reversed(range(len(chs))):
+            cl = chs[level]
+            blocks = nn.ModuleList()
+            for j in range(num_res_blocks):
+                blocks.append(_ResBlock(c + cl if j == 0 else cl, cl, t_dim))
+                c = cl
+            self.up.append(blocks)
+            if level > 0:
+                self.upsample.append(nn.Conv2d(cl, cl, 3, padding=1))
+        self.norm = nn.GroupNorm(_groups(c), c)
+        self.out = nn.Conv2d(c, in_channels, 3, padding=1)
+        nn.init.zeros_(self.out.weight)
+        nn.init.zeros_(self.out.bias)
+        self.act = nn.SiLU()
+
+    def _labels(self, labels: Any, b: int, device: torch.device) -> torch.Tensor | None:
+        if labels is None:
+            if self.num_classes is None:
+                return None
+            return torch.full((b,), self.num_classes, dtype=torch.long, device=device)
+        if self.num_classes is None:
+            raise ValueError("labels were given to an unconditional UNet; build it with "
+                             "num_classes=K to condition on classes")
+        if not isinstance(labels, torch.Tensor) or labels.dtype != torch.long \
+                or labels.shape != (b,):
+            got = (f"{tuple(labels.shape)} {labels.dtype}" if isinstance(labels, torch.Tensor)
+                   else type(labels).__name__)
+            raise ValueError(f"labels must be an int64 tensor of shape (batch,) = ({b},); got "
+                             f"{got}")
+        if labels.device != device:
+            raise ValueError(f"labels live on {labels.device} but x on {device}; move them "
+                             "with labels.to(x.device)")
+        if device.type == "cpu" and labels.numel() and (
+                int(labels.min()) < 0 or int(labels.max()) > self.num_classes):
+            bad = labels[(labels < 0) | (labels > self.num_classes)][0]
+            raise ValueError(f"labels must lie in 0..{self.num_classes} ({self.num_classes} = "
+                             f"the null class); got {int(bad)}")
+        return labels
+
+    def forward(self, x: torch.Tensor, t: torch.Tensor,
+                labels: torch.Tensor | None = None) -> torch.Tensor:
+        flat = x.ndim == 2 and x.shape[1] == self.dim
+        if not flat and tuple(x.shape[1:]) != self.image_shape:
+            c, h, w = self.image_shape
+            raise ValueError(f"x must have shape (batch, {c}, {h}, {w}) or flat (batch, "
+                             f"{self.dim}); got {tuple(x.shape)}")
+        b = x.shape[0]
+        t = _time_vector(t, b, x)
+        e = self.t_embed(self.time(t))  # (B, 4·ch0)
+        lab = self._labels(labels, b, x.device)
+        if lab is not None:
+            e = e + self.class_embed(lab)  # (B, 4·ch0)
+        e = self.act(e)
+        h = self.inp(x.reshape(b, *self.image_shape))  # (B, ch0, H, W)
+        skips = []
+        for level, blocks in enumerate(self.down):
+            for block in blocks:
+                h = block(h, e)  # (B, ch_l, H/2^l, W/2^l)
+            skips.append(h)
+            if level < len(self.downsample):
+                h = self.downsample[level](h)  # (B, ch_l, H/2^(l+1), W/2^(l+1))
+        h = self.mid(h, e)  # (B, ch_{L−1}, H/2^(L−1), W/2^(L−1))
+        for k, blocks in enumerate(self.up):
+            h = torch.cat([h, skips.pop()], dim=1)  # (B, ch + ch_l, …)
+            for block in blocks:
+                h = block(h, e)  # (B, ch_l, H/2^l, W/2^l)
+            if k < len(self.upsample):
+                h = nn.functional.interpolate(h, scale_factor=2.0, mode="nearest")
+                h = self.upsample[k](h)  # (B, ch_l, H/2^(l−1), W/2^(l−1))
+        out = self.out(self.act(self.norm(h)))  # (B, C, H, W)
+        return out.reshape(x.shape)
+
+
+NETS = {"mlp": MLPScoreNet, "unet8": UNet8, "unet": UNet}
+
+
+def net_from_spec(spec: Mapping[str, Any], *, device: torch.device | str | None = None,
+                  dtype: torch.dtype | None = None) -> nn.Module:
     """Rebuild a network from its ``spec`` (as stored in a checkpoint's metadata), on
-    ``device`` (default PyTorch's default device)."""
+    ``device`` (default PyTorch's default device) with parameters of ``dtype`` (default: the
+    default dtype); load the weights afterwards."""
     spec = dict(spec)
-    if device is not None:
-        spec["device"] = device
     kind = spec.pop("kind", None)
     if kind not in NETS:
         raise ValueError(f"unknown network kind {kind!r}; valid kinds: {', '.join(NETS)}")
     if kind == "mlp":
-        dim = spec.pop("dim")
-        return MLPScoreNet(dim, **spec)
-    if "image_shape" in spec:
-        spec["image_shape"] = tuple(spec["image_shape"])
-    return UNet8(**spec)
+        net: nn.Module = MLPScoreNet(spec.pop("dim"), **spec)
+    elif kind == "unet":
+        spec["channels"] = tuple(spec["channels"])
+        spec["image_size"] = tuple(spec["image_size"])
+        net = UNet(spec.pop("in_channels"), **spec)
+    else:
+        if "image_shape" in spec:
+            spec["image_shape"] = tuple(spec["image_shape"])
+        net = UNet8(**spec)
+    if dtype is not None:
+        net.to(dtype)
+    _place(net, device)
+    return net
 
 
 def marginal_coefs(sde: Any, t: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -287,6 +489,12 @@ def marginal_coefs(sde: Any, t: torch.Tensor) -> tuple[torch.Tensor, torch.Tenso
     return a, s
 
 
+def _unwrapped(net: Any) -> Any:
+    """The network inside a wrapper such as DDP (``.module``), else ``net``."""
+    inner = getattr(net, "module", None)
+    return inner if isinstance(inner, nn.Module) else net
+
+
 class ScoreModel(nn.Module):
     """Adapter from an ε-predicting network to the score ``s(x, t)`` that samplers call.
 
@@ -294,13 +502,19 @@ class ScoreModel(nn.Module):
     ``forward(x, t) = score(x, t) = −eps(x, t)/s_t`` — the ε-parametrisation of Ho et al. (2020)
     written for a continuous-time SDE (Song et al. 2021; kexue.fm 9209, ``s_θ = −ε_θ/β̄_t``).
 
+    A class-conditional network (one with ``num_classes``, e.g. :class:`UNet`) is called as
+    ``net(x, t, labels=labels)`` when ``labels`` are given; without them it sees the null class
+    (the unconditional model). :func:`kexue.diffusion.guided` combines the two branches.
+
     Args:
-        net: ``(x, t) -> ε̂`` with ``x`` ``(batch, D)``.
+        net: ``(x, t) -> ε̂`` (or ``(x, t, labels=...)``) with ``x`` ``(batch, *shape)``.
         sde: anything with ``marginal(t) -> (mean_coef, std)`` (``VPSDE``, ``VESDE``, ...).
         sigma_data: per-coordinate scale of the data used by ``c_in`` (1 is fine for data in
             [-1, 1]; about 1.4 for the radius-2 ring).
 
-    Shapes: ``x`` ``(batch, D)``; ``t`` scalar or ``(batch,)``; returns ``(batch, D)``.
+    Shapes: ``x`` ``(batch, *shape)`` (flat ``(batch, D)`` or images ``(batch, C, H, W)``);
+    ``t`` scalar or ``(batch,)``; ``labels`` ``(batch,)`` int64 or ``None``; returns ``x``'s
+    shape.
     """
 
     def __init__(self, net: nn.Module, sde: Any, *, sigma_data: float = 1.0):
@@ -313,17 +527,31 @@ class ScoreModel(nn.Module):
         self.sde = sde
         self.sigma_data = float(sigma_data)
 
-    def _eps_std(self, x: torch.Tensor, t: Any) -> tuple[torch.Tensor, torch.Tensor]:
+    @property
+    def num_classes(self) -> int | None:
+        """The network's number of classes ``K`` (its null label), ``None`` if unconditional."""
+        return getattr(_unwrapped(self.net), "num_classes", None)
+
+    def _eps_std(self, x: torch.Tensor, t: Any, labels: torch.Tensor | None = None,
+                 ) -> tuple[torch.Tensor, torch.Tensor]:
         t = _time_vector(t, x.shape[0], x)
         a, s = marginal_coefs(self.sde, t)  # (batch,)
         c_in = torch.rsqrt(a**2 * self.sigma_data**2 + s**2)
-        return self.net(x * c_in[:, None], t), s
+        xin = x * per_row(c_in, x)  # (batch, *shape)
+        if labels is None:
+            return self.net(xin, t), s
+        if self.num_classes is None:
+            name = type(_unwrapped(self.net)).__name__
+            raise TypeError(f"labels were given but the network ({name}) is not "
+                            "class-conditional; build it with num_classes=K")
+        return self.net(xin, t, labels=labels), s
 
-    def eps(self, x: torch.Tensor, t: Any) -> torch.Tensor:
-        """Predicted noise ``ε̂(x, t)``, ``(batch, D)``."""
-        return self._eps_std(x, t)[0]
+    def eps(self, x: torch.Tensor, t: Any, labels: torch.Tensor | None = None) -> torch.Tensor:
+        """Predicted noise ``ε̂(x, t[, labels])``, ``x``'s shape."""
+        return self._eps_std(x, t, labels)[0]
 
-    def forward(self, x: torch.Tensor, t: Any) -> torch.Tensor:
-        """Score ``s_θ(x, t) = −ε̂(x, t)/s_t``, ``(batch, D)``."""
-        eps, s = self._eps_std(x, t)
-        return -eps / s[:, None]
+    def forward(self, x: torch.Tensor, t: Any, labels: torch.Tensor | None = None
+                ) -> torch.Tensor:
+        """Score ``s_θ(x, t[, labels]) = −ε̂/s_t``, ``x``'s shape."""
+        eps, s = self._eps_std(x, t, labels)
+        return -eps / per_row(s, eps)

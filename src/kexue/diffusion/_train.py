@@ -33,6 +33,7 @@ from .. import checkpoint as ckpt_io
 from .. import parallel
 from ..devices import resolve_device
 from ..training import Engine, TrainingDiverged, TrainingInterrupted
+from ._guidance import drop_labels
 from ._loss import WEIGHTINGS, dsm_loss
 from ._nets import ScoreModel, net_from_spec
 from ._sde import VESDE, VPSDE, SubVPSDE
@@ -111,8 +112,10 @@ class _DSMTask:
                  gen: torch.Generator, *, batch_size: int, lr: float, warmup: int,
                  lr_schedule: str, steps: int, grad_clip: float, ema_decay: float,
                  weighting: str, t_min: float,
-                 augment: Callable[[torch.Tensor, torch.Generator], torch.Tensor] | None) -> None:
+                 augment: Callable[[torch.Tensor, torch.Generator], torch.Tensor] | None,
+                 labels: torch.Tensor | None = None, p_uncond: float = 0.0) -> None:
         self.model, self.ema, self.sde, self.data, self.gen = model, ema, sde, data, gen
+        self.class_labels, self.p_uncond = labels, p_uncond  # (N,) int64 or None
         self.params = [p for p in model.parameters() if p.requires_grad]
         self.opt = torch.optim.Adam(self.params, lr=lr, foreach=True)
         self.batch_size, self.lr, self.warmup = batch_size, lr, warmup
@@ -153,13 +156,17 @@ class _DSMTask:
             group["lr"] = lr_now
         data, gen, b = self.data, self.gen, self.batch_size
         idx = torch.randint(data.shape[0], (b,), generator=gen, device=data.device)
-        x0 = data[idx]  # (batch, D), the global batch
+        x0 = data[idx]  # (batch, *shape), the global batch
         if self.augment is not None:
             x0 = self.augment(x0, gen)
+        lab = None
+        if self.class_labels is not None:  # classifier-free guidance: some labels → null class
+            lab = drop_labels(self.class_labels[idx], self.p_uncond, gen,
+                              null_class=self.model.num_classes)  # (batch,)
         rank, world = parallel.world()
         if world == 1:
             loss = dsm_loss(self.forward_model, self.sde, x0, weighting=self.weighting,
-                            t_min=self.t_min, generator=gen)
+                            t_min=self.t_min, generator=gen, labels=lab)
         else:  # draw t and ε for the global batch as dsm_loss does, keep this rank's slice
             T = float(getattr(self.sde, "T", 1.0))
             t = self.t_min + (T - self.t_min) * torch.rand(b, generator=gen, dtype=x0.dtype,
@@ -167,7 +174,8 @@ class _DSMTask:
             eps = torch.randn(x0.shape, generator=gen, dtype=x0.dtype, device=x0.device)
             lo, hi = rank * b // world, (rank + 1) * b // world
             loss = dsm_loss(self.forward_model, self.sde, x0[lo:hi], weighting=self.weighting,
-                            t_min=self.t_min, t=t[lo:hi], eps=eps[lo:hi])
+                            t_min=self.t_min, t=t[lo:hi], eps=eps[lo:hi],
+                            labels=None if lab is None else lab[lo:hi])
         self.opt.zero_grad(set_to_none=True)
         loss.backward()
         gnorm = torch.nn.utils.clip_grad_norm_(
@@ -189,7 +197,8 @@ def train(model: ScoreModel, sde: Any, data: torch.Tensor, *, steps: int, batch_
           meta: Mapping[str, Any] | None = None,
           callback: Callable[[int, float], bool | None] | None = None,
           description: str = "training", device: str | torch.device | None = None,
-          log: str | Path | None = None, check_every: int | None = None) -> TrainResult:
+          log: str | Path | None = None, check_every: int | None = None,
+          labels: torch.Tensor | None = None, p_uncond: float = 0.1) -> TrainResult:
     """Train a score model by denoising score matching (Vincent 2011; Song et al. 2021).
 
     Each step draws ``batch_size`` rows of ``data`` with replacement, optionally ``augment``-s them
@@ -204,7 +213,8 @@ def train(model: ScoreModel, sde: Any, data: torch.Tensor, *, steps: int, batch_
     Args:
         model: a :class:`ScoreModel` (trained in place; moved to ``device``).
         sde: the diffusion SDE (``marginal``; ``diffusion`` for the likelihood weighting).
-        data: ``(N, D)`` training set (moved to ``device``).
+        data: ``(N, D)`` or ``(N, C, H, W)`` (any ``(N, *shape)`` the network takes) training
+            set (moved to ``device``).
         steps: total number of steps (including any already in the checkpoint; a checkpoint
             already at or past ``steps`` is returned as it is).
         batch_size, lr, ema_decay, warmup, lr_schedule, grad_clip, weighting, t_min: as above;
@@ -227,6 +237,12 @@ def train(model: ScoreModel, sde: Any, data: torch.Tensor, *, steps: int, batch_
             alike draw different numbers: a seed reproduces a run on the same kind of device.
         log: a ``.csv``/``.jsonl`` file receiving ``step, loss, grad_norm, time_s`` per step.
         check_every: read the loss back every this many steps (default 1 on CPU, 25 on GPU).
+        labels: ``(N,)`` int64 class labels for a class-conditional model (``model.num_classes``
+            set, e.g. ``UNet(..., num_classes=10)``): classifier-free guidance training (Ho &
+            Salimans 2022, arXiv:2207.12598), each label dropped to the null class with
+            probability ``p_uncond`` (:func:`drop_labels`), so one network learns ``ε(x, t, c)``
+            and ``ε(x, t)``; sample with :func:`guided`.
+        p_uncond: the label-dropout probability (0.1; Ho & Salimans use 0.1–0.2).
 
     Returns:
         :class:`TrainResult`.
@@ -241,9 +257,25 @@ def train(model: ScoreModel, sde: Any, data: torch.Tensor, *, steps: int, batch_
     if not isinstance(model, ScoreModel):
         raise TypeError(f"model must be a ScoreModel (wrap your ε-network: ScoreModel(net, sde)); "
                         f"got {type(model).__name__}")
-    if not isinstance(data, torch.Tensor) or data.ndim != 2 or data.shape[0] < 1:
-        raise ValueError(f"data must be a tensor of shape (N, D); got "
+    if not isinstance(data, torch.Tensor) or data.ndim < 2 or data.shape[0] < 1:
+        raise ValueError(f"data must be a tensor of shape (N, D) or (N, C, H, W); got "
                          f"{tuple(data.shape) if isinstance(data, torch.Tensor) else type(data)}")
+    if labels is not None:
+        k = model.num_classes
+        if k is None:
+            raise ValueError("labels were given but the model is unconditional; build the "
+                             "network with num_classes=K (e.g. UNet(1, num_classes=10))")
+        if not isinstance(labels, torch.Tensor) or labels.dtype != torch.int64 \
+                or labels.shape != (data.shape[0],):
+            got = (f"{labels.dtype} {tuple(labels.shape)}" if isinstance(labels, torch.Tensor)
+                   else type(labels).__name__)
+            raise ValueError(f"labels must be an int64 tensor of shape (N,) = "
+                             f"({data.shape[0]},); got {got}")
+        if labels.numel() and not (0 <= int(labels.min()) and int(labels.max()) < k):
+            raise ValueError(f"labels must lie in 0..{k - 1} (the model has {k} classes); got "
+                             f"values in {int(labels.min())}..{int(labels.max())}")
+        if not 0.0 <= p_uncond <= 1.0:
+            raise ValueError(f"p_uncond must lie in [0, 1]; got {p_uncond}")
     for name, v, lo in (("steps", steps, 1), ("batch_size", batch_size, 1),
                         ("ckpt_every", ckpt_every, 1), ("warmup", warmup, 0)):
         if isinstance(v, bool) or not isinstance(v, int) or v < lo:
@@ -274,8 +306,11 @@ def train(model: ScoreModel, sde: Any, data: torch.Tensor, *, steps: int, batch_
     config = {"batch_size": batch_size, "lr": lr, "ema_decay": ema_decay, "warmup": warmup,
               "lr_schedule": lr_schedule, "grad_clip": grad_clip, "weighting": weighting,
               "t_min": t_min, "seed": seed,
-              "n_data": int(data.shape[0]), "dim": int(data.shape[1]),
+              "n_data": int(data.shape[0]),
+              "dim": int(data.shape[1]) if data.ndim == 2 else list(data.shape[1:]),
               "data_fingerprint": ckpt_io.fingerprint(data)}
+    if labels is not None:
+        config.update(p_uncond=p_uncond, labels_fingerprint=ckpt_io.fingerprint(labels))
     if lr_schedule == "cosine":
         config["steps"] = steps
     data = data.to(dev)
@@ -283,7 +318,8 @@ def train(model: ScoreModel, sde: Any, data: torch.Tensor, *, steps: int, batch_
     gen = torch.Generator(device=dev).manual_seed(seed)
     task = _DSMTask(model, ema, sde, data, gen, batch_size=batch_size, lr=lr, warmup=warmup,
                     lr_schedule=lr_schedule, steps=steps, grad_clip=grad_clip,
-                    ema_decay=ema_decay, weighting=weighting, t_min=t_min, augment=augment)
+                    ema_decay=ema_decay, weighting=weighting, t_min=t_min, augment=augment,
+                    labels=None if labels is None else labels.to(dev), p_uncond=p_uncond)
     info = {"sde": sde_spec(sde), **dict(meta or {}),
             "net": getattr(model.net, "spec", None), "sigma_data": model.sigma_data}
     engine = Engine(

@@ -43,10 +43,15 @@ console = Console()
 
 @app.command()
 def train(
-    grammar: Annotated[str, typer.Option(
-        "--grammar", help="english | mirror | arithmetic | brackets", show_default=False)],
     out: Annotated[Path, typer.Option("--out", help="Directory for last.safetensors.",
                                       show_default=False)],
+    grammar: Annotated[str | None, typer.Option(
+        "--grammar", help="english | mirror | arithmetic | brackets", show_default=False)]
+    = None,
+    corpus: Annotated[Path | None, typer.Option(
+        "--corpus", help="Your own text instead of a grammar: one sentence a line, tokens "
+        "separated by spaces (every 20th sentence is held out for validation).",
+        show_default=False)] = None,
     steps: Annotated[int, typer.Option("--steps", help="Total training steps.")] = 3000,
     seed: Annotated[int, typer.Option("--seed", help="Seed of the corpus, model and batches.")]
     = 0,
@@ -62,7 +67,8 @@ def train(
     nproc: NprocOption = 1,
     log: LogOption = None,
 ) -> None:
-    """Train a language model on GRAMMAR's sentences, resumably; report perplexity and F1."""
+    """Train a language model on GRAMMAR's sentences or your CORPUS, resumably; report
+    perplexity (and, on a grammar, parsing F1)."""
     import torch
 
     if threads < 1:
@@ -70,6 +76,7 @@ def train(
     torch.set_num_threads(threads)
 
     from .onlstm import (
+        CORPUS,
         GRAMMAR_NAMES,
         TrainConfig,
         Trainer,
@@ -79,7 +86,22 @@ def train(
         lm_perplexity,
     )
 
-    if grammar not in GRAMMAR_NAMES:
+    if (grammar is None) == (corpus is None):
+        raise fail("give exactly one of --grammar NAME or --corpus FILE")
+    held_out: list[list[str]] = []
+    sentences: list[list[str]] | None = None  # the user's corpus (training part)
+    if corpus is not None:
+        from .data import read_corpus
+
+        try:
+            sentences = read_corpus(corpus)
+        except (OSError, ValueError, TypeError) as exc:
+            raise fail(str(exc)) from None
+        if len(sentences) >= 20:  # a fixed split: every 20th sentence is validation
+            held_out = sentences[19::20]
+            sentences = [s for k, s in enumerate(sentences) if k % 20 != 19]
+        grammar = CORPUS
+    elif grammar not in GRAMMAR_NAMES:
         raise fail(f"unknown grammar {grammar!r}; valid names: {', '.join(GRAMMAR_NAMES)}")
     if steps < 0:
         raise fail(f"--steps must be ≥ 0; got {steps}")
@@ -89,7 +111,8 @@ def train(
     with job(dev):
         if path.exists():
             try:
-                trainer = Trainer.load(path, out_dir=out, device=dev, log=log)
+                trainer = Trainer.load(path, out_dir=out, device=dev, log=log,
+                                       sentences=sentences)
             except ValueError as exc:
                 raise fail_all(str(exc)) from None
             cfg = trainer.config
@@ -101,7 +124,8 @@ def train(
             cfg = TrainConfig(grammar=grammar, kind=kind, steps=steps, seed=seed,
                               hidden_size=hidden, chunk_size=chunk, num_layers=layers)
             try:
-                trainer = Trainer(cfg, out_dir=out, device=dev, log=log)
+                trainer = Trainer(cfg, out_dir=out, device=dev, log=log,
+                                  sentences=sentences)
             except ValueError as exc:
                 raise fail_all(str(exc)) from None
         try:
@@ -115,6 +139,21 @@ def train(
             raise fail(f"interrupted at step {trainer.step}; {saved}", code=130) from None
         main = is_main()  # read inside the job: the group is gone after it
     if not main:
+        return
+    if corpus is not None:
+        trainer.save(path)
+        v = len(trainer.vocab)
+        if held_out:
+            known = set(trainer.vocab.itos)
+            val = [s for s in held_out if all(w in known for w in s)]
+            ppl = lm_perplexity(trainer.model, trainer.vocab, val) if val else float("nan")
+            console.print(f"{cfg.kind} on {corpus}: {trainer.step} steps, validation perplexity "
+                          f"{ppl:.3f} on {len(val)} held-out sentences without unseen words "
+                          f"(uniform over the vocabulary: {v})")
+        else:
+            console.print(f"{cfg.kind} on {corpus}: {trainer.step} steps (fewer than 20 "
+                          f"sentences: none held out; vocabulary {v})")
+        console.print(f"saved {path}")
         return
     g = get_grammar(grammar)
     val, val_gold = g.sample(200, torch.Generator().manual_seed(30_000 + seed))

@@ -32,6 +32,7 @@ from ._model import (
 from ._pcfg import PCFG
 from ._reading import GATES, choose_reading, parse_sentences, reading_distances, readings
 from ._train import (
+    CORPUS,
     TrainConfig,
     Trainer,
     TrainingDiverged,
@@ -61,6 +62,7 @@ __all__ = [
     "syntactic_distance", "build_tree", "tree_f1", "TreeF1", "tree_spans", "tree_leaves",
     "tree_to_str", "right_branching", "left_branching", "balanced_tree", "random_tree",
     "split_ceiling", "gold_distances", "PCFG", "grammars", "get_grammar", "GRAMMAR_NAMES",
-    "Trainer", "TrainConfig", "TrainingDiverged", "Vocab", "lm_perplexity", "sentence_distances",
+    "Trainer", "TrainConfig", "CORPUS", "TrainingDiverged", "Vocab", "lm_perplexity",
+    "sentence_distances",
     "load_model", "GATES", "readings", "reading_distances", "parse_sentences", "choose_reading",
 ]

@@ -36,9 +36,11 @@ from ._model import RNN_KINDS, LanguageModel, matched_lstm_hidden
 from ._pcfg import PCFG
 
 __all__ = ["TrainConfig", "Trainer", "TrainingDiverged", "TrainingInterrupted", "Vocab",
-           "sentence_distances", "lm_perplexity", "load_model"]
+           "sentence_distances", "lm_perplexity", "load_model", "CORPUS", "corpus_fingerprint"]
 
 PAD, BOS = "<pad>", "<s>"
+#: ``TrainConfig.grammar`` of a model trained on the user's own sentences (``Trainer(sentences=)``).
+CORPUS = "corpus"
 
 
 class Vocab:
@@ -116,7 +118,8 @@ class TrainConfig:
     checkpoint_every: int = 500
 
     def validate(self) -> None:
-        get_grammar(self.grammar)
+        if self.grammar != CORPUS:
+            get_grammar(self.grammar)
         if self.kind not in RNN_KINDS:
             raise ValueError(f"kind must be one of {RNN_KINDS}; got {self.kind!r}")
         for name in ("embed_size", "hidden_size", "num_layers", "chunk_size", "n_train",
@@ -144,6 +147,34 @@ def _lr_at(cfg: TrainConfig, step: int) -> float:
 FORMAT = "kexue.onlstm.lm/2"
 
 
+def _check_sentences(sentences: object) -> list[list[str]]:
+    """A user corpus: a non-empty sequence of non-empty token lists, without the reserved
+    tokens ``<pad>``/``<s>``."""
+    if sentences is None or isinstance(sentences, (str, bytes)):
+        raise ValueError("sentences must be a list of token lists (e.g. "
+                         "kexue.data.read_corpus(FILE)); got "
+                         f"{type(sentences).__name__}")
+    out = [list(s) for s in sentences]  # type: ignore[union-attr]
+    if not out:
+        raise ValueError("the corpus is empty: give at least one sentence")
+    for k, s in enumerate(out):
+        if not s or not all(isinstance(w, str) and w for w in s):
+            raise ValueError(f"sentence {k} must be a non-empty list of non-empty strings; "
+                             f"got {s!r}")
+        if PAD in s or BOS in s:
+            raise ValueError(f"sentence {k} contains the reserved token {PAD!r} or {BOS!r}; "
+                             "rename it in the corpus")
+    return out
+
+
+def corpus_fingerprint(sentences: Sequence[Sequence[str]]) -> str:
+    """SHA-256 of a corpus (sentences joined by newlines, tokens by spaces)."""
+    import hashlib
+
+    text = "\n".join(" ".join(s) for s in sentences)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
 class Trainer:
     """Train a :class:`~kexue.onlstm._model.LanguageModel` on sentences of a grammar.
 
@@ -159,6 +190,10 @@ class Trainer:
         device: where to train (default: the CPU). Batches are assembled on the CPU from the
             trainer's generator and copied over, so a seed gives the same batches everywhere.
         log: a ``.csv``/``.jsonl`` file receiving the loss of every step.
+        sentences: your own corpus (lists of tokens, e.g. from :func:`kexue.data.read_corpus`)
+            with ``TrainConfig(grammar="corpus")``: the vocabulary is its sorted token set and
+            ``n_train`` is ignored. The checkpoint records the corpus' fingerprint, so
+            :meth:`load` needs the same sentences back.
 
     Attributes:
         grammar, vocab, train_sentences, model, optimizer, generator, engine, device; step,
@@ -167,16 +202,28 @@ class Trainer:
 
     def __init__(self, config: TrainConfig, *, out_dir: str | Path | None = None,
                  dtype: torch.dtype = torch.float32, device: str | torch.device | None = None,
-                 log: str | Path | None = None) -> None:
+                 log: str | Path | None = None,
+                 sentences: Sequence[Sequence[str]] | None = None) -> None:
         config.validate()
         self.config = config
         self.out_dir = Path(out_dir) if out_dir is not None else None
         self.dtype = dtype
         self.device = resolve_device(device) if device is not None else torch.empty(0).device
-        self.grammar: PCFG = get_grammar(config.grammar)
-        self.vocab = Vocab(self.grammar.vocabulary)
-        data_gen = torch.Generator().manual_seed(10_000 + config.seed)
-        self.train_sentences, _ = self.grammar.sample(config.n_train, data_gen)
+        self.corpus_fingerprint: str | None = None
+        if config.grammar == CORPUS:
+            self.grammar: PCFG | None = None
+            self.train_sentences = _check_sentences(sentences)
+            self.vocab = Vocab(sorted({w for s in self.train_sentences for w in s}))
+            self.corpus_fingerprint = corpus_fingerprint(self.train_sentences)
+        else:
+            if sentences is not None:
+                raise ValueError(f"sentences= trains on your own corpus: use "
+                                 f"TrainConfig(grammar={CORPUS!r}); got grammar "
+                                 f"{config.grammar!r}, whose sentences are sampled")
+            self.grammar = get_grammar(config.grammar)
+            self.vocab = Vocab(self.grammar.vocabulary)
+            data_gen = torch.Generator().manual_seed(10_000 + config.seed)
+            self.train_sentences, _ = self.grammar.sample(config.n_train, data_gen)
         lengths = np.array([len(s) for s in self.train_sentences])
         self._buckets = {int(L): torch.tensor(np.flatnonzero(lengths == L))
                          for L in np.unique(lengths)}
@@ -319,12 +366,16 @@ class Trainer:
 
     @classmethod
     def load(cls, path: str | Path, *, out_dir: str | Path | None = None,
-             device: str | torch.device | None = None, log: str | Path | None = None
-             ) -> Trainer:
+             device: str | torch.device | None = None, log: str | Path | None = None,
+             sentences: Sequence[Sequence[str]] | None = None) -> Trainer:
         """Rebuild a trainer from a checkpoint written by :meth:`save`, ready to resume.
 
+        ``sentences``: the corpus of a ``grammar="corpus"`` run (the same one: its fingerprint
+        is checked).
+
         Raises:
-            ValueError: the file is not a kexue.onlstm language-model checkpoint.
+            ValueError: the file is not a kexue.onlstm language-model checkpoint, or a corpus
+                run without its sentences or with other sentences.
         """
         _, meta = checkpoint.load(path)
         if meta.get("format") != FORMAT:
@@ -333,7 +384,15 @@ class Trainer:
                              "train`")
         cfg = TrainConfig(**meta["config"])
         dtype = getattr(torch, meta.get("dtype", "float32"))
-        self = cls(cfg, out_dir=out_dir, dtype=dtype, device=device, log=log)
+        if cfg.grammar == CORPUS:
+            if sentences is None:
+                raise ValueError(f"{str(path)!r} was trained on your own corpus: pass the same "
+                                 "sentences= (e.g. kexue.data.read_corpus(FILE)) to resume it")
+            if corpus_fingerprint(_check_sentences(sentences)) != meta.get("corpus_fingerprint"):
+                raise ValueError(f"{str(path)!r} was trained on a different corpus (the "
+                                 "sentences' fingerprint differs); use another --out directory")
+        self = cls(cfg, out_dir=out_dir, dtype=dtype, device=device, log=log,
+                   sentences=sentences if cfg.grammar == CORPUS else None)
         self.engine.load(path, check=False)
         self.info = dict(meta.get("info", {}))
         self.model.eval()
@@ -365,7 +424,7 @@ class _TrainerTask:
         tr = self.trainer
         return {"config": dataclasses.asdict(tr.config),
                 "dtype": str(tr.dtype).replace("torch.", ""), "vocab": tr.vocab.itos,
-                "info": tr.info}
+                "info": tr.info, "corpus_fingerprint": tr.corpus_fingerprint}
 
     def begin(self) -> None:
         self.trainer.model.train()

@@ -338,3 +338,18 @@ def test_mnist_default_classifier():
         noise = sigma * torch.randn(d.x_test.shape, generator=gen, dtype=d.x_test.dtype)
         fds.append(float(mnist_fd(d.x_test + noise, ref, clf)))
     assert fds == sorted(fds) and fds[-1] > 10 * fds[0], fds
+
+
+def test_mnist_classifier_is_cached_and_retrained_when_settings_differ(tmp_path):
+    from kexue.metrics import mnist_classifier
+
+    _mnist_or_skip()
+    cache = tmp_path / "clf.safetensors"
+    a = mnist_classifier(cache=cache, steps=15, seed=3)
+    assert cache.exists() and 0.0 <= a.meta["test_accuracy"] <= 1.0
+    b = mnist_classifier(cache=cache, steps=15, seed=3)  # loaded, not retrained
+    assert all(torch.equal(p, q) for p, q in zip(a.parameters(), b.parameters()))
+    assert b.meta["seconds"] == a.meta["seconds"]  # the stored training facts came back
+    c = mnist_classifier(cache=cache, steps=15, seed=4)  # other seed: retrained and re-cached
+    assert not all(torch.equal(p, q) for p, q in zip(a.parameters(), c.parameters()))
+    assert load_classifier(cache).meta["train"]["seed"] == 4

@@ -8,7 +8,9 @@
 * :class:`DigitClassifier` — a small CNN for 28×28 digits, ``.features(x) -> (N, 128)``,
   ``.predict(x) -> (N,)``, ``.accuracy(x, y)``; :func:`train_digit_classifier` trains it
   (Adam, seeded: same seed → same weights, global RNG untouched); :func:`save_classifier` /
-  :func:`load_classifier` store it with :mod:`kexue.checkpoint`.
+  :func:`load_classifier` store it with :mod:`kexue.checkpoint`; :func:`mnist_classifier` is the
+  canonical one (default settings on the MNIST training split, cached on disk if asked), so
+  every experiment's MNIST-FD lives in one feature space.
 * :func:`mnist_fd` ``(generated, reference, classifier)`` — "MNIST-FD", the Fréchet distance of
   classifier features, and the class accuracy of conditional samples via ``.accuracy``.
 
@@ -29,6 +31,7 @@ from ._classifier import (
     CLASSIFIER_FORMAT,
     DigitClassifier,
     load_classifier,
+    mnist_classifier,
     mnist_fd,
     save_classifier,
     train_digit_classifier,
@@ -38,5 +41,6 @@ from ._frechet import feature_stats, frechet_distance, frechet_gaussian
 __all__ = [
     "frechet_distance", "frechet_gaussian", "feature_stats", "DigitClassifier",
     "train_digit_classifier", "save_classifier", "load_classifier", "mnist_fd",
+    "mnist_classifier",
     "CLASSIFIER_FORMAT",
 ]

@@ -16,7 +16,8 @@ CPU time (``time.process_time``) is printed beside wall time: on a shared, busy 
 steadier measure of the work done (for one thread it is close to the wall time of an idle
 machine).
 
-Run:  .venv/bin/python benchmarks/bench_diffusion_train.py [THREADS ...]   (default: 1 2)
+Run:  .venv/bin/python benchmarks/bench_diffusion_train.py [--mnist] [THREADS ...]   (default: 1 2;
+      --mnist: the 28×28 MNIST image U-Net, batch 64, instead of the 8×8 digits model)
 """
 
 from __future__ import annotations
@@ -32,13 +33,17 @@ from kexue.diffusion import VPSDE, ScoreModel, UNet8, train
 
 STEPS = 30
 REPS = 3
-THREADS = tuple(int(a) for a in sys.argv[1:]) or (1, 2)  # e.g. `... bench_diffusion_train.py 1`
+MNIST = "--mnist" in sys.argv  # the 28×28 image U-Net instead of the 8×8 digits model
+MNIST_STEPS = 10
+THREADS = tuple(int(a) for a in sys.argv[1:] if a != "--mnist") or (1, 2)  # e.g. `... 1`
 
 
 def _dequantize(x0: torch.Tensor, g: torch.Generator) -> torch.Tensor:
-    """As diffusion-digits: levels k = 8(x + 1), y = −1 + 2(k + U)/17."""
-    k = torch.round((x0 + 1.0) * 8.0)
-    return -1.0 + 2.0 * (k + torch.rand(x0.shape, generator=g)) / 17.0
+    """As diffusion-digits: levels k = 8(x + 1), y = −1 + 2(k + U)/17 (8×8 digits, 17 levels);
+    for 28×28 MNIST (256 levels) k = 127.5(x + 1), y = −1 + 2(k + U)/256."""
+    half = 8.0 if x0.ndim == 2 else 127.5
+    k = torch.round((x0 + 1.0) * half)
+    return -1.0 + 2.0 * (k + torch.rand(x0.shape, generator=g)) / (2 * half + 1.0)
 
 
 def plain_loop(model: ScoreModel, data: torch.Tensor, steps: int, batch: int, lr: float,
@@ -59,9 +64,10 @@ def plain_loop(model: ScoreModel, data: torch.Tensor, steps: int, batch: int, lr
         eps = torch.randn(x0.shape, generator=gen)
         log_a = -0.25 * t * t * (sde.beta_max - sde.beta_min) - 0.5 * t * sde.beta_min
         a, s = torch.exp(log_a), torch.sqrt(-torch.expm1(2.0 * log_a))
-        xt = a[:, None] * x0 + s[:, None] * eps
+        row = (-1,) + (1,) * (x0.ndim - 1)  # (batch, 1, …): per-example scalars
+        xt = a.view(row) * x0 + s.view(row) * eps
         c_in = torch.rsqrt(a**2 + s**2)
-        loss = (model.net(xt * c_in[:, None], t) - eps).pow(2).sum(1).mean()
+        loss = (model.net(xt * c_in.view(row), t) - eps).pow(2).flatten(1).sum(1).mean()
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(params, 1.0)
@@ -105,7 +111,37 @@ def timed_pair(base: ScoreModel, *args) -> dict[str, float | bool]:
             "same": losses["kexue"] == losses["plain"]}
 
 
+def main_mnist() -> None:
+    """The 28×28 MNIST step (issue 13's goal: ≤ 1.1× a plain loop): the image UNet, batch 64."""
+    from kexue.data import mnist
+    from kexue.diffusion import UNet
+
+    data = mnist().x_train  # (3500, 1, 28, 28)
+    sde = VPSDE()
+    print("\n### MNIST 28×28 U-Net training step: kexue.diffusion.train vs a plain PyTorch "
+          "loop\n")
+    print(f"torch {torch.__version__}, median of {REPS} × {MNIST_STEPS} steps (interleaved), "
+          "VP-SDE, DSM (σ² weighting), Adam + grad clip + EMA.\n")
+    print("| model | params | batch | threads | kexue wall (CPU) ms/step | plain PyTorch wall "
+          "(CPU) ms/step | ratio wall (CPU) | same losses |")
+    print("|---|---|---|---|---|---|---|---|")
+    for channels in ((16, 32, 64), (32, 64, 128)):
+        base = ScoreModel(UNet(1, channels=channels, image_size=28, seed=0), sde)
+        n_params = sum(p.numel() for p in base.parameters())
+        for threads in THREADS:
+            torch.set_num_threads(threads)
+            r = timed_pair(base, data, MNIST_STEPS, 64, 1e-3, 0.999, 0)
+            print(f"| UNet {channels} | {n_params / 1e3:.0f}k | 64 | {threads} | "
+                  f"{r['kexue']:.1f} ({r['kexue_cpu']:.1f}) | {r['plain']:.1f} "
+                  f"({r['plain_cpu']:.1f}) | {r['kexue'] / r['plain']:.2f} "
+                  f"({r['kexue_cpu'] / r['plain_cpu']:.2f}) | {'yes' if r['same'] else 'NO'} |",
+                  flush=True)
+
+
 def main() -> None:
+    if MNIST:
+        main_mnist()
+        return
     data = digits().x_train
     sde = VPSDE()
     print("\n### Digits U-Net training step: kexue.diffusion.train vs a plain PyTorch loop\n")

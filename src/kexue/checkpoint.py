@@ -21,7 +21,7 @@ import torch
 from safetensors import safe_open
 from safetensors.torch import save_file
 
-__all__ = ["save", "load", "fingerprint", "check_resume", "META_KEY"]
+__all__ = ["save", "load", "load_module", "fingerprint", "check_resume", "META_KEY"]
 
 META_KEY = "kexue_meta"
 
@@ -127,3 +127,20 @@ def check_resume(path: str | os.PathLike, meta: Mapping[str, Any], fmt: str,
             f"checkpoint {str(path)!r} was written with a different training configuration "
             f"({detail or 'different data'}); resume with the same settings, or use a new "
             "checkpoint path / resume=False")
+
+
+def load_module(module: torch.nn.Module, tensors: Mapping[str, torch.Tensor], prefix: str, *,
+                path: str | os.PathLike) -> None:
+    """Load the tensors named ``prefix + key`` into ``module`` (its ``state_dict`` keys), after
+    checking that the checkpoint holds exactly that network (same keys, same shapes).
+
+    Raises:
+        ValueError: another network (``prefix`` names it in the message, with the fix).
+    """
+    state = {k[len(prefix):]: v for k, v in tensors.items() if k.startswith(prefix)}
+    own = module.state_dict()
+    if set(state) != set(own) or any(state[k].shape != own[k].shape for k in own):
+        raise ValueError(
+            f"checkpoint {str(path)!r} holds a different network ({prefix.rstrip('/')}); train "
+            "into a new checkpoint path / --out directory, or pass resume=False")
+    module.load_state_dict(state)

@@ -316,14 +316,7 @@ class Engine:
             raise ValueError(f"{str(path)!r} is not a {self.fmt} checkpoint "
                              f"(format {meta.get('format')!r})")
         for name, module in self.task.modules().items():
-            prefix = f"{name}/"
-            state = {k[len(prefix):]: v for k, v in tensors.items() if k.startswith(prefix)}
-            own = module.state_dict()
-            if set(state) != set(own) or any(state[k].shape != own[k].shape for k in own):
-                raise ValueError(
-                    f"checkpoint {str(path)!r} holds a different network ({name}); train into "
-                    "a new checkpoint path / --out directory, or pass resume=False")
-            module.load_state_dict(state)
+            ckpt_io.load_module(module, tensors, f"{name}/", path=path)
         groups = meta.get("optimizers", {})
         for name, opt in self.task.optimizers().items():
             prefix = f"opt/{name}/"

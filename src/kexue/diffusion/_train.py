@@ -339,17 +339,6 @@ def train(model: ScoreModel, sde: Any, data: torch.Tensor, *, steps: int, batch_
                        grad_norms=torch.tensor(engine.history["grad_norm"], dtype=torch.float64))
 
 
-def _load_prefixed(module: torch.nn.Module, tensors: Mapping[str, torch.Tensor], prefix: str,
-                   path: Path) -> None:
-    state = {k[len(prefix):]: v for k, v in tensors.items() if k.startswith(prefix)}
-    own = module.state_dict()
-    if set(state) != set(own) or any(state[k].shape != own[k].shape for k in own):
-        raise ValueError(
-            f"checkpoint {str(path)!r} holds a different network ({prefix.rstrip('/')}); "
-            "train into a new --out directory or pass resume=False")
-    module.load_state_dict(state)
-
-
 def load_score_model(path: str | Path, sde: Any = None, *, ema: bool = True,
                      device: str | torch.device | None = None
                      ) -> tuple[ScoreModel, dict[str, Any]]:
@@ -379,7 +368,7 @@ def load_score_model(path: str | Path, sde: Any = None, *, ema: bool = True,
             raise ValueError(f"{str(path)!r} does not record its SDE; pass sde=...")
         sde = sde_from_spec(meta["sde"])
     model = ScoreModel(net_from_spec(meta["net"]), sde, sigma_data=meta.get("sigma_data", 1.0))
-    _load_prefixed(model, tensors, "ema/" if ema else "model/", path)
+    ckpt_io.load_module(model, tensors, "ema/" if ema else "model/", path=path)
     if device is not None:
         model.to(resolve_device(device))
     return model.eval(), meta

@@ -134,16 +134,6 @@ def _build(model: str, dim: int, z_dim: int, hidden: int, depth: int, image: boo
     return g, c, e
 
 
-def _load_module(module: nn.Module, tensors: Mapping[str, Tensor], prefix: str,
-                 path: Path) -> None:
-    state = {k[len(prefix):]: v for k, v in tensors.items() if k.startswith(prefix)}
-    own = module.state_dict()
-    if set(state) != set(own) or any(state[k].shape != own[k].shape for k in own):
-        raise ValueError(f"checkpoint {str(path)!r} holds a different {prefix.rstrip('/')} "
-                         "network; train into a new --out directory or pass resume=False")
-    module.load_state_dict(state)
-
-
 def train_gan(model: str = "gan-qp", data: str | Tensor = "grid25", *, steps: int = 1000,
               batch_size: int = 256, z_dim: int | None = None, hidden: int | None = None,
               depth: int = 3, lr: float = 2e-4, betas: tuple[float, float] = (0.5, 0.999),
@@ -418,10 +408,10 @@ def load_gan(path: str | Path) -> tuple[GANTrainResult, dict[str, Any]]:
     g = net_from_spec(nets["generator"]).to(dtype)
     c = net_from_spec(nets["critic"]).to(dtype)
     e = net_from_spec(nets["encoder"]).to(dtype) if nets.get("encoder") else None
-    _load_module(g, tensors, "generator/", path)
-    _load_module(c, tensors, "critic/", path)
+    ckpt_io.load_module(g, tensors, "generator/", path=path)
+    ckpt_io.load_module(c, tensors, "critic/", path=path)
     if e is not None:
-        _load_module(e, tensors, "encoder/", path)
+        ckpt_io.load_module(e, tensors, "encoder/", path=path)
     for m in (g, c, e):
         if m is not None:
             m.eval()

@@ -32,13 +32,17 @@ def _diffusion(steps, path=None):
     return [p.detach().clone() for p in list(res.model.parameters()) + list(res.ema.parameters())]
 
 
-def _gan(steps, path=None):
+def _gan(steps, path=None, model="gan-qp"):
     from kexue.gan import train_gan
 
     data = torch.randn(128, 3, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
-    res = train_gan("gan-qp", data, steps=steps, batch_size=16, z_dim=2, hidden=8, depth=1,
+    res = train_gan(model, data, steps=steps, batch_size=16, z_dim=2, hidden=8, depth=1,
                     dtype=torch.float64, seed=2, checkpoint=path, progress=False)
     return [p.detach().clone() for m in (res.generator, res.critic) for p in m.parameters()]
+
+
+def _wgan(steps, path=None):
+    return _gan(steps, path, model="wgan-gp")  # the penalty's interpolation weights are random
 
 
 def _onlstm(steps, out=None):
@@ -56,7 +60,7 @@ def _onlstm(steps, out=None):
 
 
 RUNS = {"diffusion": (_diffusion, "d.safetensors"), "gan": (_gan, "g.safetensors"),
-        "onlstm": (_onlstm, "onlstm")}
+        "wgan": (_wgan, "w.safetensors"), "onlstm": (_onlstm, "onlstm")}
 
 
 def _record_local_batches():

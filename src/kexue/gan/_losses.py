@@ -210,14 +210,21 @@ def sgan_losses(t_real: Tensor, t_fake: Tensor, *, saturating: bool = False) -> 
 
 
 def gradient_penalty(critic: Callable[[Tensor], Tensor], x_real: Tensor, x_fake: Tensor, *,
-                     generator: torch.Generator | None = None) -> Tensor:
+                     generator: torch.Generator | None = None, u: Tensor | None = None
+                     ) -> Tensor:
     """WGAN-GP two-sided penalty ``mean((‖∇T(x̂)‖₂ − 1)²)`` on random interpolates
     ``x̂ = u x_r + (1 − u) x_f``, ``u ~ U(0, 1)`` per sample (Gulrajani et al., arXiv:1704.00028).
 
     Built with ``create_graph=True`` (the double backprop that makes WGAN-GP's critic step costly).
+    ``u`` (``(batch, 1, …)``) gives the interpolation weights instead of drawing them (a process
+    of a data-parallel job takes its slice of the global batch's weights).
     """
     u_shape = (x_real.shape[0],) + (1,) * (x_real.ndim - 1)
-    u = torch.rand(u_shape, generator=generator, dtype=x_real.dtype, device=x_real.device)
+    if u is None:
+        u = torch.rand(u_shape, generator=generator, dtype=x_real.dtype, device=x_real.device)
+    elif tuple(u.shape) != u_shape:
+        raise ValueError(f"u must have shape {u_shape} (one weight per sample); got "
+                         f"{tuple(u.shape)}")
     x_hat = (u * x_real.detach() + (1 - u) * x_fake.detach()).requires_grad_(True)
     out = critic(x_hat).sum()
     (grad,) = torch.autograd.grad(out, x_hat, create_graph=True)
@@ -226,7 +233,7 @@ def gradient_penalty(critic: Callable[[Tensor], Tensor], x_real: Tensor, x_fake:
 
 def wgan_gp_losses(critic: Callable[[Tensor], Tensor], x_real: Tensor, x_fake: Tensor, *,
                    penalty: float = 10.0, generator: torch.Generator | None = None,
-                   part: str = "both") -> GANLosses:
+                   part: str = "both", u: Tensor | None = None) -> GANLosses:
     """WGAN-GP losses (Gulrajani et al., NeurIPS 2017, arXiv:1704.00028).
 
     Critic: ``mean(T(x_f)) − mean(T(x_r)) + penalty · mean((‖∇T(x̂)‖ − 1)²)``;
@@ -239,6 +246,7 @@ def wgan_gp_losses(critic: Callable[[Tensor], Tensor], x_real: Tensor, x_fake: T
         generator: RNG of the interpolation weights.
         part: ``"both"``, ``"critic"`` (skips the generator term) or ``"generator"`` (skips the
             penalty, the costly part).
+        u: the interpolation weights, instead of drawing them (see :func:`gradient_penalty`).
 
     Returns:
         :class:`GANLosses` (the skipped part is ``None``).
@@ -255,7 +263,7 @@ def wgan_gp_losses(critic: Callable[[Tensor], Tensor], x_real: Tensor, x_fake: T
         c_loss = t_fake.mean() - t_real.mean()
         if penalty > 0:
             c_loss = c_loss + penalty * gradient_penalty(critic, x_real, x_fake,
-                                                         generator=generator)
+                                                         generator=generator, u=u)
     if part in ("both", "generator"):
         g_loss = -_flat_scores(critic(x_fake), "critic(x_fake)").mean()
     return GANLosses(c_loss, g_loss)

@@ -278,7 +278,7 @@ class _GANTask:
     seeded generator and keeps its slice; gradients are averaged over the ranks before each
     optimiser step (:func:`kexue.parallel.average_gradients`: the alternating updates freeze one
     network while the other trains, which DDP's reducer does not support), so the update is the
-    single-process one. WGAN-GP's interpolation weights are drawn per slice."""
+    single-process one (WGAN-GP's interpolation weights too: drawn for the global batch, sliced)."""
 
     def __init__(self, model: str, g_net: nn.Module, c_net: nn.Module, e_net: nn.Module | None,
                  data: Tensor, gen: torch.Generator, *, batch_size: int, z_dim: int,
@@ -339,8 +339,14 @@ class _GANTask:
         if self.model == "gan-qp":
             return qp_critic_loss(c(x), c(fake), x, fake, lam=self.lam, distance=self.distance)
         if self.model == "wgan-gp":
+            u = None
+            rank, world = parallel.world()
+            if world > 1:  # the global batch's interpolation weights, this rank's slice
+                b = self.batch_size
+                u = torch.rand((b,) + (1,) * (x.ndim - 1), generator=self.gen, dtype=x.dtype,
+                               device=x.device)[rank * b // world:(rank + 1) * b // world]
             return wgan_gp_losses(c, x, fake, penalty=self.penalty, generator=self.gen,
-                                  part="critic").critic
+                                  part="critic", u=u).critic
         return sgan_losses(c(x), c(fake)).critic
 
     def _generator_loss(self, x: Tensor, z: Tensor) -> tuple[Tensor, ...]:

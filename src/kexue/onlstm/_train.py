@@ -189,6 +189,10 @@ class Trainer:
         dtype: model dtype (float32 for speed; tests use float64).
         device: where to train (default: the CPU). Batches are assembled on the CPU from the
             trainer's generator and copied over, so a seed gives the same batches everywhere.
+            Under several processes (torchrun) each rank trains on its columns of every global
+            batch and DDP averages the gradients: without dropout this is the single-process
+            run (to rounding); with dropout each rank draws its own columns' masks, so the run
+            is reproducible but not the single-process one.
         log: a ``.csv``/``.jsonl`` file receiving the loss of every step.
         sentences: your own corpus (lists of tokens, e.g. from :func:`kexue.data.read_corpus`)
             with ``TrainConfig(grammar="corpus")``: the vocabulary is its sorted token set and

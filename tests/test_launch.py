@@ -20,6 +20,7 @@ from typer.testing import CliRunner
 from dist_helpers import free_port
 from kexue import _launch, parallel
 from kexue.cli import app
+from kexue.devices import resolve_device
 
 runner = CliRunner()
 PY = sys.executable
@@ -113,12 +114,12 @@ def test_job_with_an_incomplete_environment_is_one_line_error(monkeypatch):
     _one_line_error(res, "WORLD_SIZE=2", "RANK")
 
 
-def test_job_device_and_cuda_errors(monkeypatch):
-    assert _launch.job_device("cpu") == torch.device("cpu")
+def test_device_resolution_and_cuda_errors(monkeypatch):
+    assert resolve_device("cpu") == torch.device("cpu")
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
-    assert _launch.job_device("auto") == torch.device("cpu")
+    assert resolve_device("auto") == torch.device("cpu")
     with pytest.raises(ValueError, match="CUDA is not available"):
-        _launch.job_device("cuda")
+        resolve_device("cuda")
 
 
 def test_nproc_without_a_command_line_is_one_line_error(monkeypatch, tmp_path):

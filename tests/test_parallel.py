@@ -152,7 +152,13 @@ def _compute(rank: int) -> dict:
     rw = RandomWalk(0.4)
     wk = rw.expectation(lambda X: X[-1], 12, n_walkers=5000, block_size=BLOCK, seed=2)
     out["walk_mean"], out["walk_se"] = wk.mean, wk.stderr
-    out["walk_sample"] = rw.sample(6, 3500, generator=4, block_size=BLOCK)
+    out["walk_sample"] = rw.sample(6, 3500, generator=4, block_size=BLOCK)  # last block short
+    fp2 = first_passage(bm, 1.0, 1.0, n_paths=2500, n_steps=4, generator=6, block_size=BLOCK)
+    out["fp_ragged_est"] = fp2.estimates                                  # blocks 1000, 1000, 500
+    ragged = parallel.map_blocks(lambda b: (torch.arange(b + 1.0), torch.full((2, 3 - b), b)),
+                                 3)                   # tuples of tensors of different sizes
+    out["ragged_a"] = torch.cat([a for a, _ in ragged])
+    out["ragged_b"] = torch.cat([b for _, b in ragged], dim=1)
     torch.manual_seed(100 + rank)      # None: rank 0's default generator decides the seed
     fk0 = feynman_kac(None, lambda x: x**2, 0.1, 1.0, alpha=1.0, n_paths=6000, n_steps=2,
                       block_size=BLOCK)

@@ -37,7 +37,7 @@ from ._cli_errors import fail
 from .devices import DEVICE_CHOICES, resolve_device
 
 __all__ = ["in_job", "check_nproc", "strip_option", "torchrun_args", "relaunch", "job",
-           "job_device", "set_command_args", "command_args", "DeviceOption",
+           "set_command_args", "command_args", "DeviceOption",
            "NprocOption", "cli_device", "cli_nproc", "launch_if_asked", "fail_all", "leave_job"]
 
 _COMMAND_ARGS: list[str] | None = None
@@ -143,12 +143,6 @@ def relaunch(nproc: int, args: Sequence[str] | None = None, *,
     return 0
 
 
-def job_device(device: str | torch.device | None) -> torch.device:
-    """:func:`kexue.devices.resolve_device` (which maps a plain ``cuda`` to ``cuda:LOCAL_RANK``
-    inside a job, one GPU per process)."""
-    return resolve_device(device)
-
-
 @contextlib.contextmanager
 def job(device: torch.device) -> Iterator[bool]:
     """Join the torchrun job described by the environment, if any, for the body; yields whether
@@ -198,7 +192,7 @@ LogOption = Annotated[Path | None, typer.Option(
 def cli_device(device: str) -> torch.device:
     """``--device`` resolved for this process, or one ``error:`` line and status 2."""
     try:
-        return job_device(device)
+        return resolve_device(device)
     except (ValueError, TypeError) as exc:
         raise fail(str(exc)) from None
 

@@ -24,13 +24,14 @@ from __future__ import annotations
 import contextlib
 import os
 from collections.abc import Callable, Iterator, Sequence
+from typing import Any
 
 import torch
 import torch.distributed as dist
 
 __all__ = ["world", "rank", "world_size", "is_main", "is_distributed", "init_from_env",
            "leave", "session", "barrier", "block_ranges", "owned_blocks", "map_blocks",
-           "sum_blocks", "broadcast_object", "average_gradients"]
+           "sum_blocks", "broadcast_object", "average_gradients", "shared_seed"]
 
 
 def is_distributed() -> bool:
@@ -125,6 +126,18 @@ def broadcast_object(obj: object, src: int = 0) -> object:
     return box[0]
 
 
+def shared_seed(generator: torch.Generator | int | None, *, name: str = "generator") -> int:
+    """The seed of a computation's Monte Carlo blocks, the same on every rank:
+    :func:`kexue.rng.seed_from` (an int is the seed; a generator or ``None`` gives one draw), and
+    under a process group rank 0's draw (an int needs no collective)."""
+    from .rng import seed_from
+
+    value = seed_from(generator, name=name)
+    if is_distributed() and not isinstance(generator, int):
+        value = int(broadcast_object(value))
+    return value
+
+
 def block_ranges(n: int, block_size: int) -> list[tuple[int, int]]:
     """``[(start, stop), ...]``: ``n`` items cut into blocks of ``block_size`` (the last may be
     shorter). Depends on ``n`` and ``block_size`` only.
@@ -157,37 +170,57 @@ def owned_blocks(n_blocks: int, rank: int | None = None, size: int | None = None
     return range(lo, lo + q + (1 if rank < rem else 0))
 
 
-def map_blocks(fn: Callable[[int], torch.Tensor], n_blocks: int) -> list[torch.Tensor]:
+def map_blocks(fn: Callable[[int], Any], n_blocks: int) -> list[Any]:
     """Evaluate ``fn(b)`` for every block ``b`` across the process group, in block order.
 
-    Each rank evaluates its :func:`owned_blocks`; the results (tensors of one shape and dtype,
-    e.g. a block's partial sums) are all-gathered, so every rank returns the same list of
-    ``n_blocks`` tensors. In one process this is ``[fn(b) for b in range(n_blocks)]``.
+    Each rank evaluates its :func:`owned_blocks`; the results are all-gathered, so every rank
+    returns the same list of ``n_blocks`` results, ``[fn(b) for b in range(n_blocks)]`` bit for
+    bit. A result is a tensor or a tuple of tensors (e.g. a block's partial sums and its
+    per-path values); the blocks' tensors must agree in dtype and number of dimensions but not
+    in size, so the last, shorter block of ``n`` paths needs no padding by the caller.
 
     Raises:
-        ValueError: more processes than blocks; blocks whose results differ in shape or dtype.
+        ValueError: more processes than blocks; blocks whose results differ in structure, dtype
+            or number of dimensions.
     """
     mine = owned_blocks(n_blocks)
     local = [fn(b) for b in mine]
     if not is_distributed():
         return local
-    r, size = world()
-    ref = local[0]
-    for b, t in zip(mine, local):
-        if t.shape != ref.shape or t.dtype != ref.dtype:
-            raise ValueError(f"block {b} returned {tuple(t.shape)} {t.dtype}; block {mine[0]} "
-                             f"returned {tuple(ref.shape)} {ref.dtype}: blocks must agree")
-    # pad to the largest share so that every rank sends the same shape
-    per = -(-n_blocks // size)
-    stacked = torch.stack(local)  # (n_mine, *shape)
-    if stacked.shape[0] < per:
-        pad = stacked.new_zeros((per - stacked.shape[0], *stacked.shape[1:]))
-        stacked = torch.cat([stacked, pad])
-    out = [torch.empty_like(stacked) for _ in range(size)]
-    dist.all_gather(out, stacked.contiguous())
+    single = isinstance(local[0], torch.Tensor)
+    parts = [(r,) if single else tuple(r) for r in local]
+    for b, p in zip(mine, parts):
+        if len(p) != len(parts[0]) or any(
+                t.dtype != u.dtype or t.ndim != u.ndim for t, u in zip(p, parts[0])):
+            raise ValueError(f"block {b} returned {[(tuple(t.shape), t.dtype) for t in p]}; "
+                             f"block {mine[0]} {[(tuple(t.shape), t.dtype) for t in parts[0]]}: "
+                             "blocks must agree in structure, dtype and dimensions")
+    columns = [_gather([p[i] for p in parts], n_blocks) for i in range(len(parts[0]))]
+    return columns[0] if single else list(zip(*columns))
+
+
+def _gather(tensors: list[torch.Tensor], n_blocks: int) -> list[torch.Tensor]:
+    """All-gather this rank's blocks (tensors of one dtype and ndim, sizes may differ): shapes
+    first, then the data padded to the largest shape; every rank gets all blocks in order."""
+    _, size = world()
+    per = -(-n_blocks // size)  # the largest share
+    dev, ndim = tensors[0].device, tensors[0].ndim
+    shapes = torch.zeros(per, max(ndim, 1), dtype=torch.int64, device=dev)
+    for j, t in enumerate(tensors):
+        shapes[j, :ndim] = torch.tensor(t.shape, dtype=torch.int64)
+    all_shapes = [torch.empty_like(shapes) for _ in range(size)]
+    dist.all_gather(all_shapes, shapes)
+    top = torch.stack(all_shapes).amax(dim=(0, 1)).tolist()[:ndim]  # elementwise largest shape
+    buf = tensors[0].new_zeros((per, *top))
+    for j, t in enumerate(tensors):
+        buf[(j, *(slice(0, n) for n in t.shape))] = t
+    out = [torch.empty_like(buf) for _ in range(size)]
+    dist.all_gather(out, buf)
     blocks: list[torch.Tensor] = []
     for k in range(size):
-        blocks.extend(out[k][: len(owned_blocks(n_blocks, k, size))].unbind(0))
+        for j in range(len(owned_blocks(n_blocks, k, size))):
+            shape = all_shapes[k][j, :ndim].tolist()
+            blocks.append(out[k][(j, *(slice(0, n) for n in shape))].clone())
     return blocks
 
 

@@ -32,31 +32,23 @@ def gather_rows(fn: Callable[[int, int, int], tuple[torch.Tensor, int]], n: int,
     """Evaluate ``fn(b, lo, hi) -> (rows (hi − lo, C), count)`` for every block across the
     process group and return ``(rows (n, C), counts)`` in block order on every rank.
 
-    ``count`` is a small non-negative int per block (e.g. score evaluations); it travels with the
-    rows. The rows of every block must share dtype, device and ``C``; the last, shorter block is
-    padded with zeros for the all-gather and trimmed after it.
+    ``count`` is a non-negative int per block (e.g. score evaluations); it travels with the
+    rows. The rows of every block must share dtype, device and ``C``.
 
     Raises:
         ValueError: more processes than blocks (from :func:`kexue.parallel.owned_blocks`), a
             block of the wrong shape.
     """
     ranges = parallel.block_ranges(n, check_block_size(block_size))
-    parallel.owned_blocks(len(ranges))            # world size > blocks: the clear error, early
 
-    def one(b: int) -> torch.Tensor:
+    def one(b: int) -> tuple[torch.Tensor, torch.Tensor]:
         lo, hi = ranges[b]
         rows, count = fn(b, lo, hi)
         if rows.ndim != 2 or rows.shape[0] != hi - lo:
             raise ValueError(f"block {b} returned shape {tuple(rows.shape)}; expected "
                              f"({hi - lo}, C)")
-        flat = rows.new_zeros(block_size * rows.shape[1] + 1)         # (block_size·C + 1,)
-        flat[: rows.numel()] = rows.reshape(-1)
-        flat[-1] = count                          # exact: counts are far below 2**24
-        return flat
+        return rows, torch.tensor(count, dtype=torch.int64, device=rows.device)
 
-    blocks = parallel.map_blocks(one, len(ranges))
-    cols = (blocks[0].numel() - 1) // block_size
-    rows = torch.cat([blk[: (hi - lo) * cols].reshape(hi - lo, cols)
-                      for blk, (lo, hi) in zip(blocks, ranges)])      # (n, C)
-    counts = [int(c) for c in torch.stack([blk[-1] for blk in blocks]).tolist()]
-    return rows, counts
+    blocks = parallel.map_blocks(one, len(ranges))  # the short last block needs no padding
+    return (torch.cat([rows for rows, _ in blocks]),                   # (n, C)
+            [int(c) for c in torch.stack([c for _, c in blocks]).tolist()])

@@ -30,7 +30,7 @@ from typing import Any
 import torch
 
 from .. import parallel
-from ..rng import as_generator, block_generator, seed_from
+from ..rng import as_generator, block_generator
 from ._blocks import check_block_size, gather_rows
 from ._checks import check_score_and_sde, check_states
 from ._samplers import ScoreFn, _check_float
@@ -111,7 +111,7 @@ def log_likelihood(score_fn: ScoreFn, sde: GaussianPathSDE, x: torch.Tensor, *,
         gen = as_generator(generator, device=x.device) if divergence == "hutchinson" else None
         return _log_likelihood(score_fn, sde, x, gen, **opts)
     check_block_size(block_size)
-    base = int(parallel.broadcast_object(seed_from(generator)))
+    base = parallel.shared_seed(generator)
     return _blocked(lambda b, xb: _log_likelihood(
         score_fn, sde, xb, block_generator(base, b, device=x.device), **opts),
         x, block_size, base)
@@ -299,7 +299,7 @@ def bits_per_dim(score_fn: ScoreFn, sde: GaussianPathSDE, levels: torch.Tensor, 
                                     **likelihood_kwargs)
     else:
         check_block_size(block_size)
-        base = int(parallel.broadcast_object(seed_from(generator)))
+        base = parallel.shared_seed(generator)
 
         def solve(b: int, kb: torch.Tensor) -> tuple[torch.Tensor, dict[str, Any]]:
             gen = block_generator(base, b, device=k.device)

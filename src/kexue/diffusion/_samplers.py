@@ -65,7 +65,7 @@ import torch
 
 from .. import parallel
 from ..devices import infer_device
-from ..rng import as_generator, block_generator, seed_from
+from ..rng import as_generator, block_generator
 from ._blocks import gather_rows
 from ._checks import FiniteGuard, check_score_and_sde, check_states
 from ._grids import GRIDS, time_grid
@@ -748,7 +748,7 @@ def sample_n(score_fn: ScoreFn, sde: GaussianPathSDE, n: int, shape: int | tuple
         raise ValueError(f"unknown method {method!r}; valid methods: {', '.join(SAMPLERS)}")
     dev = infer_device(device)
     dtype = dtype or torch.get_default_dtype()
-    base = int(parallel.broadcast_object(seed_from(seed, name="seed")))
+    base = parallel.shared_seed(seed, name="seed")
     D = math.prod(dims)
     last: dict[str, Any] = {}
 

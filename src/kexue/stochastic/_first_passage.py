@@ -33,7 +33,6 @@ from ._montecarlo import (
     block_moments,
     check_block_size,
     combine_moments,
-    map_blocks_multi,
     resolve_seed,
 )
 from ._sde import SDE
@@ -228,18 +227,16 @@ def first_passage(sde: SDE, level: float, T: float, *, n_paths: int, n_steps: in
                 hit_sums[k + 1] = torch.rsub(surv, 1.0).sum()           # on the device
         est = torch.rsub(surv[:, 0], 1.0).to(torch.float64)             # (nb,)
         stats = torch.cat([block_moments(est), hit_sums])               # (3 + n_steps + 1,)
-        if not keep_estimates:
-            return stats, est.new_zeros(0)
-        return stats, torch.nn.functional.pad(est, (0, block_size - nb))  # (block_size,)
+        return stats, est if keep_estimates else est.new_zeros(0)       # (nb,) or (0,)
 
     with torch.no_grad():
-        parts = map_blocks_multi(block, len(ranges), 2)
+        parts = parallel.map_blocks(block, len(ranges))
         stats = [p[0] for p in parts]
         mean, stderr = combine_moments([s[:3] for s in stats])
         cdf = parallel.sum_blocks([s[3:] for s in stats]) / n_paths     # (n_steps + 1,)
         est = None
         if keep_estimates:
-            est = torch.cat([p[1][: hi - lo] for p, (lo, hi) in zip(parts, ranges)])
+            est = torch.cat([p[1] for p in parts])                      # (n_paths,)
     return FirstPassageResult(probability=float(mean), stderr=float(stderr), estimates=est,
                               times=t_all.to(torch.float64), cdf=cdf, level=level,
                               bridge=bridge, n_paths=n_paths, n_steps=n_steps,

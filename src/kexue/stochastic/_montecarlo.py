@@ -35,7 +35,7 @@ import torch
 
 from .. import parallel
 from ..devices import infer_device
-from ..rng import block_generator, seed_from
+from ..rng import block_generator
 from ._sde import SDE
 from ._solvers import solve
 
@@ -106,12 +106,9 @@ def resolve_seed(generator: torch.Generator | int | None, seed: int | None = Non
             raise TypeError(f"seed must be a non-negative int; got {type(seed).__name__}. For a "
                             "torch.Generator pass generator= instead.")
         generator = int(seed)
-    if isinstance(generator, (int, np.integer)) and not isinstance(generator, bool):
-        return seed_from(generator)
-    value = seed_from(generator)
-    if parallel.is_distributed():                 # every rank must use rank 0's blocks
-        value = int(parallel.broadcast_object(value))
-    return value
+    if isinstance(generator, np.integer):
+        generator = int(generator)
+    return parallel.shared_seed(generator)        # every rank uses rank 0's blocks
 
 
 def block_moments(y: torch.Tensor) -> torch.Tensor:
@@ -136,23 +133,6 @@ def combine_moments(parts: Sequence[torch.Tensor]) -> tuple[torch.Tensor, torch.
     m2 = parallel.sum_blocks([p[1] + p[2] * (p[0] / p[2] - mean).square() for p in parts])
     stderr = (m2 / ((n - 1.0) * n)).sqrt_()
     return mean, stderr
-
-
-def map_blocks_multi(fn: Callable[[int], tuple[torch.Tensor, ...]], n_blocks: int,
-                     n_out: int) -> list[tuple[torch.Tensor, ...]]:
-    """:func:`kexue.parallel.map_blocks` for a block function that returns ``n_out`` tensors:
-    each owned block is computed once, each of its outputs gathered in block order."""
-    cache: dict[int, tuple[torch.Tensor, ...]] = {}
-
-    def part(i: int) -> Callable[[int], torch.Tensor]:
-        def get(b: int) -> torch.Tensor:
-            if b not in cache:
-                cache[b] = fn(b)
-            return cache[b][i]
-        return get
-
-    outs = [parallel.map_blocks(part(i), n_blocks) for i in range(n_out)]
-    return list(zip(*outs))
 
 
 # ------------------------------------------------------------------------------- expectation

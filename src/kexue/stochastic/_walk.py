@@ -148,11 +148,10 @@ class RandomWalk:
 
         def block(b: int) -> torch.Tensor:
             lo, hi = ranges[b]
-            X = self._paths(n_steps, hi - lo, block_generator(seed, b, device=dev), x0, dev)
-            return torch.nn.functional.pad(X, (0, block_size - (hi - lo)))  # (n+1, block_size)
+            return self._paths(n_steps, hi - lo, block_generator(seed, b, device=dev), x0,
+                               dev)  # (n_steps + 1, hi − lo)
 
-        parts = parallel.map_blocks(block, len(ranges))
-        return torch.cat([p[:, : hi - lo] for p, (lo, hi) in zip(parts, ranges)], dim=1)
+        return torch.cat(parallel.map_blocks(block, len(ranges)), dim=1)
 
     def expectation(self, fn, n_steps: int, *, n_walkers: int, x0: float = 0.0,
                     block_size: int = DEFAULT_BLOCK_SIZE, generator=None,

@@ -212,7 +212,7 @@ def runs(tmp_path_factory):
 
 
 KEYS = ["fk_mean", "fk_se", "fp", "fp_cdf", "fp_est", "ex_mean", "ex_se", "walk_mean",
-        "walk_se", "walk_sample", "none_mean"]
+        "walk_se", "walk_sample", "none_mean", "fp_ragged_est", "ragged_a", "ragged_b"]
 
 
 @pytest.mark.parametrize("world", [1, 2, 3])
@@ -229,6 +229,9 @@ def test_distributed_results_are_right(runs):
     passage against reference note V5, the walk mean against n(p − q)."""
     ref = runs[None][0]
     assert ref["fp_est"].shape == (N_PATHS,) and ref["walk_sample"].shape == (7, 3500)
+    assert ref["fp_ragged_est"].shape == (2500,)
+    assert torch.equal(ref["ragged_a"], torch.tensor([0.0, 0.0, 1.0, 0.0, 1.0, 2.0]))
+    assert torch.equal(ref["ragged_b"], torch.tensor([[0.0, 0, 0, 1, 1, 2]] * 2))
     v5 = 0.4183459                                                 # μ = 0.3, a = 1, T = 1
     assert abs(float(ref["fp"][0]) - v5) < 4 * float(ref["fp"][1])
     assert float(ref["fp_cdf"][-1]) == pytest.approx(float(ref["fp"][0]), abs=1e-13)

@@ -388,12 +388,7 @@ def load_classifier(path: str | os.PathLike, *, device: str | torch.device | Non
         raise ValueError(f"{str(path)!r} is not a kexue.metrics classifier checkpoint (written "
                          "by kexue.metrics.save_classifier)")
     clf = DigitClassifier.from_spec(meta["spec"], dtype=_DTYPES[meta.get("dtype", "float32")])
-    state = {k[len("model/"):]: v for k, v in tensors.items() if k.startswith("model/")}
-    own = clf.state_dict()
-    if set(state) != set(own) or any(state[k].shape != own[k].shape for k in own):
-        raise ValueError(f"{str(path)!r} holds weights that do not match its recorded spec "
-                         f"{meta['spec']}")
-    clf.load_state_dict(state)
+    ckpt_io.load_module(clf, tensors, "model/", path=path)
     clf.meta = {k: v for k, v in meta.items() if k not in ("format", "spec", "dtype")}
     if device is not None:
         clf.to(resolve_device(device))

@@ -38,7 +38,7 @@ from .devices import DEVICE_CHOICES, resolve_device
 
 __all__ = ["in_job", "check_nproc", "strip_option", "torchrun_args", "relaunch", "job",
            "set_command_args", "command_args", "DeviceOption",
-           "NprocOption", "cli_device", "cli_nproc", "launch_if_asked", "fail_all", "leave_job"]
+           "NprocOption", "cli_device", "cli_nproc", "launch_if_asked", "fail_all"]
 
 _COMMAND_ARGS: list[str] | None = None
 
@@ -151,7 +151,8 @@ def job(device: torch.device) -> Iterator[bool]:
     On a CUDA ``device`` the group has NCCL for CUDA tensors and gloo for CPU tensors; gloo alone
     otherwise. Ranks other than 0 run the body with standard output sent to ``os.devnull`` (they
     compute, rank 0 reports; errors still reach stderr). The group is destroyed on a normal exit;
-    after an exception, the code that stops the rank calls :func:`leave_job` when it is safe.
+    after an exception, the code that stops the rank calls :func:`kexue.parallel.leave` when it
+    is safe.
 
     Raises:
         typer.Exit: an incomplete torchrun environment (one ``error:`` line, status 2).
@@ -167,12 +168,7 @@ def job(device: torch.device) -> Iterator[bool]:
             stack.enter_context(contextlib.redirect_stdout(sink))
         yield parallel.is_distributed()
     if started:
-        leave_job()
-
-
-def leave_job() -> None:
-    """Destroy the process group, if any (:func:`kexue.parallel.leave`)."""
-    parallel.leave()
+        parallel.leave()
 
 
 # ---------------------------------------------------------------------------------------------
@@ -222,5 +218,5 @@ def fail_all(message: str, code: int = 2) -> typer.Exit:
     if parallel.is_main():
         fail(message, code)
     parallel.barrier()
-    leave_job()
+    parallel.leave()
     return typer.Exit(code)

@@ -27,7 +27,6 @@ from ._launch import (
     command_args,
     job,
     launch_if_asked,
-    leave_job,
     set_command_args,
 )
 
@@ -156,7 +155,7 @@ def _reproduce(specs: dict, chosen: list[str], configs: dict, *, quick: bool, ou
                seed: int | None) -> None:
     """Run the resolved configs (every rank) and write the report (rank 0)."""
     from .experiments import run_experiment
-    from .parallel import is_distributed, is_main, world
+    from .parallel import is_distributed, is_main, leave, world
     from .report import write_report
 
     rank, size = world()
@@ -197,7 +196,7 @@ def _reproduce(specs: dict, chosen: list[str], configs: dict, *, quick: bool, ou
                                   f"{result.error}", markup=False, highlight=False)
                 if is_main():
                     report()
-                leave_job()
+                leave()
                 raise typer.Exit(1)
     if not is_main():
         return

@@ -26,12 +26,14 @@ import os
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
+import numpy as np
 import torch
 import torch.distributed as dist
 
 __all__ = ["world", "rank", "world_size", "is_main", "is_distributed", "init_from_env",
            "leave", "session", "barrier", "block_ranges", "owned_blocks", "map_blocks",
-           "sum_blocks", "broadcast_object", "average_gradients", "shared_seed"]
+           "sum_blocks", "broadcast_object", "average_gradients", "shared_seed",
+           "check_block_size"]
 
 
 def is_distributed() -> bool:
@@ -138,6 +140,19 @@ def shared_seed(generator: torch.Generator | int | None, *, name: str = "generat
     return value
 
 
+def check_block_size(block_size: object, *, even: bool = False) -> int:
+    """``block_size`` (items per Monte Carlo block) as a positive int — even when ``even``
+    (antithetic pairs stay inside a block) — or a ValueError naming the fix."""
+    if isinstance(block_size, bool) or not isinstance(block_size, (int, np.integer)) \
+            or block_size < 1:
+        raise ValueError(f"block_size must be a positive int (paths or rows per Monte Carlo "
+                         f"block), e.g. 16384; got {block_size!r}")
+    if even and block_size % 2:
+        raise ValueError(f"block_size must be even with antithetic=True (each block holds whole "
+                         f"pairs W, -W); got {block_size}. Use {int(block_size) + 1}.")
+    return int(block_size)
+
+
 def block_ranges(n: int, block_size: int) -> list[tuple[int, int]]:
     """``[(start, stop), ...]``: ``n`` items cut into blocks of ``block_size`` (the last may be
     shorter). Depends on ``n`` and ``block_size`` only.
@@ -145,9 +160,9 @@ def block_ranges(n: int, block_size: int) -> list[tuple[int, int]]:
     Raises:
         ValueError: ``n`` or ``block_size`` not a positive int.
     """
-    for name, v in (("n", n), ("block_size", block_size)):
-        if isinstance(v, bool) or not isinstance(v, int) or v < 1:
-            raise ValueError(f"{name} must be a positive int; got {v!r}")
+    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+        raise ValueError(f"n must be a positive int; got {n!r}")
+    block_size = check_block_size(block_size)
     return [(lo, min(lo + block_size, n)) for lo in range(0, n, block_size)]
 
 

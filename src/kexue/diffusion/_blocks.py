@@ -16,15 +16,7 @@ import torch
 
 from .. import parallel
 
-__all__ = ["gather_rows", "check_block_size"]
-
-
-def check_block_size(block_size: object) -> int:
-    """``block_size`` a positive int, else ``ValueError`` naming it."""
-    if isinstance(block_size, bool) or not isinstance(block_size, int) or block_size < 1:
-        raise ValueError(f"block_size must be a positive int (rows per Monte Carlo block); got "
-                         f"{block_size!r}")
-    return block_size
+__all__ = ["gather_rows"]
 
 
 def gather_rows(fn: Callable[[int, int, int], tuple[torch.Tensor, int]], n: int,
@@ -39,7 +31,7 @@ def gather_rows(fn: Callable[[int, int, int], tuple[torch.Tensor, int]], n: int,
         ValueError: more processes than blocks (from :func:`kexue.parallel.owned_blocks`), a
             block of the wrong shape.
     """
-    ranges = parallel.block_ranges(n, check_block_size(block_size))
+    ranges = parallel.block_ranges(n, block_size)
 
     def one(b: int) -> tuple[torch.Tensor, torch.Tensor]:
         lo, hi = ranges[b]

@@ -31,7 +31,7 @@ import torch
 
 from .. import parallel
 from ..rng import as_generator, block_generator
-from ._blocks import check_block_size, gather_rows
+from ._blocks import gather_rows
 from ._checks import check_score_and_sde, check_states
 from ._samplers import ScoreFn, _check_float
 from ._sde import GaussianPathSDE
@@ -110,7 +110,7 @@ def log_likelihood(score_fn: ScoreFn, sde: GaussianPathSDE, x: torch.Tensor, *,
     if block_size is None:
         gen = as_generator(generator, device=x.device) if divergence == "hutchinson" else None
         return _log_likelihood(score_fn, sde, x, gen, **opts)
-    check_block_size(block_size)
+    parallel.check_block_size(block_size)
     base = parallel.shared_seed(generator)
     return _blocked(lambda b, xb: _log_likelihood(
         score_fn, sde, xb, block_generator(base, b, device=x.device), **opts),
@@ -298,7 +298,7 @@ def bits_per_dim(score_fn: ScoreFn, sde: GaussianPathSDE, levels: torch.Tensor, 
         logp, info = log_likelihood(score_fn, sde, dequantised(k, gen), generator=gen,
                                     **likelihood_kwargs)
     else:
-        check_block_size(block_size)
+        parallel.check_block_size(block_size)
         base = parallel.shared_seed(generator)
 
         def solve(b: int, kb: torch.Tensor) -> tuple[torch.Tensor, dict[str, Any]]:

@@ -35,6 +35,7 @@ import torch
 
 from .. import parallel
 from ..devices import infer_device
+from ..parallel import check_block_size
 from ..rng import block_generator
 from ._sde import SDE
 from ._solvers import solve
@@ -79,18 +80,6 @@ class MonteCarloResult:
 
 
 # --------------------------------------------------------------------------------- machinery
-def check_block_size(block_size: object, *, even: bool = False) -> int:
-    """``block_size`` as a positive int (even when ``even``), or ValueError naming the fix."""
-    if isinstance(block_size, bool) or not isinstance(block_size, (int, np.integer)) \
-            or block_size < 1:
-        raise ValueError(f"block_size must be a positive int (paths per Monte Carlo block), e.g. "
-                         f"{DEFAULT_BLOCK_SIZE}; got {block_size!r}")
-    if even and block_size % 2:
-        raise ValueError(f"block_size must be even with antithetic=True (each block holds whole "
-                         f"pairs W, -W); got {block_size}. Use {int(block_size) + 1}.")
-    return int(block_size)
-
-
 def resolve_seed(generator: torch.Generator | int | None, seed: int | None = None) -> int:
     """The seed of the Monte Carlo blocks (see the module docstring), the same on every rank.
 

@@ -12,7 +12,7 @@ TORCH  := torch==2.13.0
 .PHONY: run test test-all test-gpu bench lint install clean
 
 run: $(STAMP)
-	$(BIN)/kexue reproduce --quick --out report
+	$(BIN)/kexue reproduce --quick --jobs 2 --out report
 
 test: $(STAMP)
 	$(BIN)/python -m pytest

@@ -3,6 +3,7 @@ status 2."""
 
 import dataclasses
 import json
+import os
 import subprocess
 import sys
 
@@ -144,6 +145,37 @@ def test_unknown_device_lists_the_choices(tmp_path):
     _one_line_error(runner.invoke(app, ["reproduce", "smooth-max", "--device", "cpu", "--set",
                                         "device=auto", "--out", str(tmp_path)]),
                     "--device cpu", "--set device=auto")
+
+
+def test_reproduce_jobs_runs_side_by_side_with_the_same_results(tmp_path):
+    """--jobs 2: two worker processes; the report lists the experiments in registry order with
+    the same claims as one after the other (these two use NumPy/SymPy-free float64 maths that
+    does not depend on the thread count) and records the number of jobs."""
+    names = ["thesis-stock", "smooth-max"]
+    sets = ["--set", "n_trials=50", "--set", "n_k=5"]
+    serial, side = tmp_path / "serial", tmp_path / "side"
+    res = runner.invoke(app, ["reproduce", *names, "--quick", *sets, "--out", str(serial)])
+    assert res.exit_code == 0, res.output
+    res = runner.invoke(app, ["reproduce", *names, "--quick", *sets, "--jobs", "2",
+                              "--out", str(side)])
+    assert res.exit_code == 0, res.output
+    a = json.loads((serial / "results.json").read_text())
+    b = json.loads((side / "results.json").read_text())
+    assert [e["name"] for e in b["experiments"]] == names
+    assert b["meta"]["jobs"] == 2 and "jobs" not in a["meta"]
+    for ea, eb in zip(a["experiments"], b["experiments"]):
+        assert eb["status"] == "ok" and eb["passed"]
+        assert [c["obtained"] for c in ea["claims"]] == [c["obtained"] for c in eb["claims"]]
+        assert eb["device"] == f"cpu ({max(1, len(os.sched_getaffinity(0)) // 2)} threads)"
+        for fig in eb["figures"].values():  # figures made in the worker, saved here
+            assert (side / fig).stat().st_size > 1000
+
+
+def test_reproduce_jobs_with_nproc_is_one_line_exit_2(tmp_path):
+    res = runner.invoke(app, ["reproduce", "smooth-max", "--jobs", "2", "--nproc", "2",
+                              "--out", str(tmp_path)])
+    assert res.exit_code == 2
+    assert "--jobs 2 and --nproc 2 cannot be combined" in res.output
 
 
 def test_reproduce_device_sets_the_config_and_the_report_records_it(tmp_path):

@@ -101,6 +101,11 @@ def reproduce(
         "(same as --set device=...; default: each experiment's own, auto).",
         show_default=False)] = None,
     nproc: NprocOption = 1,
+    jobs: Annotated[int, typer.Option(
+        "--jobs", "-j", help="Run up to N experiments at once, each in its own process with "
+        "(CPU cores / N) torch threads (default 1: one after the other). Small experiments "
+        "leave a core idle, so on a 2-core machine --jobs 2 cuts the wall time of --quick.",
+        min=1)] = 1,
 ) -> None:
     """Run experiments and write OUT/index.html, OUT/results.json and the figures.
 
@@ -119,6 +124,10 @@ def reproduce(
         raise fail(f"unknown experiment {unknown[0]!r}; valid names: {', '.join(specs)}")
     overrides = _parse_sets(sets or [])
     cli_nproc(nproc)
+    if jobs > 1 and nproc > 1:
+        raise fail(f"--jobs {jobs} and --nproc {nproc} cannot be combined: --nproc shares each "
+                   "experiment's work between processes, --jobs runs several experiments side "
+                   "by side; give one of them")
     dev = None
     if device is not None:
         dev = cli_device(device)
@@ -148,11 +157,11 @@ def reproduce(
     launch_if_asked(nproc)
 
     with job(dev if dev is not None else cli_device("auto")):
-        _reproduce(specs, chosen, configs, quick=quick, out=out, seed=seed)
+        _reproduce(specs, chosen, configs, quick=quick, out=out, seed=seed, jobs=jobs)
 
 
 def _reproduce(specs: dict, chosen: list[str], configs: dict, *, quick: bool, out: Path,
-               seed: int | None) -> None:
+               seed: int | None, jobs: int = 1) -> None:
     """Run the resolved configs (every rank) and write the report (rank 0)."""
     from .experiments import run_experiment
     from .parallel import is_distributed, is_main, leave, world
@@ -161,6 +170,8 @@ def _reproduce(specs: dict, chosen: list[str], configs: dict, *, quick: bool, ou
     rank, size = world()
     results = []
     t0 = time.perf_counter()
+    if jobs > 1 and size > 1:
+        raise fail("--jobs cannot be used inside a torchrun job; run without it")
 
     def report() -> Path:
         meta = {
@@ -173,21 +184,32 @@ def _reproduce(specs: dict, chosen: list[str], configs: dict, *, quick: bool, ou
         }
         if size > 1:
             meta["processes"] = size
+        if jobs > 1:
+            meta["jobs"] = jobs
         return write_report(results, out, meta=meta)
 
     with Progress(SpinnerColumn(), TextColumn("[bold]{task.description}"), BarColumn(),
                   TextColumn("{task.completed}/{task.total}"), TimeElapsedColumn(),
                   console=console, transient=False, disable=not is_main()) as progress:
         task = progress.add_task("reproducing", total=len(chosen))
-        for name in chosen:
-            progress.update(task, description=f"{name}")
-            result = run_experiment(specs[name], configs[name], quick=quick)
-            results.append(result)
+
+        def done(name: str, result) -> None:
             mark = "[green]pass[/]" if result.passed else (
                 "[red]FAILED[/]" if result.status == "failed" else "[yellow]claim missed[/]")
             progress.console.print(f"  {name}: {mark} ({result.runtime_s:.1f} s)"
                                    + (f" — {result.error}" if result.error else ""))
             progress.advance(task)
+
+        if jobs > 1 and len(chosen) > 1:
+            progress.update(task, description=f"{min(jobs, len(chosen))} at a time")
+            results = _run_side_by_side(specs, chosen, configs, quick=quick, jobs=jobs,
+                                        on_done=done)
+            chosen = []
+        for name in chosen:
+            progress.update(task, description=f"{name}")
+            result = run_experiment(specs[name], configs[name], quick=quick)
+            results.append(result)
+            done(name, result)
             if result.status == "failed" and is_distributed():
                 # the other ranks may be inside a collective this rank never reaches: stop the
                 # job (torchrun stops every process), with this rank's error on stderr
@@ -208,6 +230,56 @@ def _reproduce(specs: dict, chosen: list[str], configs: dict, *, quick: bool, ou
                   f"{n_missed} with a missed claim, {n_failed} failed, {total:.1f} s")
     if n_failed:
         raise typer.Exit(1)
+
+
+def _run_one_job(name: str, config, quick: bool, threads: int):
+    """Worker of :func:`_run_side_by_side` (a fresh process): run one experiment."""
+    import torch
+
+    from .experiments import get, run_experiment
+
+    torch.set_num_threads(threads)
+    return run_experiment(get(name), config, quick=quick)
+
+
+def _run_side_by_side(specs: dict, chosen: list[str], configs: dict, *, quick: bool, jobs: int,
+                      on_done) -> list:
+    """Run ``chosen`` in ``jobs`` worker processes (spawned: no state shared with this one),
+    longest expected first so the last to finish is a short one; results in ``chosen`` order.
+    Each worker gets ``max(1, cores // jobs)`` torch threads. Figures come back pickled."""
+    import concurrent.futures as cf
+    import multiprocessing as mp
+    import os
+
+    workers = min(jobs, len(chosen))
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    threads = max(1, (cores or 1) // workers)
+    order = sorted(chosen, key=lambda n: -specs[n].quick_runtime_s)
+    by_name = {}
+    with cf.ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn")) as pool:
+        futures = {pool.submit(_run_one_job, n, configs[n], quick, threads): n for n in order}
+        try:
+            for fut in cf.as_completed(futures):
+                name = futures[fut]
+                try:
+                    by_name[name] = fut.result()
+                except Exception as exc:  # noqa: BLE001 - a worker that died, or a bad pickle
+                    by_name[name] = _failed_result(specs[name], configs[name], quick, exc)
+                on_done(name, by_name[name])
+        except BaseException:
+            pool.shutdown(wait=False, cancel_futures=True)
+            raise
+    return [by_name[n] for n in chosen]
+
+
+def _failed_result(spec, config, quick: bool, exc: BaseException):
+    """A ``Result`` for an experiment whose worker process failed outside ``run_experiment``."""
+    from .experiments import Result
+
+    return Result(status="failed", error=f"{type(exc).__name__}: {exc}", name=spec.name,
+                  title=spec.title, article=spec.article, article_url=spec.article_url,
+                  references=list(spec.references), config=dict(vars(config)),
+                  seed=getattr(config, "seed", None), quick=quick)
 
 
 def _field_names(config_cls: type) -> list[str]:

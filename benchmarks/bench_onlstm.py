@@ -4,7 +4,10 @@ Both run in one process, alternating call by call, on CPU: a training step (forw
 mean-squared loss, SGD update) and inference (forward under ``torch.no_grad``). Variants of the
 ON-LSTM sequence loop:
 
-* ``fused`` — the default: Python loop, no autograd graph, hand-written backward (``_layer.py``);
+* ``cpp`` — the default: the time loop of each layer, forward and hand-written backward, in C++
+  (``csrc/onlstm_layer.cpp``, compiled on first use; ``_ext.py``);
+* ``fused`` — the fallback: the same loop in Python, no autograd graph, hand-written backward
+  (``_layer.py``), selected here with ``KEXUE_ONLSTM_EXT=0`` around its calls;
 * ``autograd`` — the same maths as a loop of differentiable steps (the reference for the tests);
 * ``compiled`` (``--compile``) — ``torch.compile`` of the autograd version for one fixed shape,
   inference only; its compile time is measured separately and reported. (Compiling the training
@@ -18,12 +21,15 @@ Usage::
     .venv/bin/python benchmarks/bench_onlstm.py --hidden 128 --reps 5 --threads 2
     .venv/bin/python benchmarks/bench_onlstm.py --threads 1 --clock cpu   # busy machine
 
-Prints one markdown table (medians of wall-clock times, ratios to nn.LSTM).
+Prints one markdown table (medians, ratios to nn.LSTM) ready to paste into BENCHMARKS.md, the load
+average before and after, and whether the goals of issue 13 are met (training ≤ 2× nn.LSTM at
+hidden 128 and ≤ 1.5× at 512, inference ≤ 1.5×).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import platform
 import statistics
@@ -41,6 +47,26 @@ if "--omp-spin" not in sys.argv:
 import torch  # noqa: E402
 
 from kexue.onlstm import ONLSTM  # noqa: E402
+from kexue.onlstm._ext import ENV_VAR, extension_status, load_extension  # noqa: E402
+
+GOALS = {"train": {128: 2.0, 512: 1.5}, "infer": 1.5}  # issue 13: × nn.LSTM
+
+
+@contextlib.contextmanager
+def _python_loop(on: bool):
+    """Force the Python fallback loop (``KEXUE_ONLSTM_EXT=0``) while ``on``."""
+    if not on:
+        yield
+        return
+    old = os.environ.get(ENV_VAR)
+    os.environ[ENV_VAR] = "0"
+    try:
+        yield
+    finally:
+        if old is None:
+            del os.environ[ENV_VAR]
+        else:
+            os.environ[ENV_VAR] = old
 
 
 def _cpu_model() -> str:
@@ -58,7 +84,7 @@ def _make(kind: str, hidden: int, layers: int, chunk: int, seed: int):
     torch.manual_seed(seed)
     if kind == "lstm":
         return torch.nn.LSTM(hidden, hidden, layers)
-    impl = "autograd" if kind in ("autograd", "compiled") else "fused"
+    impl = "autograd" if kind in ("autograd", "compiled") else "fused"  # cpp is impl="fused"
     return ONLSTM(hidden, hidden, layers, chunk_size=chunk, impl=impl)
 
 
@@ -74,14 +100,15 @@ def _bench(args, hidden: int, kinds: list[str]) -> list[list]:
         fwd[kind] = torch.compile(m, dynamic=False) if kind == "compiled" else m
 
     def train_step(kind):
-        out = fwd[kind](x)[0]
-        loss = (out - target).square().mean()
-        opts[kind].zero_grad(set_to_none=True)
-        loss.backward()
+        with _python_loop(kind == "fused"):
+            out = fwd[kind](x)[0]
+            loss = (out - target).square().mean()
+            opts[kind].zero_grad(set_to_none=True)
+            loss.backward()
         opts[kind].step()
 
     def infer(kind):
-        with torch.no_grad():
+        with torch.no_grad(), _python_loop(kind == "fused"):
             fwd[kind](x)
 
     def trains(kind):
@@ -129,7 +156,9 @@ def main() -> None:
                          "with --threads 1; with more threads it counts spinning too)")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
-    kinds = ["lstm", "fused"] + ([] if args.no_autograd else ["autograd"])
+    ops = load_extension()  # builds the C++ loop now (not inside a timed call)
+    kinds = ["lstm"] + (["cpp"] if ops is not None else []) + ["fused"] + (
+        [] if args.no_autograd else ["autograd"])
     if args.compile:
         kinds.append("compiled")
     print(f"machine: {_cpu_model()}, {args.threads} threads, torch {torch.__version__}, "
@@ -138,16 +167,38 @@ def main() -> None:
     print(f"batch {args.batch}, sequence length {args.seq}, {args.layers} layers, input = hidden, "
           f"chunk {args.chunk}; medians of {args.reps} alternating reps "
           f"({'wall clock' if args.clock == 'wall' else 'process CPU time'})\n")
+    print(f"C++ loop: {extension_status()}")
+    load0 = os.getloadavg()
+    start = time.strftime("%Y-%m-%d %H:%M")
     rows = [row for hidden in args.hidden for row in _bench(args, hidden, kinds)]
-    print("| hidden | model | train step (ms) | × nn.LSTM | inference (ms) | × nn.LSTM | "
-          "compile (s) |")
-    print("| ---: | --- | ---: | ---: | ---: | ---: | ---: |")
-    names = {"lstm": "nn.LSTM", "fused": "ONLSTM (fused, default)",
-             "autograd": "ONLSTM (autograd loop)", "compiled": "ONLSTM (torch.compile)"}
+    load1 = os.getloadavg()
+    print(f"{start}, load average (1/5/15 min) before {load0[0]:.1f}/{load0[1]:.1f}/"
+          f"{load0[2]:.1f}, after {load1[0]:.1f}/{load1[1]:.1f}/{load1[2]:.1f}\n")
+    comp_col = args.compile
+    print("| hidden | model | train step (ms) | × nn.LSTM | inference (ms) | × nn.LSTM |"
+          + (" compile (s) |" if comp_col else ""))
+    print("| ---: | --- | ---: | ---: | ---: | ---: |" + (" ---: |" if comp_col else ""))
+    names = {"lstm": "nn.LSTM (oneDNN)", "cpp": "ONLSTM, C++ loop (default)",
+             "fused": "ONLSTM, Python loop (fallback)", "autograd": "ONLSTM, autograd loop",
+             "compiled": "ONLSTM, torch.compile"}
     for h, kind, tr, rtr, inf, rinf, comp in rows:
         train_text = "— | —" if tr != tr else f"{tr:.2f} | {rtr:.2f}"  # NaN: not measured
-        print(f"| {h} | {names[kind]} | {train_text} | {inf:.2f} | {rinf:.2f} | "
-              f"{'' if comp is None else f'{comp:.1f}'} |")
+        if kind == kinds[1] and tr == tr:
+            train_text = f"{tr:.2f} | **{rtr:.2f}**"
+        tail = (f" {'' if comp is None else f'{comp:.1f}'} |" if comp_col else "")
+        infer_text = f"**{rinf:.2f}**" if kind == kinds[1] else f"{rinf:.2f}"
+        print(f"| {h} | {names[kind]} | {train_text} | {inf:.2f} | {infer_text} |{tail}")
+    default = kinds[1]
+    checks = []
+    for h, kind, _, rtr, _, rinf, _ in rows:
+        if kind != default:
+            continue
+        if h in GOALS["train"]:
+            checks.append(f"train {h}: {rtr:.2f} ≤ {GOALS['train'][h]} "
+                          f"{'met' if rtr <= GOALS['train'][h] else 'MISSED'}")
+        checks.append(f"inference {h}: {rinf:.2f} ≤ {GOALS['infer']} "
+                      f"{'met' if rinf <= GOALS['infer'] else 'MISSED'}")
+    print(f"\ngoals (issue 13, {names[default]}): " + "; ".join(checks))
 
 
 if __name__ == "__main__":

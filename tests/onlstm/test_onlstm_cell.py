@@ -161,8 +161,9 @@ def test_cell_gradcheck(mode, gen):
     assert torch.autograd.gradcheck(lambda x, h, c, w: cell(x, (h, c)), (x, h, c, w))
 
 
+@pytest.mark.parametrize("backend", ["auto", "python"])  # auto: the C++ loop where built
 @pytest.mark.parametrize("symmetric", [False, True])
-def test_fused_layer_gradcheck_and_matches_autograd(symmetric, gen):
+def test_fused_layer_gradcheck_and_matches_autograd(symmetric, backend, gen):
     T, B, H, n = 3, 2, 6, 3
     G = 2 * n + 4 * H
     xp = torch.randn(T, B, G, generator=gen, dtype=D, requires_grad=True)
@@ -170,8 +171,9 @@ def test_fused_layer_gradcheck_and_matches_autograd(symmetric, gen):
     h0 = torch.randn(B, H, generator=gen, dtype=D, requires_grad=True)
     c0 = torch.randn(B, H, generator=gen, dtype=D, requires_grad=True)
     args = (xp, w, h0, c0)
-    assert torch.autograd.gradcheck(lambda *a: onlstm_layer(*a, n, symmetric), args)
-    out1 = onlstm_layer(*args, n, symmetric)
+    assert torch.autograd.gradcheck(lambda *a: onlstm_layer(*a, n, symmetric, backend=backend),
+                                    args)
+    out1 = onlstm_layer(*args, n, symmetric, backend=backend)
     out2 = layer_reference(*args, n, symmetric)
     weights = [torch.randn(o.shape, generator=gen, dtype=D) for o in out1]
     g1 = torch.autograd.grad(sum((o * v).sum() for o, v in zip(out1, weights)), args)

@@ -46,8 +46,12 @@ if "--omp-spin" not in sys.argv:
 
 import torch  # noqa: E402
 
-from kexue.onlstm import ONLSTM  # noqa: E402
-from kexue.onlstm._ext import ENV_VAR, extension_status, load_extension  # noqa: E402
+from kexue.onlstm import EXTENSION_ENV_VAR as ENV_VAR  # noqa: E402
+from kexue.onlstm import (  # noqa: E402
+    ONLSTM,  # noqa: E402
+    extension_status,
+    load_extension,
+)
 
 GOALS = {"train": {128: 2.0, 512: 1.5}, "infer": 1.5}  # issue 13: × nn.LSTM
 

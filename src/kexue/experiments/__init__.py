@@ -40,6 +40,7 @@ _MODULES = [
     "ganqp_toy",
     "bigan_qp_digits",
     "onlstm_grammar",
+    "onlstm_ptb",
 ]
 
 _REGISTRY: dict[str, Experiment] | None = None

@@ -10,6 +10,11 @@
   algorithm) sentence probabilities, hence the optimal perplexity.
 * :class:`Trainer` — language-model training with exact resume and a NaN guard;
   :func:`load_model` for parsing with a checkpoint.
+* :func:`extension_status` / :func:`load_extension` — the C++ layer loop (compiled on first use;
+  ``KEXUE_ONLSTM_EXT=0`` forces the Python loop).
+* :class:`WordLM`, :class:`WordLMTrainer`, :func:`token_nll`, :func:`stream_perplexity` —
+  word-level language models on a token stream (Penn Treebank): truncated BPTT with the state
+  carried across windows, clipping, locked dropout, tied softmax, perplexity over a split.
 """
 
 from ._cell import (
@@ -20,6 +25,8 @@ from ._cell import (
     onlstm_step,
     syntactic_distance,
 )
+from ._ext import ENV_VAR as EXTENSION_ENV_VAR
+from ._ext import extension_status, load_extension
 from ._grammars import GRAMMAR_NAMES, get_grammar, grammars
 from ._model import (
     ONLSTM,
@@ -55,6 +62,17 @@ from ._tree import (
     tree_spans,
     tree_to_str,
 )
+from ._wordlm import (
+    WordLM,
+    WordLMConfig,
+    WordLMTrainer,
+    batchify,
+    detach_hidden,
+    matched_word_lm_hidden,
+    stream_perplexity,
+    token_nll,
+    word_lm_parameters,
+)
 
 __all__ = [
     "cumax", "master_gates", "onlstm_step", "MASTER_INPUT", "ONLSTMCell", "ONLSTM", "Distances",
@@ -63,6 +81,8 @@ __all__ = [
     "tree_to_str", "right_branching", "left_branching", "balanced_tree", "random_tree",
     "split_ceiling", "gold_distances", "PCFG", "grammars", "get_grammar", "GRAMMAR_NAMES",
     "Trainer", "TrainConfig", "CORPUS", "TrainingDiverged", "Vocab", "lm_perplexity",
-    "sentence_distances",
-    "load_model", "GATES", "readings", "reading_distances", "parse_sentences", "choose_reading",
+    "sentence_distances", "load_model", "GATES", "readings", "reading_distances",
+    "parse_sentences", "choose_reading", "WordLM", "WordLMConfig", "WordLMTrainer", "batchify",
+    "detach_hidden", "matched_word_lm_hidden", "stream_perplexity", "token_nll",
+    "word_lm_parameters", "extension_status", "load_extension", "EXTENSION_ENV_VAR",
 ]

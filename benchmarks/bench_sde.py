@@ -22,6 +22,14 @@ our Euler run in (a) is within 4 SE of e^μ. Rerun::
     .venv/bin/python benchmarks/bench_sde.py            # about 1–2 minutes on 2 cores
     .venv/bin/python benchmarks/bench_sde.py --reps 7 --dtype float64 --cases b --threads 1
 
+``--cases q`` times Brownian-path queries instead (issue 18): ``kexue.stochastic.BrownianInterval``
+against ``torchsde.BrownianInterval``, 100 paths × 1 Brownian motion on [0, 1], a fresh path per
+repetition, (q1) the fixed grid of 1000 steps queried in order, (q2) an adaptive-like sequence
+(each step first queried over [t, t + 2h], "rejected", then over [t, t + h]), plus our vectorised
+``increments(grid)`` (what ``solve`` uses)::
+
+    .venv/bin/python benchmarks/bench_sde.py --cases q --threads 1
+
 Not collected by pytest (pass/fail lives in tests/).
 """
 
@@ -43,6 +51,7 @@ import torch  # noqa: E402
 import torchsde  # noqa: E402
 from torchsde._brownian import BaseBrownian  # noqa: E402
 
+from kexue.stochastic._brownian_interval import BrownianInterval  # noqa: E402
 from kexue.stochastic._sde import SDE  # noqa: E402
 from kexue.stochastic._solvers import solve  # noqa: E402
 
@@ -184,15 +193,87 @@ def cpu_model() -> str:
     return platform.processor() or "unknown"
 
 
+def _query_sequence(n: int, adaptive: bool) -> list[tuple[float, float]]:
+    """(q1) the grid k/n in order; (q2) per step [t, t + 2h] then [t, t + h] (clipped to 1)."""
+    pairs = []
+    for k in range(n):
+        a, b = k / n, (k + 1) / n
+        if adaptive:
+            pairs.append((a, min(1.0, (k + 2) / n)))
+        pairs.append((a, b))
+    return pairs
+
+
+def brownian_queries(args: argparse.Namespace) -> None:
+    """Issue 18: BrownianInterval queries, ours vs torchsde's, alternated, medians."""
+    batch, n = 100, 1000
+    dtype = getattr(torch, args.dtype)
+
+    def ours_q(tol):
+        def fn(pairs, grid, seed):
+            bm = BrownianInterval(0.0, 1.0, (batch, 1), seed=seed, dtype=dtype, tol=tol)
+            for a, b in pairs:
+                bm(a, b)
+        return fn
+
+    def ours_vec(pairs, grid, seed):             # the accepted steps' grid, in one call
+        bm = BrownianInterval(0.0, 1.0, (batch, 1), seed=seed, dtype=dtype)
+        bm.increments(grid)
+
+    def theirs_q(pairs, grid, seed):
+        bm = torchsde.BrownianInterval(t0=0.0, t1=1.0, size=(batch, 1), dtype=dtype,
+                                       entropy=seed, dt=1.0 / n)
+        for a, b in pairs:
+            bm(a, b)
+
+    contenders = [
+        ("kexue BrownianInterval, tol 2^-20 (default)", ours_q(None)),
+        ("kexue BrownianInterval, tol = dt/2", ours_q(0.5 / n)),
+        ("kexue increments(grid), vectorised", ours_vec),
+        ("torchsde BrownianInterval (dt given)", theirs_q),
+    ]
+    print(f"# Brownian queries — {cpu_model()}, {os.cpu_count()} cores, "
+          f"{torch.get_num_threads()} torch threads, torch {torch.__version__}, "
+          f"torchsde {torchsde.__version__}, {args.dtype}, {batch} paths, {n} steps, "
+          f"median of {args.reps}\n")
+    for title, adaptive in (("(q1) fixed grid, in order", False),
+                            ("(q2) adaptive-like: [t, t+2h] then [t, t+h]", True)):
+        pairs = _query_sequence(n, adaptive)
+        grid = [k / n for k in range(n + 1)]
+        for _, fn in contenders:                                     # warm-up, untimed
+            fn(pairs[:50], grid[:51], 0)
+        times: dict[str, list[float]] = {name: [] for name, _ in contenders}
+        for rep in range(args.reps):
+            for name, fn in contenders:
+                gc.collect()
+                gc.disable()
+                t0 = time.perf_counter()
+                fn(pairs, grid, 1000 + rep)
+                times[name].append(time.perf_counter() - t0)
+                gc.enable()
+        med = {name: statistics.median(v) for name, v in times.items()}
+        base = med["torchsde BrownianInterval (dt given)"]
+        print(f"\n### {title}: {len(pairs)} queries\n")
+        print("| contender | median ms | µs / query | vs torchsde |")
+        print("|---|---:|---:|---:|")
+        for name, _ in contenders:
+            print(f"| {name} | {med[name] * 1e3:.1f} | {med[name] / len(pairs) * 1e6:.1f} | "
+                  f"{base / med[name]:.2f}× |")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--reps", type=int, default=5)
     parser.add_argument("--dtype", choices=["float32", "float64"], default="float32")
     parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--cases", default="ab", help="which cases to run: a, b or ab")
+    parser.add_argument("--cases", default="ab",
+                        help="which cases to run: a, b or ab; q: Brownian-path queries")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     dtype = getattr(torch, args.dtype)
+    if "q" in args.cases:
+        brownian_queries(args)
+        return
 
     cases = [c for c in [("(a) 100000 paths × 500 steps", 100_000, 500),
                          ("(b) 100 paths × 2000 steps", 100, 2000)] if c[0][1] in args.cases]

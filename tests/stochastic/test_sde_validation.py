@@ -161,8 +161,9 @@ def test_bad_generator_and_sde():
 def test_sde_constructor():
     with pytest.raises(TypeError, match=r"drift must be a callable"):
         SDE(1.0, lambda t, x: x)
-    with pytest.raises(ValueError, match=r"noise must be one of diagonal, additive, scalar"):
-        SDE(lambda t, x: x, lambda t, x: x, noise="general")
+    with pytest.raises(ValueError, match=r"noise must be one of diagonal, additive, scalar, "
+                                         r"general"):
+        SDE(lambda t, x: x, lambda t, x: x, noise="matrix")
 
 
 def test_brownian_increments_validation():

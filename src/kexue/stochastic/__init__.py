@@ -11,8 +11,11 @@ imaginary-time Schrödinger equation ``α φ_t = (α²/2) φ_xx + V φ``,
   (exact master-equation propagation).
 * SDEs: :class:`SDE` (``SDE.linear(a, b, c, d)`` for ``dx = (ax + b)dt + (cx + d)dW``: GBM,
   OU, run as one fused kernel per step), :func:`solve` with ``euler``/``milstein``/``heun``/
-  ``sra1`` (each method declares ``strong_order``/``weak_order``), :class:`BrownianIncrements`
-  for nested grids,
+  ``sra1``/``midpoint`` (each method declares ``strong_order``/``weak_order``), diagonal,
+  additive, scalar and general (``(batch, d, m)`` matrix) noise, Itô or Stratonovich
+  (``sde_type``; :func:`ito_stratonovich_correction`), :class:`BrownianIncrements` for nested
+  grids, :class:`BrownianInterval` (a Brownian path queryable at any time, order-independent),
+  :func:`solve_adaptive` (step doubling + PI controller on one Brownian path),
   :func:`first_passage` with the Brownian-bridge correction, :func:`expectation` (Monte Carlo
   ``E[fn(paths)]`` with standard error and confidence interval).
 * PDEs: :func:`fokker_planck`, :func:`kolmogorov_backward` (Crank–Nicolson + Rannacher).
@@ -29,7 +32,9 @@ imaginary-time Schrödinger equation ``α φ_t = (α²/2) φ_xx + V φ``,
   gambler's ruin, Black–Scholes, Feynman–Kac harmonic/linear, …).
 """
 
+from ._adaptive import AdaptiveSolution, solve_adaptive
 from ._brownian import BrownianIncrements
+from ._brownian_interval import LEVY_AREAS, BrownianInterval
 from ._feynman_kac import FeynmanKacResult, feynman_kac
 from ._first_passage import FirstPassageResult, first_passage
 from ._montecarlo import DEFAULT_BLOCK_SIZE, MonteCarloResult, expectation
@@ -41,14 +46,32 @@ from ._path_integral import (
     schrodinger_potential,
 )
 from ._pde import BOUNDARY_CONDITIONS, fokker_planck, kolmogorov_backward
-from ._sde import NOISE_TYPES, SDE, ito_to_stratonovich, stratonovich_to_ito
-from ._solvers import METHODS, SRA1, Euler, Method, Milstein, StratonovichHeun, solve
+from ._sde import (
+    NOISE_TYPES,
+    SDE,
+    SDE_TYPES,
+    ito_stratonovich_correction,
+    ito_to_stratonovich,
+    stratonovich_to_ito,
+)
+from ._solvers import (
+    METHODS,
+    SRA1,
+    Euler,
+    Method,
+    Milstein,
+    StratonovichHeun,
+    StratonovichMidpoint,
+    solve,
+)
 from ._walk import LATTICE_BOUNDARIES, LatticeWalk, RandomWalk
 
 __all__ = [
-    "SDE", "NOISE_TYPES", "ito_to_stratonovich", "stratonovich_to_ito",
-    "solve", "METHODS", "Method", "Euler", "Milstein", "StratonovichHeun", "SRA1",
-    "BrownianIncrements", "first_passage", "FirstPassageResult",
+    "SDE", "NOISE_TYPES", "SDE_TYPES", "ito_to_stratonovich", "stratonovich_to_ito",
+    "ito_stratonovich_correction", "solve_adaptive", "AdaptiveSolution",
+    "solve", "METHODS", "Method", "Euler", "Milstein", "StratonovichHeun", "StratonovichMidpoint",
+    "SRA1", "BrownianIncrements", "BrownianInterval", "LEVY_AREAS",
+    "first_passage", "FirstPassageResult",
     "expectation", "MonteCarloResult", "DEFAULT_BLOCK_SIZE",
     "RandomWalk", "LatticeWalk", "LATTICE_BOUNDARIES",
     "fokker_planck", "kolmogorov_backward", "BOUNDARY_CONDITIONS",

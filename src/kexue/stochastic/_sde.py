@@ -1,11 +1,21 @@
-"""The SDE object: ``dx = f(t, x) dt + g(t, x) dW`` (Itô), time-major, batched.
+"""The SDE object: ``dx = f(t, x) dt + g(t, x) dW`` (Itô or Stratonovich), time-major, batched.
 
 Su's thesis (kexue.fm archive 3762) writes the 1-D case as ``dx = p(x,t) dt + sqrt(alpha) dW``;
 here ``f`` is the drift ``p`` and ``g`` the diffusion ``sqrt(alpha)``. Shapes follow the torchsde
 convention: ``x`` is ``(batch, d)``; ``f(t, x)`` returns ``(batch, d)``; ``g(t, x)`` returns
 something broadcastable to ``(batch, d)`` (a full ``(batch, d)`` tensor, or a 0-d / ``(d,)`` /
 ``(1, d)`` tensor when it does not depend on the path). ``noise="scalar"`` means one Brownian
-motion per path shared by all components (``dW`` of shape ``(batch, 1)``).
+motion per path shared by all components (``dW`` of shape ``(batch, 1)``). ``noise="general"``
+means ``m`` Brownian motions mixed by a matrix: ``g(t, x)`` returns ``(batch, d, m)`` (or
+``(1, d, m)``), ``m != d`` allowed, and ``g dW`` is the matrix–vector product.
+
+``sde_type`` says how ``g dW`` is read. The two readings describe the same process when the
+drifts differ by the Itô–Stratonovich correction (Kloeden & Platen 1992, eq. 4.9.6)::
+
+    f_ito,i = f_strat,i + ½ Σ_j Σ_k g_kj ∂g_ij/∂x_k        (j over noise columns)
+
+which is ``½ g ∂g/∂x`` componentwise for diagonal noise and zero for additive noise
+(:func:`ito_stratonovich_correction`).
 """
 
 from __future__ import annotations
@@ -14,35 +24,46 @@ from collections.abc import Callable
 
 import torch
 
-__all__ = ["SDE", "NOISE_TYPES", "ito_to_stratonovich", "stratonovich_to_ito"]
+__all__ = ["SDE", "NOISE_TYPES", "SDE_TYPES", "ito_to_stratonovich", "stratonovich_to_ito",
+           "ito_stratonovich_correction"]
 
-NOISE_TYPES = ("diagonal", "additive", "scalar")
+NOISE_TYPES = ("diagonal", "additive", "scalar", "general")
+SDE_TYPES = ("ito", "stratonovich")
 
 Fn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 
 
 class SDE:
-    """An Itô SDE ``dx = drift(t, x) dt + diffusion(t, x) dW`` with diagonal-type noise.
+    """An SDE ``dx = drift(t, x) dt + diffusion(t, x) dW`` (Itô, or Stratonovich ``∘ dW``).
 
     Args:
         drift: ``f(t, x) -> (batch, d)``; ``t`` is a 0-d tensor, ``x`` is ``(batch, d)``.
         diffusion: ``g(t, x)``; ``(batch, d)`` for diagonal noise (each component driven by its
             own Brownian motion), or anything broadcastable to ``(batch, d)`` for additive noise
-            (``g`` independent of ``x``) and scalar noise (``d == 1``).
+            (``g`` independent of ``x``) and scalar noise; ``(batch, d, m)`` (or ``(1, d, m)``)
+            for general noise.
         noise: ``"diagonal"`` (default: component ``i`` is driven by its own Brownian motion
             ``W_i`` with coefficient ``g_i`` depending on ``x_i`` only), ``"additive"`` (diagonal
-            with ``g`` independent of ``x``; enables ``sra1`` and makes Euler strong order 1) or
-            ``"scalar"`` (one Brownian motion per path shared by all ``d`` components).
+            with ``g`` independent of ``x``; enables ``sra1`` and makes Euler strong order 1),
+            ``"scalar"`` (one Brownian motion per path shared by all ``d`` components) or
+            ``"general"`` (``diffusion`` returns a ``(batch, d, m)`` matrix — or ``(1, d, m)`` —
+            multiplying ``m`` independent Brownian motions; ``m`` is read from the probe call).
         diffusion_dx: optional ``∂g/∂x (t, x) -> (batch, d)`` (elementwise, diagonal noise) used
             by Milstein; if absent it is computed with autograd.
+        sde_type: ``"ito"`` (default) or ``"stratonovich"``: how ``g dW`` is read.
+            :func:`~kexue.stochastic.solve` converts the drift with
+            :func:`ito_stratonovich_correction` when the method reads the other calculus
+            (e.g. ``euler`` on a Stratonovich SDE), so the solution always converges to the
+            SDE as declared.
 
     Raises:
         TypeError: ``drift``/``diffusion``/``diffusion_dx`` not callable.
-        ValueError: ``noise`` not one of ``NOISE_TYPES``.
+        ValueError: ``noise`` not one of ``NOISE_TYPES``, ``sde_type`` not one of
+            ``SDE_TYPES``, or ``diffusion_dx`` with ``noise="general"``.
     """
 
     def __init__(self, drift: Fn, diffusion: Fn, *, noise: str = "diagonal",
-                 diffusion_dx: Fn | None = None) -> None:
+                 diffusion_dx: Fn | None = None, sde_type: str = "ito") -> None:
         for name, fn in (("drift", drift), ("diffusion", diffusion)):
             if not callable(fn):
                 raise TypeError(
@@ -59,6 +80,16 @@ class SDE:
                 f"noise must be one of {', '.join(NOISE_TYPES)}; got {noise!r}. "
                 "Use 'additive' when the diffusion does not depend on x."
             )
+        if sde_type not in SDE_TYPES:
+            raise ValueError(
+                f"sde_type must be one of {', '.join(SDE_TYPES)}; got {sde_type!r}."
+            )
+        if noise == "general" and diffusion_dx is not None:
+            raise ValueError(
+                "diffusion_dx is the elementwise ∂g_i/∂x_i of diagonal noise; with "
+                "noise='general' leave it None (the Itô–Stratonovich correction uses autograd)."
+            )
+        self.sde_type = sde_type
         self.drift = drift
         self.diffusion = diffusion
         self.noise = noise
@@ -163,8 +194,14 @@ class SDE:
                                           allow_unused=True)
         return gx.detach(), torch.zeros_like(x) if grad is None else grad
 
-    def noise_dim(self, d: int) -> int:
-        """Number of independent Brownian components per path: ``d``, or 1 for scalar noise."""
+    def noise_dim(self, d: int, g: torch.Tensor | None = None) -> int:
+        """Number of independent Brownian components per path: ``d``, 1 for scalar noise, and
+        ``g.shape[-1]`` for general noise (``g`` a diffusion value ``(batch, d, m)``)."""
+        if self.noise == "general":
+            if g is None:
+                raise ValueError("noise='general': the number of Brownian motions m is read "
+                                 "from a diffusion value; pass g = diffusion(t, x)")
+            return int(g.shape[-1])
         return 1 if self.noise == "scalar" else d
 
     def probe(self, t: torch.Tensor, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -186,7 +223,17 @@ class SDE:
         f = self.drift(t, x)
         g = self.diffusion(t, x)
         tval = float(t)
+        if self.noise == "general":
+            self._probe_general(g, x, tval)
+        elif isinstance(g, torch.Tensor) and g.ndim == 3 and x.ndim == 2:
+            raise ValueError(
+                f"diffusion(t, x) returned a matrix of shape {tuple(g.shape)} but noise="
+                f"{self.noise!r} expects shape (batch, d) = {tuple(x.shape)}. Declare "
+                "noise='general' for (batch, d, m) diffusion matrices."
+            )
         for name, v in (("drift", f), ("diffusion", g)):
+            if name == "diffusion" and self.noise == "general":
+                continue
             if not isinstance(v, torch.Tensor):
                 raise TypeError(
                     f"{name}(t, x) must return a tensor broadcastable to x.shape "
@@ -208,7 +255,7 @@ class SDE:
                     f"{name}(t, x) returned non-finite values at t={tval:g} for the initial "
                     "state; check the formula and x0."
                 )
-        if bool((g < 0).any()):
+        if self.noise != "general" and bool((g < 0).any()):
             raise ValueError(
                 f"diffusion must be non-negative; got min {float(g.min()):g} at t={tval:g} "
                 "for the initial state. Use abs() of the diffusion or flip the sign of g "
@@ -225,47 +272,127 @@ class SDE:
                 )
         return f, g
 
+    def _probe_general(self, g, x: torch.Tensor, tval: float) -> None:
+        """Check a ``noise="general"`` diffusion value: a finite ``(batch or 1, d, m)`` tensor."""
+        if not isinstance(g, torch.Tensor):
+            raise TypeError(
+                f"diffusion(t, x) must return a tensor of shape (batch, d, m) for noise="
+                f"'general'; got {type(g).__name__}."
+            )
+        batch, d = x.shape
+        if g.ndim != 3 or g.shape[1] != d or g.shape[0] not in (1, batch) or g.shape[2] < 1:
+            raise ValueError(
+                f"diffusion(t, x) must return shape (batch, d, m) = ({batch}, {d}, m) (or "
+                f"(1, {d}, m)) for noise='general'; got {tuple(g.shape)} at t={tval:g}. "
+                "Reshape it, e.g. sigma(x).view(batch, d, m); use noise='diagonal' for a "
+                "(batch, d) diffusion."
+            )
+        if not bool(torch.isfinite(g).all()):
+            raise ValueError(
+                f"diffusion(t, x) returned non-finite values at t={tval:g} for the initial "
+                "state; check the formula and x0."
+            )
+
     def __repr__(self) -> str:
         if self.linear_coefficients is not None:
             a, b, c, d = (v.tolist() for v in self.linear_coefficients)
             return f"SDE.linear(a={a}, b={b}, c={c}, d={d})"
-        return f"SDE(drift={self.drift!r}, diffusion={self.diffusion!r}, noise={self.noise!r})"
+        typ = "" if self.sde_type == "ito" else f", sde_type={self.sde_type!r}"
+        return (f"SDE(drift={self.drift!r}, diffusion={self.diffusion!r}, noise={self.noise!r}"
+                f"{typ})")
 
 
-def _converted(sde: SDE, sign: float) -> SDE:
+def ito_stratonovich_correction(sde: SDE, t: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    """The drift correction ``c`` with ``f_ito = f_strat + c`` (Kloeden & Platen 1992, eq. 4.9.6).
+
+    ``c_i = ½ Σ_j Σ_k g_kj ∂g_ij/∂x_k`` (``j`` over the ``m`` noise columns): ``½ g ∂g/∂x``
+    componentwise for diagonal noise and for scalar noise with ``d == 1``, zero for additive
+    noise. For general noise (and scalar noise with ``d > 1``, read as ``(batch, d, 1)``) each
+    column's directional derivative ``(∂g_·j/∂x) g_·j`` is one double-backward Jacobian–vector
+    product (rows of the batch are assumed independent, as everywhere in the solvers).
+
+    Args:
+        sde: the :class:`SDE` (its ``sde_type`` is not used: the same ``c`` converts both ways).
+        t: 0-d tensor.
+        x: state ``(batch, d)``.
+
+    Returns:
+        ``c`` of shape ``(batch, d)``, detached from autograd.
+    """
     if sde.noise == "additive":
-        return SDE(sde.drift, sde.diffusion, noise="additive", diffusion_dx=sde.diffusion_dx)
+        return torch.zeros_like(x)
+    d = x.shape[-1]
+    if sde.noise == "diagonal" or (sde.noise == "scalar" and d == 1):
+        return 0.5 * sde.diffusion(t, x) * sde.g_dx(t, x)
+    with torch.enable_grad():
+        xr = x.detach().requires_grad_(True)
+        g = sde.diffusion(t, xr)
+        g = torch.broadcast_to(g, x.shape)[..., None] if sde.noise == "scalar" else \
+            torch.broadcast_to(g, (x.shape[0], *g.shape[1:]))          # (batch, d, m)
+        out = torch.zeros_like(x)
+        if not g.requires_grad:                   # g does not depend on x at all
+            return out
+        gd = g.detach()
+        for j in range(g.shape[-1]):
+            col = g[..., j]                                              # (batch, d)
+            u = torch.zeros_like(col, requires_grad=True)
+            (vjp,) = torch.autograd.grad(col, xr, grad_outputs=u, create_graph=True,
+                                         allow_unused=True)
+            if vjp is None or not vjp.requires_grad:
+                continue
+            (jv,) = torch.autograd.grad(vjp, u, grad_outputs=gd[..., j], retain_graph=True,
+                                        allow_unused=True)
+            if jv is not None:
+                out += jv
+    return 0.5 * out
+
+
+def _converted(sde: SDE, sign: float, target: str) -> SDE:
+    if sde.sde_type == target:
+        raise ValueError(
+            f"the SDE is already {target} (sde_type={sde.sde_type!r}); convert an SDE of the "
+            "other type, or build it with the sde_type it has."
+        )
+    if sde.noise == "additive":
+        return SDE(sde.drift, sde.diffusion, noise="additive", diffusion_dx=sde.diffusion_dx,
+                   sde_type=target)
     drift, diffusion, g_dx = sde.drift, sde.diffusion, sde.g_dx
+    if sde.noise == "diagonal" or sde.noise == "scalar":
+        scalar = sde.noise == "scalar"
 
-    scalar = sde.noise == "scalar"
+        def new_drift(t: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+            if scalar and x.shape[-1] != 1:
+                return drift(t, x) + sign * ito_stratonovich_correction(sde, t, x)
+            return drift(t, x) + (0.5 * sign) * diffusion(t, x) * g_dx(t, x)
+    else:
+        def new_drift(t: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+            return drift(t, x) + sign * ito_stratonovich_correction(sde, t, x)
 
-    def new_drift(t: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
-        if scalar and x.shape[-1] != 1:
-            raise ValueError(
-                "Itô/Stratonovich conversion of scalar noise needs d == 1 (the correction is "
-                f"g·∇g, not elementwise); got d={x.shape[-1]}. Use noise='diagonal' if each "
-                "component has its own Brownian motion."
-            )
-        return drift(t, x) + (0.5 * sign) * diffusion(t, x) * g_dx(t, x)
-
-    return SDE(new_drift, diffusion, noise=sde.noise, diffusion_dx=sde.diffusion_dx)
+    return SDE(new_drift, diffusion, noise=sde.noise, diffusion_dx=sde.diffusion_dx,
+               sde_type=target)
 
 
 def ito_to_stratonovich(sde: SDE) -> SDE:
-    """The Stratonovich SDE with the same solution as the Itô SDE ``sde`` (diagonal noise).
+    """The Stratonovich SDE with the same solution as the Itô SDE ``sde``.
 
-    ``dx = f dt + g dW`` (Itô) equals ``dx = (f - ½ g ∂g/∂x) dt + g ∘ dW`` (Stratonovich),
-    componentwise for diagonal/scalar noise (Kloeden & Platen 1992, eq. 4.9.6). Additive noise
-    needs no correction. ``∂g/∂x`` comes from ``sde.diffusion_dx`` or autograd.
+    ``dx = f dt + g dW`` (Itô) equals ``dx = (f - c) dt + g ∘ dW`` (Stratonovich) with the
+    correction ``c`` of :func:`ito_stratonovich_correction` — ``½ g ∂g/∂x`` componentwise for
+    diagonal/scalar noise (Kloeden & Platen 1992, eq. 4.9.6), the sum over noise columns for
+    general noise; additive noise needs none. ``∂g/∂x`` comes from ``sde.diffusion_dx`` or
+    autograd. The result has ``sde_type="stratonovich"``.
 
-    Use it before ``solve(..., method="heun")``, which integrates in the Stratonovich sense.
+    Raises:
+        ValueError: ``sde`` is already Stratonovich.
     """
-    return _converted(sde, -1.0)
+    return _converted(sde, -1.0, "stratonovich")
 
 
 def stratonovich_to_ito(sde: SDE) -> SDE:
-    """The Itô SDE equivalent to the Stratonovich SDE ``sde``: drift ``f + ½ g ∂g/∂x``.
+    """The Itô SDE equivalent to the Stratonovich SDE ``sde``: drift ``f + c``.
 
     Inverse of :func:`ito_to_stratonovich` (Kloeden & Platen 1992, eq. 4.9.6).
+
+    Raises:
+        ValueError: ``sde`` is already Itô.
     """
-    return _converted(sde, +1.0)
+    return _converted(sde, +1.0, "ito")

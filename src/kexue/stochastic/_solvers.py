@@ -1,4 +1,4 @@
-"""Fixed-step SDE solvers: Euler–Maruyama, Milstein, Stratonovich Heun, Rößler SRA1.
+"""Fixed-step SDE solvers: Euler–Maruyama, Milstein, Stratonovich Heun and midpoint, Rößler SRA1.
 
 One entry point, :func:`solve`, integrates ``dx = f(t, x) dt + g(t, x) dW`` (kexue.fm archive
 3762, eq. 48 in Su's notation ``dx = p dt + sqrt(alpha) dW``) for a batch of paths and returns
@@ -34,16 +34,23 @@ import torch
 
 from ..rng import as_generator
 from ._brownian import BrownianIncrements, _draw, _grid_floats
-from ._sde import SDE
+from ._brownian_interval import BrownianInterval
+from ._sde import SDE, ito_to_stratonovich, stratonovich_to_ito
 
 __all__ = [
-    "Method", "Euler", "Milstein", "StratonovichHeun", "SRA1", "METHODS", "solve", "get_method",
+    "Method", "Euler", "Milstein", "StratonovichHeun", "StratonovichMidpoint", "SRA1", "METHODS",
+    "solve", "get_method",
 ]
 
 Step = Callable[[int, torch.Tensor, tuple, "torch.Tensor | None"], torch.Tensor]
 
 # Elements (steps × batch × noise dim) of Brownian increments drawn per torch.randn call.
 _CHUNK_ELEMENTS = 1 << 18
+
+
+def _gdw(g: torch.Tensor, dw: torch.Tensor) -> torch.Tensor:
+    """General noise: ``g dW`` for ``g (batch or 1, d, m)``, ``dW (batch, m)`` → ``(batch, d)``."""
+    return torch.matmul(g, dw.unsqueeze(-1)).squeeze(-1)
 
 
 class Method:
@@ -105,6 +112,19 @@ class Euler(Method):
 
     def make_step(self, sde, t, h, *, like, inplace):
         f, g = sde.drift, sde.diffusion
+        if sde.noise == "general":
+            if not inplace:
+                def step_g(k, x, nk, out):
+                    tk = t[k]
+                    return x + f(tk, x) * h[k] + _gdw(g(tk, x), nk[0])
+                return step_g
+
+            def step_g_(k, x, nk, out):
+                tk = t[k]
+                fx = f(tk, x)
+                torch.add(x, _gdw(g(tk, x), nk[0]), out=out)           # out = x + g ΔW
+                return out.add_(fx, alpha=h[k])                          # out += f h
+            return step_g_
         if not inplace:
             def step(k, x, nk, out):
                 tk = t[k]
@@ -132,6 +152,12 @@ class Milstein(Method):
     weak_order = 1.0
 
     def check(self, sde: SDE, d: int) -> None:
+        if sde.noise == "general":
+            raise ValueError(
+                "method 'milstein' does not support noise='general': non-commutative noise "
+                "needs the Lévy areas ∫W_i dW_j. Use method='euler' (Itô) or 'heun'/'midpoint' "
+                "(Stratonovich; solve converts the drift), strong order 0.5."
+            )
         if sde.noise == "scalar" and d != 1:
             raise ValueError(
                 f"method 'milstein' supports scalar noise only for d == 1 (got d={d}): the "
@@ -171,8 +197,9 @@ class StratonovichHeun(Method):
 
     It integrates the SDE in the **Stratonovich** sense ``dx = f dt + g ∘ dW``: applied to the
     coefficients of an Itô SDE it converges to a different process unless the noise is additive.
-    Convert first with :func:`kexue.stochastic.ito_to_stratonovich` (drift ``f - ½ g ∂g/∂x``).
-    Strong order 1.0 for commutative noise (diagonal, scalar, additive); weak order 1.0.
+    :func:`solve` converts an Itô SDE first (:func:`kexue.stochastic.ito_to_stratonovich`, drift
+    ``f - ½ g ∂g/∂x``). Strong order 1.0 for commutative noise (diagonal, scalar, additive), 0.5
+    for general noise; weak order 1.0.
     """
 
     name = "heun"
@@ -180,8 +207,19 @@ class StratonovichHeun(Method):
     weak_order = 1.0
     interpretation = "stratonovich"
 
+    def strong_order_for(self, sde: SDE) -> float:
+        return 0.5 if sde.noise == "general" else 1.0
+
     def make_step(self, sde, t, h, *, like, inplace):
         f, g = sde.drift, sde.diffusion
+        if sde.noise == "general":
+            def step_g(k, x, nk, out):
+                tk, tn, hk, dw = t[k], t[k + 1], h[k], nk[0]
+                fx, gx = f(tk, x), g(tk, x)
+                xp = x + fx * hk + _gdw(gx, dw)
+                y = x + (fx + f(tn, xp)) * (0.5 * hk) + _gdw(gx + g(tn, xp), dw) * 0.5
+                return y if out is None else out.copy_(y)
+            return step_g
         if not inplace:
             def step(k, x, nk, out):
                 tk, tn, hk, dw = t[k], t[k + 1], h[k], nk[0]
@@ -200,6 +238,41 @@ class StratonovichHeun(Method):
             torch.addcmul(x, gs, dw, value=0.5, out=out)
             return out.add_(fs, alpha=0.5 * hk)
         return step_
+
+
+class StratonovichMidpoint(Method):
+    """Stratonovich midpoint rule (Kloeden & Platen 1992, §11.1; torchsde's ``midpoint``):
+
+    ``x̃ = x + ½ f(t, x) h + ½ g(t, x) ΔW``,  ``x' = x + f(t + h/2, x̃) h + g(t + h/2, x̃) ΔW``.
+
+    Stratonovich, like :class:`StratonovichHeun` (``solve`` converts an Itô SDE first). Strong
+    order 1.0 for commutative noise (diagonal, scalar, additive), 0.5 for general noise; weak
+    order 1.0. Every noise type.
+    """
+
+    name = "midpoint"
+    strong_order = 1.0
+    weak_order = 1.0
+    interpretation = "stratonovich"
+
+    def strong_order_for(self, sde: SDE) -> float:
+        return 0.5 if sde.noise == "general" else 1.0
+
+    def make_step(self, sde, t, h, *, like, inplace):
+        f, g = sde.drift, sde.diffusion
+        t_all = torch.stack(list(t))
+        hs = torch.as_tensor(h, dtype=t_all.dtype, device=t_all.device)
+        tm = list((t_all[:-1] + 0.5 * hs).unbind(0))                # midpoint times
+        gdw = _gdw if sde.noise == "general" else torch.mul
+
+        def step(k, x, nk, out):
+            tk, hk, dw = t[k], h[k], nk[0]
+            xm = x + f(tk, x) * (0.5 * hk) + gdw(g(tk, x), dw) * 0.5
+            y = x + f(tm[k], xm) * hk + gdw(g(tm[k], xm), dw)
+            if out is None:
+                return y
+            return out.copy_(y)
+        return step
 
 
 class SRA1(Method):
@@ -267,7 +340,8 @@ class SRA1(Method):
         return step_
 
 
-METHODS: dict[str, Method] = {m.name: m for m in (Euler(), Milstein(), StratonovichHeun(), SRA1())}
+METHODS: dict[str, Method] = {m.name: m for m in (Euler(), Milstein(), StratonovichHeun(), SRA1(),
+                                                   StratonovichMidpoint())}
 
 
 def get_method(method: str | Method) -> Method:
@@ -367,12 +441,56 @@ def _noise_chunks(method: Method, steps: np.ndarray, batch: int, m: int, dtype: 
         yield k0, method.noise_terms(dw, dz, h)
 
 
-def _given_noise(method: Method, brownian: BrownianIncrements | torch.Tensor, grid: np.ndarray,
+def _callable_noise(method: Method, brownian, grid: np.ndarray
+                    ) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """Increments from a duck-typed Brownian path (torchsde's ``BrownianInterval``: ``bm(ta, tb)``
+    → ``W(tb) - W(ta)``; ``bm(ta, tb, return_U=True)`` → ``(W, U)`` with ``U = ∫(W - W(ta))``),
+    queried step by step in order and stacked to ``(n, batch, m)``."""
+    ws, us = [], []
+    for a, b in zip(grid[:-1].tolist(), grid[1:].tolist()):
+        if method.levy_area:
+            try:
+                w, u = brownian(a, b, return_U=True)
+            except TypeError:
+                raise ValueError(
+                    f"brownian: method {method.name!r} needs the space-time integral; the "
+                    "callable must accept return_U=True (torchsde: levy_area_approximation="
+                    "'space-time')."
+                ) from None
+            us.append(u)
+        else:
+            w = brownian(a, b)
+        if not isinstance(w, torch.Tensor):
+            raise TypeError(f"brownian(s, t) must return a tensor (batch, m); got "
+                            f"{type(w).__name__}")
+        ws.append(w)
+    return torch.stack(ws), (torch.stack(us) if us else None)
+
+
+def _given_noise(method: Method, brownian, grid: np.ndarray,
                  batch: int, m: int, dtype: torch.dtype, device: torch.device,
                  ) -> tuple[int, tuple[torch.Tensor, ...]]:
     """Caller-provided increments, checked against the step grid and restricted onto it."""
     n = grid.size - 1
-    if isinstance(brownian, BrownianIncrements):
+    if isinstance(brownian, BrownianInterval):
+        if method.levy_area and brownian.levy_area is None:
+            raise ValueError(
+                f"brownian: method {method.name!r} needs the space-time integral dZ; build the "
+                "BrownianInterval with levy_area='space-time'."
+            )
+        if brownian.t0 > grid[0] or brownian.t1 < grid[-1]:
+            raise ValueError(
+                f"brownian: the BrownianInterval covers [{brownian.t0!r}, {brownian.t1!r}] but "
+                f"the solve runs over [{float(grid[0])!r}, {float(grid[-1])!r}]; build it over "
+                "the whole solve interval."
+            )
+        if len(brownian.shape) != 2:
+            raise ValueError(
+                f"brownian: the BrownianInterval has shape {brownian.shape}; the solve needs "
+                f"(batch, m) = ({batch}, {m})."
+            )
+        dw, dz = brownian.increments(grid)
+    elif isinstance(brownian, BrownianIncrements):
         bm = brownian.restrict(grid)
         dw, dz = bm.dW, bm.dZ
         if method.levy_area and dz is None:
@@ -395,15 +513,19 @@ def _given_noise(method: Method, brownian: BrownianIncrements | torch.Tensor, gr
         if not bool(torch.isfinite(brownian).all()):
             raise ValueError("brownian contains non-finite increments.")
         dw, dz = brownian, None
+    elif callable(brownian):
+        dw, dz = _callable_noise(method, brownian, grid)
     else:
         raise TypeError(
-            f"brownian must be None, a BrownianIncrements or a tensor (n_steps, batch, m); got "
-            f"{type(brownian).__name__}"
+            f"brownian must be None, a BrownianIncrements, a BrownianInterval, a tensor "
+            f"(n_steps, batch, m) or a callable bm(s, t) (e.g. torchsde's BrownianInterval); "
+            f"got {type(brownian).__name__}"
         )
     if dw.shape[1:] != (batch, m):
         raise ValueError(
             f"brownian: increments have (batch, m) = {tuple(dw.shape[1:])}, but the solve needs "
-            f"({batch}, {m}) (m = d for diagonal/additive noise, 1 for scalar noise)."
+            f"({batch}, {m}) (m = d for diagonal/additive noise, 1 for scalar noise, "
+            "diffusion(t, x).shape[-1] for general noise)."
         )
     dw = dw.to(dtype=dtype, device=device)
     dz = None if dz is None else dz.to(dtype=dtype, device=device)
@@ -414,20 +536,29 @@ def _given_noise(method: Method, brownian: BrownianIncrements | torch.Tensor, gr
 def solve(sde: SDE, x0: torch.Tensor, ts: torch.Tensor | Sequence[float], *,
           method: str | Method = "euler", dt: float | None = None,
           generator: torch.Generator | int | None = None,
-          brownian: BrownianIncrements | torch.Tensor | None = None) -> torch.Tensor:
+          brownian: BrownianInterval | BrownianIncrements | torch.Tensor | Callable | None = None,
+          adaptive: bool = False, rtol: float = 1e-3, atol: float = 1e-4,
+          dt0: float | None = None, max_steps: int = 100_000) -> torch.Tensor:
     """Integrate ``dx = f(t, x) dt + g(t, x) dW`` with a fixed-step scheme; states at ``ts``.
 
     Su's SDE ``dx = p(x, t) dt + sqrt(alpha) dW`` (kexue.fm archive 3762) is the special case
     ``f = p``, ``g = sqrt(alpha)``. Schemes (see ``METHODS``; Kloeden & Platen 1992, Rößler 2010):
 
-    ========== ============ ====== ==== ==========================================
+    ========== ============ ====== ==== ==================================================
     method     reads g dW   strong weak noise
-    ========== ============ ====== ==== ==========================================
+    ========== ============ ====== ==== ==================================================
     euler      Itô          0.5    1    any (strong 1.0 for additive noise)
-    milstein   Itô          1.0    1    diagonal, additive, scalar with d == 1
-    heun       Stratonovich 1.0    1    any here (all are commutative)
+    milstein   Itô          1.0    1    diagonal, additive, scalar with d == 1 (not general)
+    heun       Stratonovich 1.0    1    any (strong 0.5 for general noise)
+    midpoint   Stratonovich 1.0    1    any (strong 0.5 for general noise)
     sra1       Itô          1.5    2    additive only
-    ========== ============ ====== ==== ==========================================
+    ========== ============ ====== ==== ==================================================
+
+    The SDE is solved as declared by ``sde.sde_type``: when the method reads ``g dW`` in the
+    other calculus, the drift is converted first (:func:`~kexue.stochastic.ito_to_stratonovich`
+    / :func:`~kexue.stochastic.stratonovich_to_ito`, Kloeden & Platen 1992, eq. 4.9.6; nothing to
+    do for additive noise). ``noise="general"``: ``g`` is ``(batch, d, m)`` and ``m`` Brownian
+    motions drive the state.
 
     Args:
         sde: the :class:`SDE`.
@@ -443,11 +574,18 @@ def solve(sde: SDE, x0: torch.Tensor, ts: torch.Tensor | Sequence[float], *,
             generator of that device, so ``torch.manual_seed`` reproduces the paths). Every
             tensor is created on ``x0``'s device. For Monte Carlo means over many paths (and
             across processes) see :func:`kexue.stochastic.expectation`.
-        brownian: caller-provided increments instead of ``generator``: a
-            :class:`BrownianIncrements` on a grid that contains every step time (it is
-            restricted exactly to the step grid, so one path serves nested grids), or a tensor
-            ``dW`` of shape ``(n_steps, batch, m)`` on the step grid itself (``m = d``, or 1 for
-            scalar noise). ``sra1`` needs a ``BrownianIncrements`` with ``dZ``.
+        brownian: caller-provided Brownian path instead of ``generator``: a
+            :class:`BrownianInterval` over ``[ts[0], ts[-1]]`` (queried at the step times, so
+            one path serves any grid), a :class:`BrownianIncrements` on a grid that contains
+            every step time (restricted exactly to the step grid), a tensor ``dW`` of shape
+            ``(n_steps, batch, m)`` on the step grid itself (``m = d``, 1 for scalar noise,
+            ``g.shape[-1]`` for general noise), or any callable ``bm(s, t) -> W(t) - W(s)``
+            such as torchsde's ``BrownianInterval`` (queried step by step; with
+            ``return_U=True`` for ``sra1``). ``sra1`` needs the space-time integral ``dZ``.
+        adaptive, rtol, atol, dt0, max_steps: ``adaptive=True`` chooses the steps by step
+            doubling with a PI controller on one :class:`BrownianInterval` (``brownian`` must be
+            one, or None to build it from ``generator``; ``dt`` must be None); see
+            :func:`~kexue.stochastic.solve_adaptive`, which also returns the step counts.
 
     Returns:
         ``(len(ts), batch, d)`` tensor; ``[0]`` is ``x0``. Differentiable with respect to
@@ -459,19 +597,31 @@ def solve(sde: SDE, x0: torch.Tensor, ts: torch.Tensor | Sequence[float], *,
         ValueError: non-finite ``x0`` or ``x0`` not ``(batch, d)``; ``ts`` not 1-D and strictly
             increasing; ``dt <= 0``; unknown ``method``; drift/diffusion of the wrong shape,
             non-finite, or a negative diffusion at ``(ts[0], x0)``; a method that does not apply
-            to the noise type (``sra1`` with non-additive noise); ``brownian`` of the wrong shape.
+            to the noise type (``sra1`` with non-additive noise, ``milstein`` with general
+            noise); a general-noise diffusion not ``(batch, d, m)``, or a ``(batch, d, m)``
+            diffusion without ``noise="general"``; ``brownian`` of the wrong shape or interval.
     """
     if not isinstance(sde, SDE):
         raise TypeError(
             f"sde must be a kexue.stochastic.SDE; got {type(sde).__name__}. Build one with "
             "SDE(drift, diffusion, noise=...)."
         )
+    if adaptive:
+        if dt is not None:
+            raise ValueError("adaptive=True chooses the steps itself: pass dt0 (the first "
+                             f"step) instead of dt; got dt={dt!r}")
+        from ._adaptive import solve_adaptive
+
+        return solve_adaptive(sde, x0, ts, method=method, rtol=rtol, atol=atol, dt0=dt0,
+                              max_steps=max_steps, brownian=brownian, generator=generator).xs
     stepper = get_method(method)
     x0 = _check_x0(x0)
     grid_np, out_index = step_grid(_grid_floats(ts, "ts"), _check_dt(dt))
     batch, d = x0.shape
-    m = sde.noise_dim(d)
     stepper.check(sde, d)
+    if stepper.interpretation != getattr(sde, "sde_type", "ito") and sde.noise != "additive":
+        sde = (ito_to_stratonovich if stepper.interpretation == "stratonovich"
+               else stratonovich_to_ito)(sde)
     dtype, device = x0.dtype, x0.device
 
     t_all = torch.as_tensor(grid_np, dtype=dtype, device=device)    # (n+1,)
@@ -479,6 +629,7 @@ def solve(sde: SDE, x0: torch.Tensor, ts: torch.Tensor | Sequence[float], *,
     steps = np.diff(grid_np)
     h = steps.tolist()
     f0, g0 = sde.probe(t[0], x0)
+    m = sde.noise_dim(d, g0)
     grad = torch.is_grad_enabled() and (x0.requires_grad or f0.requires_grad
                                         or g0.requires_grad)
 

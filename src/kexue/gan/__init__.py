@@ -13,9 +13,22 @@ gradient penalty or spectral norm, and on disjoint supports the generator loss b
 * Oracle: :func:`optimal_qp_critic`, :func:`qp_divergence` for discrete distributions.
 * Training: :func:`train_gan` (2 critic steps per generator step, Adam(2e-4, β1 0.5),
   safetensors checkpoints with exact resume, NaN guard, progress bar), :func:`load_gan`.
+* Images: :func:`train_image_gan` (the same step on ``(N, C, H, W)`` images) with the DCGAN-style
+  :class:`ConvGenerator`, :class:`ConvCritic`, :class:`ConvEncoder`, :class:`ConvPairCritic`.
 * Metrics: :func:`mode_coverage` (modes covered, high-quality share), :func:`energy_distance`.
 """
 
+from ._conv import (
+    NORMS,
+    ConvCritic,
+    ConvEncoder,
+    ConvGenerator,
+    ConvPairCritic,
+    check_penalty_norm,
+    conv_net_from_spec,
+    init_conv_,
+)
+from ._image import IMAGE_TRAIN_FORMAT, train_image_gan
 from ._losses import (
     DISTANCES,
     BiGANLosses,
@@ -50,4 +63,6 @@ __all__ = [
     "TrainingDiverged", "MODELS", "DATASETS",
     "mode_coverage", "energy_distance", "ModeStats",
     "MLP", "PairCritic", "net_from_spec",
+    "ConvGenerator", "ConvCritic", "ConvEncoder", "ConvPairCritic", "NORMS", "conv_net_from_spec",
+    "init_conv_", "check_penalty_norm", "train_image_gan", "IMAGE_TRAIN_FORMAT",
 ]

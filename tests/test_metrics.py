@@ -353,3 +353,17 @@ def test_mnist_classifier_is_cached_and_retrained_when_settings_differ(tmp_path)
     c = mnist_classifier(cache=cache, steps=15, seed=4)  # other seed: retrained and re-cached
     assert not all(torch.equal(p, q) for p, q in zip(a.parameters(), c.parameters()))
     assert load_classifier(cache).meta["train"]["seed"] == 4
+
+
+def test_mnist_classifier_auto_cache_lives_in_kexue_cache(tmp_path, monkeypatch):
+    from kexue.metrics import mnist_classifier
+
+    _mnist_or_skip()
+    monkeypatch.setenv("KEXUE_CACHE", str(tmp_path / "kc"))
+    a = mnist_classifier(cache="auto", steps=15, seed=3)
+    path = tmp_path / "kc" / "mnist-classifier-15-seed3.safetensors"
+    assert path.exists() and load_classifier(path).meta["train"]["steps"] == 15
+    b = mnist_classifier(cache="auto", steps=15, seed=3)  # loaded from there
+    assert all(torch.equal(p, q) for p, q in zip(a.parameters(), b.parameters()))
+    mnist_classifier(cache="", steps=15, seed=3)  # "": no cache written
+    assert sorted(p.name for p in (tmp_path / "kc").iterdir()) == [path.name]

@@ -4,8 +4,6 @@ MNIST-FD classifier, FD with a bootstrap standard error, image grids, paired com
 from __future__ import annotations
 
 import math
-import os
-from pathlib import Path
 
 import numpy as np
 import torch
@@ -15,23 +13,11 @@ from ..metrics import feature_stats, frechet_gaussian, mnist_classifier
 __all__ = ["classifier", "fd_with_se", "grid", "paired_margin"]
 
 
-def _cache_path(cache: str) -> Path | None:
-    if cache == "":
-        return None
-    if cache != "auto":
-        return Path(cache)
-    root = Path(os.environ.get("KEXUE_CACHE", Path.home() / ".cache" / "kexue"))
-    return root / "mnist-classifier-400-seed0.safetensors"
-
-
 def classifier(cache: str, device: torch.device):
     """The canonical MNIST-FD classifier (:func:`kexue.metrics.mnist_classifier`, 400 steps,
     seed 0). ``cache``: ``"auto"`` (``$KEXUE_CACHE`` or ``~/.cache/kexue``), a file path, or
     ``""`` (train it, ~10 s on two cores, without caching)."""
-    path = _cache_path(cache)
-    if path is not None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-    return mnist_classifier(cache=path, device=device)
+    return mnist_classifier(cache=cache, device=device)
 
 
 @torch.no_grad()

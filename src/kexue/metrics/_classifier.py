@@ -433,6 +433,12 @@ def mnist_fd(generated: torch.Tensor, reference: torch.Tensor | tuple[torch.Tens
     return frechet_gaussian(mu1, s1, mu2, s2)
 
 
+def _auto_cache(steps: int, seed: int) -> Path:
+    """Where ``mnist_classifier(cache="auto")`` keeps the classifier."""
+    root = Path(os.environ.get("KEXUE_CACHE") or Path.home() / ".cache" / "kexue")
+    return root / f"mnist-classifier-{int(steps)}-seed{int(seed)}.safetensors"
+
+
 def mnist_classifier(*, cache: str | os.PathLike | None = None, steps: int = 400, seed: int = 0,
                      device: str | torch.device | None = None) -> DigitClassifier:
     """The canonical MNIST-FD feature classifier: :func:`train_digit_classifier` with its
@@ -442,7 +448,10 @@ def mnist_classifier(*, cache: str | os.PathLike | None = None, steps: int = 400
     Args:
         cache: a ``.safetensors`` path; when it holds a classifier trained with the same
             ``steps``, ``seed`` and training data it is loaded, otherwise the classifier is
-            trained and saved there (atomically). ``None``: train without caching.
+            trained and saved there (atomically). ``"auto"``: the file
+            ``mnist-classifier-<steps>-seed<seed>.safetensors`` in ``$KEXUE_CACHE`` (default
+            ``~/.cache/kexue``), shared by every experiment and process on the machine.
+            ``None`` or ``""``: train without caching.
         steps, seed: as :func:`train_digit_classifier` (400 steps ≈ 10 s on two CPU cores).
         device: where to train / put it.
 
@@ -455,6 +464,10 @@ def mnist_classifier(*, cache: str | os.PathLike | None = None, steps: int = 400
     """
     from ..data import mnist
 
+    if isinstance(cache, str) and cache in ("", "auto"):
+        cache = None if cache == "" else _auto_cache(steps, seed)
+    if cache is not None:
+        Path(cache).parent.mkdir(parents=True, exist_ok=True)
     d = mnist()
     fingerprint = ckpt_io.fingerprint(d.x_train)  # as train_digit_classifier records it
     if cache is not None and Path(cache).exists():

@@ -31,6 +31,7 @@ _MODULES = [
     "diffusion_likelihood",
     "diffusion_toy",
     "diffusion_digits",
+    "diffusion_mnist",
     "smooth_max",
     "smooth_f1",
     "noise_vs_penalty",

@@ -36,6 +36,7 @@ _MODULES = [
     "smooth_f1",
     "noise_vs_penalty",
     "vat_digits",
+    "vat_mnist",
     "forms_stokes",
     "feynman_catalogue",
     "ganqp_toy",

@@ -25,27 +25,21 @@ direction is the top eigenvector of the Fisher matrix (the ξ pitfall) with pert
 from __future__ import annotations
 
 import copy
-import dataclasses
 import math
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from matplotlib.figure import Figure
 from scipy import stats
 
-from .. import checkpoint
 from ..data import digits
 from ..regularize import (
-    adversarial_loss,
-    consistency_loss,
-    gradient_penalty,
     vat_direction,
     vat_loss,
     xi_step,
 )
+from . import _vat_common as vc
 from ._base import Claim, Experiment, Reference, Result, Table, config_device, torch_threads
 
 _DIAG_POWERS = (1, 10, 50)
@@ -90,156 +84,31 @@ class Config:
 
 def _mlp(cfg: Config, gen: torch.Generator) -> torch.nn.Module:
     """64-h-h-10 ReLU MLP, initialised from ``gen`` (PyTorch's default uniform bounds)."""
-    h = cfg.hidden
-    model = torch.nn.Sequential(torch.nn.Linear(64, h), torch.nn.ReLU(), torch.nn.Linear(h, h),
-                                torch.nn.ReLU(), torch.nn.Linear(h, 10))
-    with torch.no_grad():
-        for layer in model:
-            if isinstance(layer, torch.nn.Linear):
-                bound = 1.0 / math.sqrt(layer.in_features)
-                layer.weight.copy_((2 * torch.rand(layer.weight.shape, generator=gen) - 1) * bound)
-                layer.bias.copy_((2 * torch.rand(layer.bias.shape, generator=gen) - 1) * bound)
-    return model
-
-
-def _split(y: torch.Tensor, per_class: int, gen: torch.Generator) -> torch.Tensor:
-    """Indices of ``per_class`` random examples of each class (class-major order)."""
-    out = []
-    for c in range(10):
-        idx = torch.nonzero(y == c)[:, 0]
-        out.append(idx[torch.randperm(len(idx), generator=gen)[:per_class]])
-    return torch.cat(out)
-
-
-def _fisher_trace_fn(model: torch.nn.Module):
-    """``x ↦ √p ⊙ log p`` (weights detached): its squared Jacobian norm is ``tr F(x)``."""
-    def fn(z: torch.Tensor) -> torch.Tensor:
-        lp = torch.log_softmax(model(z), dim=1)  # (N, 10)
-        return lp * lp.detach().exp().sqrt()
-    return fn
+    return vc.mlp((64, cfg.hidden, cfg.hidden, 10), gen)
 
 
 def _train(method: str, hp: float, xl: torch.Tensor, yl: torch.Tensor, xu: torch.Tensor,
            cfg: Config, run_seed: int, curve_x: torch.Tensor | None = None,
            curve_y: torch.Tensor | None = None) -> tuple[torch.nn.Module, list[float]]:
-    """Train one model on ``cfg.device``; returns it and the error on ``(curve_x, curve_y)``
-    every ``curve_every`` iterations. Same ``run_seed`` ⇒ same init and unlabelled batches."""
-    dev = config_device(cfg)
-    xl, yl, xu = xl.to(dev), yl.to(dev), xu.to(dev)
-    if curve_x is not None:
-        curve_x, curve_y = curve_x.to(dev), curve_y.to(dev)
-    init_gen = torch.Generator().manual_seed(run_seed)  # weights drawn on the CPU, then moved
-    batch_gen = torch.Generator(device=dev).manual_seed(run_seed + 1)
-    noise_gen = torch.Generator(device=dev).manual_seed(run_seed + 2)
-    model = _mlp(cfg, init_gen).to(dev)
-    opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
-    decay_from = cfg.iterations // 2
-    curve: list[float] = []
-
-    def ce(z: torch.Tensor) -> torch.Tensor:
-        return F.cross_entropy(model(z), yl)
-
-    for it in range(cfg.iterations):
-        if it >= decay_from:  # linear decay to 0 over the second half (as Miyato et al.)
-            for group in opt.param_groups:
-                group["lr"] = cfg.lr * (cfg.iterations - it) / (cfg.iterations - decay_from)
-        ub = xu[torch.randint(0, len(xu), (cfg.unlabelled_batch,), generator=batch_gen,
-                              device=dev)]
-        xa = torch.cat([xl, ub])  # (L + B, 64): labelled ∪ unlabelled batch
-        loss = ce(xl)
-        if method == "noise":
-            loss = loss + cfg.alpha * consistency_loss(model, xa, sigma=hp, generator=noise_gen)
-        elif method == "gradient-penalty":
-            loss = loss + cfg.alpha * hp**2 / 2 * gradient_penalty(
-                _fisher_trace_fn(model), xa, n_projections=1, generator=noise_gen)
-        elif method == "fgm":
-            loss = loss + adversarial_loss(ce, xl, eps=hp)
-        elif method in ("vat", "vat+entmin"):
-            loss = loss + cfg.alpha * vat_loss(model, xa, xi=cfg.xi, eps=hp,
-                                               n_power=cfg.n_power, generator=noise_gen)
-            if method == "vat+entmin":
-                lp = torch.log_softmax(model(xa), dim=1)
-                loss = loss - (lp.exp() * lp).sum(1).mean()
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-        if curve_x is not None and ((it + 1) % cfg.curve_every == 0 or it + 1 == cfg.iterations):
-            curve.append(_error(model, curve_x, curve_y))
-    return model, curve
+    """Train one model on ``cfg.device`` (:func:`kexue.experiments._vat_common.train`); returns
+    it and the error on ``(curve_x, curve_y)`` every ``curve_every`` iterations. Same
+    ``run_seed`` ⇒ same init and unlabelled batches."""
+    return vc.train(method, hp, xl, yl, xu, cfg, run_seed, lambda gen: _mlp(cfg, gen), curve_x,
+                    curve_y)
 
 
-@torch.no_grad()
-def _error(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor) -> float:
-    dev = next(model.parameters()).device
-    return (model(x.to(dev)).argmax(1) != y.to(dev)).double().mean().item()
-
-
-@torch.no_grad()
-def _nll(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor) -> float:
-    dev = next(model.parameters()).device
-    return F.cross_entropy(model(x.to(dev)), y.to(dev)).item()
-
-
-class _Store:
+def _store(cfg: Config) -> vc.RunStore:
     """Finished runs on disk (``checkpoint_dir``), so an interrupted full run resumes."""
-
-    def __init__(self, cfg: Config):
-        self.dir = Path(cfg.checkpoint_dir) if cfg.checkpoint_dir else None
-        fields = dataclasses.asdict(cfg)
-        for k in ("checkpoint_dir", "n_seeds", "select_every_seed", "goal_ratio", "n_diagnostic"):
-            fields.pop(k)
-        # runs depend on the kind of device (CPU and CUDA streams differ), not on its name
-        fields["device"] = config_device(cfg).type
-        self.signature = repr(sorted(fields.items()))
-
-    def _path(self, key: str) -> Path:
-        assert self.dir is not None
-        return self.dir / f"vat-digits-{key}.safetensors"
-
-    def get(self, key: str) -> dict | None:
-        if self.dir is None or not self._path(key).is_file():
-            return None
-        tensors, meta = checkpoint.load(self._path(key))
-        if meta.get("signature") != self.signature:
-            return None
-        meta["curve"] = tensors["curve"].tolist()
-        return meta
-
-    def put(self, key: str, record: dict) -> None:
-        if self.dir is None:
-            return
-        meta = {k: v for k, v in record.items() if k != "curve"}
-        meta["signature"] = self.signature
-        checkpoint.save(self._path(key), {"curve": torch.tensor(record["curve"],
-                                                                dtype=torch.float64)}, meta)
+    return vc.RunStore(cfg, "vat-digits", ignore=("n_seeds", "select_every_seed", "goal_ratio",
+                                                  "n_diagnostic"))
 
 
 def _select(cfg: Config, xl: torch.Tensor, yl: torch.Tensor, xu: torch.Tensor, run_seed: int,
-            gen: torch.Generator, store: _Store, tag: str) -> tuple[dict, list]:
-    """Choose σ/ε per method on a validation split of the labelled pool."""
-    val_local = _split(yl, cfg.val_per_class, gen)
-    is_val = torch.zeros(len(yl), dtype=torch.bool, device=yl.device)
-    is_val[val_local] = True
-    x_tr, y_tr, x_va, y_va = xl[~is_val], yl[~is_val], xl[is_val], yl[is_val]
-    chosen, rows = {}, []
-    for method, grid_name in _GRID_OF.items():
-        best = None
-        for hp in getattr(cfg, grid_name):
-            key = f"{tag}-select-{method}-{hp:g}"
-            rec = store.get(key)
-            if rec is None:
-                model, _ = _train(method, hp, x_tr, y_tr, xu, cfg, run_seed)
-                rec = {"val_err": _error(model, x_va, y_va), "val_nll": _nll(model, x_va, y_va),
-                       "curve": []}
-                store.put(key, rec)
-            rows.append([tag, method, hp, 100 * rec["val_err"], rec["val_nll"]])
-            # lowest validation error; ties (frequent with 30 labels) go to the stronger
-            # regulariser. (Breaking ties by validation NLL would always favour the weakest:
-            # smoothing makes confident correct predictions less confident.)
-            score = (rec["val_err"], -hp)
-            if best is None or score < best[0]:
-                best = (score, hp)
-        chosen[method] = best[1]
+            gen: torch.Generator, store: vc.RunStore, tag: str) -> tuple[dict, list]:
+    """Choose σ/ε per method on a validation split of the labelled pool
+    (:func:`kexue.experiments._vat_common.select`); VAT+EntMin reuses VAT's ε."""
+    grids = {method: getattr(cfg, grid_name) for method, grid_name in _GRID_OF.items()}
+    chosen, rows = vc.select(cfg, grids, xl, yl, xu, run_seed, gen, store, tag, _train)
     chosen["vat+entmin"] = chosen["vat"]
     chosen["supervised"] = 0.0
     return chosen, rows
@@ -328,7 +197,7 @@ def run(config: Config) -> Result:
 def _run(config: Config) -> Result:
     cfg = config
     data = digits()  # float32, [-1, 1]
-    store = _Store(cfg)
+    store = _store(cfg)
     seeds = [cfg.seed + i for i in range(cfg.n_seeds)]
     test_err = {m: [] for m in METHODS}
     curves = {m: [] for m in METHODS}
@@ -336,7 +205,7 @@ def _run(config: Config) -> Result:
     diag = None
     for i, s in enumerate(seeds):
         gen = torch.Generator().manual_seed(10_007 * s + 1)
-        lab = _split(data.y_train, cfg.labels_per_class, gen)
+        lab = vc.class_split(data.y_train, cfg.labels_per_class, gen)
         unl = torch.ones(len(data.y_train), dtype=torch.bool)
         unl[lab] = False
         xl, yl, xu = data.x_train[lab], data.y_train[lab], data.x_train[unl]

@@ -149,7 +149,7 @@ def test_custom_title_and_empty_results(tmp_path):
     assert "<title>My &lt;run&gt;</title>" in html
     data = json.loads((index.parent / "results.json").read_text(encoding="utf-8"))
     assert data["summary"] == {"n": 0, "passed": 0, "failed": 0, "errors": 0,
-                               "claims": 0, "claims_passed": 0}
+                               "claims": 0, "claims_passed": 0, "claims_unchecked": 0}
     assert data["meta"] == {} and data["experiments"] == []
 
 
@@ -202,3 +202,24 @@ def test_device_and_processes_are_recorded(tmp_path):
     assert "<span>processes</span>" not in facts("solo")
     assert "<span>device</span> cuda:0 (NVIDIA H100 80GB HBM3)" in facts("pair")
     assert "<span>processes</span> 4" in facts("pair")
+
+
+def test_a_claim_not_checked_is_shown_so_and_does_not_count(tmp_path):
+    """Claim(checked=False): the run passes on its checked claims, the page shows "not checked"
+    and the scoreboard counts only checked claims."""
+    import json
+
+    from kexue.experiments import Claim, Result
+    from kexue.report import write_report
+
+    r = Result(claims=[Claim("a", 1, 1, "exact", True),
+                       Claim("b", 1, 2, "exact", False, checked=False)], name="x", title="x")
+    assert r.passed
+    assert not Result(claims=[Claim("b", 1, 2, "exact", False)]).passed
+    index = write_report([r], tmp_path)
+    html = index.read_text()
+    assert "not checked" in html and "badge-unchecked" in html
+    data = json.loads((tmp_path / "results.json").read_text())
+    assert data["summary"]["claims"] == 1 and data["summary"]["claims_passed"] == 1
+    assert data["summary"]["claims_unchecked"] == 1 and data["summary"]["passed"] == 1
+    assert [c["checked"] for c in data["experiments"][0]["claims"]] == [True, False]

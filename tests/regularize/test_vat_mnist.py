@@ -190,9 +190,10 @@ def test_quick_preset_shows_the_claims():
     res = run_experiment(spec, resolve_config(spec, quick=True), quick=True)
     assert res.status == "ok", res.error
     # the quick preset checks the two paired claims; the notes name the two it leaves out
-    assert len(res.claims) == 2 and "paired margin" in res.claims[0].statement
-    assert "FGM" in res.claims[1].statement
-    assert all(c.passed for c in res.claims), [c.to_dict() for c in res.claims]
+    assert len(res.claims) == 4 and "paired margin" in res.claims[0].statement
+    assert "FGM" in res.claims[2].statement
+    assert [c.checked for c in res.claims] == [True, False, True, False]
+    assert res.passed, [c.to_dict() for c in res.claims]
     assert "does not check" in res.notes and "noise consistency within 1 pp" in res.notes
 
 

@@ -57,6 +57,9 @@ class Claim:
         obtained: the measured value.
         tolerance: how close counts as agreement, in words (``"<= bound"``, ``"4 SE"``, ``"±0.1"``).
         passed: whether ``obtained`` satisfies the claim within ``tolerance``.
+        checked: ``False`` for a claim this run does not check (e.g. a quick preset too short to
+            decide it): the report shows it as "not checked" with its obtained value, and it
+            does not count for or against the run. Say why in the result's notes.
     """
 
     statement: str
@@ -64,9 +67,11 @@ class Claim:
     obtained: Any
     tolerance: str
     passed: bool
+    checked: bool = True
 
     def __post_init__(self) -> None:
         self.passed = bool(self.passed)
+        self.checked = bool(self.checked)
         self.expected = _plain(self.expected)
         self.obtained = _plain(self.obtained)
 
@@ -79,6 +84,7 @@ class Claim:
             "obtained_text": _fmt(self.obtained),
             "tolerance": self.tolerance,
             "passed": bool(self.passed),
+            "checked": bool(self.checked),
         }
 
 
@@ -146,8 +152,8 @@ class Result:
 
     @property
     def passed(self) -> bool:
-        """True when the run succeeded and every claim holds."""
-        return self.status == "ok" and all(c.passed for c in self.claims)
+        """True when the run succeeded and every checked claim holds."""
+        return self.status == "ok" and all(c.passed for c in self.claims if c.checked)
 
     def to_dict(self, figure_files: Mapping[str, str] | None = None) -> dict[str, Any]:
         return {

@@ -50,7 +50,8 @@ def write_report(
       110 dpi with ``bbox_inches="tight"``. A figure that cannot be saved is reported on the page
       (and left out of ``results.json``) rather than losing the whole report.
     * ``results.json`` — ``{"kexue_version", "generated", "meta", "summary", "experiments"}``,
-      where ``summary`` is ``{"n", "passed", "failed", "errors", "claims", "claims_passed"}``
+      where ``summary`` is ``{"n", "passed", "failed", "errors", "claims", "claims_passed",
+      "claims_unchecked"}`` (``claims`` counts the checked claims)
       (``failed = n - passed`` counts runs that raised *and* runs with a missed claim; ``errors``
       only the former) and ``experiments`` is ``[result.to_dict(figure_files), ...]``.
     * ``index.html`` — header, one summary row per experiment (``tr.summary-row`` with
@@ -172,7 +173,9 @@ def _png_size(data: bytes) -> tuple[int | None, int | None]:
 def _experiment_view(d: dict, r: Any, slug: str, images: list, figure_errors: list) -> dict:
     """The template's view of one result: its ``to_dict`` plus display-ready fields."""
     claims = d["claims"]
-    n_ok = sum(c["passed"] for c in claims)
+    for c in claims:
+        c.setdefault("checked", True)
+    n_ok = sum(c["passed"] and c["checked"] for c in claims)
     if d["status"] == "failed":
         status, label = "failed", "failed"
     elif r.passed:
@@ -186,6 +189,7 @@ def _experiment_view(d: dict, r: Any, slug: str, images: list, figure_errors: li
         "state": status,
         "state_label": label,
         "claims_ok": n_ok,
+        "claims_checked": sum(c["checked"] for c in claims),
         "runtime_text": _duration(d["runtime_s"]),
         "images": images,
         "figure_errors": figure_errors,
@@ -237,8 +241,9 @@ def _summary(views: list[dict]) -> dict[str, int]:
         "passed": passed,
         "failed": n - passed,
         "errors": sum(v["state"] == "failed" for v in views),
-        "claims": sum(len(v["claims"]) for v in views),
+        "claims": sum(v["claims_checked"] for v in views),
         "claims_passed": sum(v["claims_ok"] for v in views),
+        "claims_unchecked": sum(len(v["claims"]) - v["claims_checked"] for v in views),
     }
 
 

@@ -33,7 +33,6 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 from matplotlib.figure import Figure
-from scipy import stats
 
 from ..data import mnist
 from . import _vat_common as vc
@@ -150,21 +149,7 @@ def _run(config: Config) -> Result:
             test_err[method].append(rec["test_err"])
             curves[method].append(rec["curve"])
 
-    err = {m: 100 * np.array(v) for m, v in test_err.items()}  # percent, (n_seeds,)
-    mean = {m: float(v.mean()) for m, v in err.items()}
-    std = {m: float(v.std(ddof=1)) if len(v) > 1 else 0.0 for m, v in err.items()}
-
-    def paired_p(a: str, b: str) -> float:
-        if len(seeds) < 2 or np.allclose(err[a], err[b]):
-            return 1.0
-        return float(stats.ttest_rel(err[a], err[b]).pvalue)
-
-    rows = []
-    for m in METHODS:
-        rel = mean[m] / mean["supervised"] if mean["supervised"] > 0 else float("nan")
-        rows.append([m, f"{mean[m]:.2f} ± {std[m]:.2f}", f"{rel:.2f}",
-                     "—" if m == "supervised" else f"{paired_p(m, 'supervised'):.3g}",
-                     " ".join(f"{e:.1f}" for e in err[m])])
+    err, mean, std, rows = vc.error_summary(test_err, METHODS)
     rows.append(["VAT, Miyato et al. (60k unlabelled, 784-1200-1200-10 + BN)",
                  f"{MIYATO_ERROR:.2f}", "—", "—", "anchor, not expected here"])
     results = Table("MNIST test error (%) over seeds, σ/ε chosen on held-out labels",

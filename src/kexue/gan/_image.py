@@ -22,7 +22,6 @@ from torch import Tensor
 
 from .. import checkpoint as ckpt_io
 from ..devices import resolve_device
-from ..training import Engine
 from ._conv import (
     ConvCritic,
     ConvEncoder,
@@ -32,7 +31,7 @@ from ._conv import (
     init_conv_,
 )
 from ._losses import DISTANCES
-from ._train import MODELS, GANTrainResult, _GANTask
+from ._train import MODELS, GANTrainResult, _GANTask, run_gan_task
 
 __all__ = ["train_image_gan", "IMAGE_TRAIN_FORMAT"]
 
@@ -133,24 +132,8 @@ def train_image_gan(model: str, data: Tensor, *, steps: int = 1000, batch_size: 
                     dtype=dtype, lr=lr, betas=tuple(betas), critic_steps=critic_steps,
                     lam=lam, distance=distance, penalty=penalty, beta1=beta1, beta2=beta2,
                     stop_gradient=stop_gradient)
-    path = Path(checkpoint) if checkpoint is not None else None
-
-    def result(step: int, stopped: bool = False) -> GANTrainResult:
-        hist = {k: torch.tensor(v, dtype=torch.float64) for k, v in engine.history.items()}
-        return GANTrainResult(generator=g_net, critic=c_net, encoder=e_net, history=hist,
-                              step=step, start_step=engine.start_step, stopped=stopped,
-                              seconds=time.perf_counter() - t0, checkpoint=path, config=config)
-
-    engine = Engine(
-        task, fmt=IMAGE_TRAIN_FORMAT, config=config, checkpoint=path, ckpt_every=ckpt_every,
-        meta={"nets": {"generator": g_net.spec, "critic": c_net.spec,
-                       "encoder": e_net.spec if e_net is not None else None}},
-        progress=progress, description=f"{model} on images {shape}",
-        fields="D {critic} G {generator}",
-        hint=f"Lower lr (now {lr}) or check the data for NaN/inf.",
-        callback=(None if callback is None else lambda step: callback(step, result(step))),
-        callback_every=callback_every)
-    engine.resume(resume)
-    task.distribute(engine)
-    engine.run(steps)
-    return result(engine.step, engine.stopped)
+    return run_gan_task(
+        task, (g_net, c_net, e_net), fmt=IMAGE_TRAIN_FORMAT, config=config,
+        checkpoint=checkpoint, ckpt_every=ckpt_every, resume=resume, steps=steps, t0=t0,
+        progress=progress, description=f"{model} on images {shape}", lr=lr,
+        callback=callback, callback_every=callback_every)

@@ -243,6 +243,23 @@ def train_gan(model: str = "gan-qp", data: str | Tensor = "grid25", *, steps: in
                     z_dim=z_dim, dtype=dtype, lr=lr, betas=tuple(betas),
                     critic_steps=critic_steps, lam=lam, distance=distance, penalty=penalty,
                     beta1=beta1, beta2=beta2, stop_gradient=stop_gradient)
+    return run_gan_task(
+        task, (g_net, c_net, e_net), fmt=TRAIN_FORMAT, config=config, checkpoint=checkpoint,
+        ckpt_every=ckpt_every, resume=resume, steps=steps, t0=t0, meta=meta,
+        progress=progress, description=description or f"{model} on {name or 'data'}",
+        log=log, check_every=check_every, lr=lr, callback=callback,
+        callback_every=callback_every)
+
+
+def run_gan_task(task: _GANTask, nets: tuple, *, fmt: str, config: dict, checkpoint, ckpt_every,
+                 resume, steps: int, t0: float, meta=None, progress=True, description: str,
+                 log=None, check_every=None, lr: float, callback=None,
+                 callback_every: int = 1) -> GANTrainResult:
+    """Run a :class:`_GANTask` for ``steps`` generator steps on the training engine (resume,
+    checkpoints, DDP, callback) and return its :class:`GANTrainResult`; shared by
+    :func:`train_gan` and :func:`kexue.gan.train_image_gan`. ``nets``: ``(generator, critic,
+    encoder or None)``."""
+    g_net, c_net, e_net = nets
     path = Path(checkpoint) if checkpoint is not None else None
 
     def result(step: int, stopped: bool = False) -> GANTrainResult:
@@ -255,11 +272,11 @@ def train_gan(model: str = "gan-qp", data: str | Tensor = "grid25", *, steps: in
             seconds=time.perf_counter() - t0, checkpoint=path, config=config)
 
     engine = Engine(
-        task, fmt=TRAIN_FORMAT, config=config, checkpoint=path, ckpt_every=ckpt_every,
+        task, fmt=fmt, config=config, checkpoint=path, ckpt_every=ckpt_every,
         meta={**dict(meta or {}), "nets": {
             "generator": g_net.spec, "critic": c_net.spec,
             "encoder": e_net.spec if e_net is not None else None}},
-        progress=progress, description=description or f"{model} on {name or 'data'}",
+        progress=progress, description=description,
         fields="D {critic} G {generator}", log=log, check_every=check_every,
         hint=f"Lower lr (now {lr}) or check the data for NaN/inf.",
         callback=(None if callback is None else lambda step: callback(step, result(step))),

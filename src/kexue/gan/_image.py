@@ -31,7 +31,7 @@ from ._conv import (
     init_conv_,
 )
 from ._losses import DISTANCES
-from ._train import MODELS, GANTrainResult, _GANTask, run_gan_task
+from ._train import MODELS, GANTrainResult, _check_batch_per_rank, _GANTask, run_gan_task
 
 __all__ = ["train_image_gan", "IMAGE_TRAIN_FORMAT"]
 
@@ -101,6 +101,7 @@ def train_image_gan(model: str, data: Tensor, *, steps: int = 1000, batch_size: 
         raise ValueError(f"betas must be two numbers in [0, 1); got {betas!r}")
     if distance not in DISTANCES:
         raise ValueError(f"unknown distance {distance!r}; valid: {', '.join(DISTANCES)}")
+    _check_batch_per_rank(batch_size)  # the DDP rule of train_gan
     t0 = time.perf_counter()
     dev = resolve_device(device) if device is not None else data.device
     dtype = data.dtype

@@ -222,10 +222,7 @@ def train_gan(model: str = "gan-qp", data: str | Tensor = "grid25", *, steps: in
 
     t0 = time.perf_counter()
     dev = resolve_device(device) if device is not None else x_all.device
-    world = parallel.world_size()
-    if batch_size % world:
-        raise ValueError(f"batch_size ({batch_size}) must be a multiple of the number of "
-                         f"processes ({world}) so that every rank gets an equal slice")
+    _check_batch_per_rank(batch_size)
     gen = torch.Generator(device=dev).manual_seed(seed)
     g_net, c_net, e_net = _build(model, dim, z_dim, hidden, depth, image)
     for m in (g_net, c_net, e_net):
@@ -249,6 +246,13 @@ def train_gan(model: str = "gan-qp", data: str | Tensor = "grid25", *, steps: in
         progress=progress, description=description or f"{model} on {name or 'data'}",
         log=log, check_every=check_every, lr=lr, callback=callback,
         callback_every=callback_every)
+
+
+def _check_batch_per_rank(batch_size: int) -> None:
+    world = parallel.world_size()
+    if batch_size % world:
+        raise ValueError(f"batch_size ({batch_size}) must be a multiple of the number of "
+                         f"processes ({world}) so that every rank gets an equal slice")
 
 
 def run_gan_task(task: _GANTask, nets: tuple, *, fmt: str, config: dict, checkpoint, ckpt_every,

@@ -19,6 +19,8 @@ def test_tiny_run(clf_cache):
     assert len(res.claims) == 3
     # two steps cannot reconstruct digits: the threshold claim must fail
     assert not res.claims[1].passed
+    # fewer than MIN_CHECKED_STEPS: shown, not checked, and the notes say so
+    assert not any(c.checked for c in res.claims) and "Not checked" in res.notes
     accs = [r[2] for r in res.tables[0].rows]
     assert all(0 <= a <= 1 for a in accs)
     assert set(res.figures) == {"reconstructions"}
@@ -39,3 +41,4 @@ def test_quick_preset():
     res = run_experiment(spec, resolve_config(spec, quick=True))
     assert res.status == "ok", res.error
     assert len(res.claims) == 3 and len(res.tables[0].rows) == 2
+    assert not any(c.checked for c in res.claims)

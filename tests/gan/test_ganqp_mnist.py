@@ -37,6 +37,9 @@ def test_pinned_steps_run_deterministically(clf_cache, tmp_path):
     # three generator steps learn nothing: the learning claim must not pass vacuously
     assert not a.claims[-1].passed
     assert "pinned by the config" in a.notes
+    # below MIN_CHECKED_STEPS the claims are shown but not checked (and say so)
+    assert not any(c.checked for c in a.claims) and "Not checked" in a.notes
+    assert a.passed  # nothing checked failed
 
 
 def test_bad_config(clf_cache):
@@ -67,3 +70,4 @@ def test_quick_preset():
     assert len(res.claims) == 3
     assert len(res.tables[0].rows) == 3
     assert "calibrated here" in res.notes
+    assert not any(c.checked for c in res.claims)  # the quick preset is too short to decide

@@ -40,7 +40,9 @@ _MODULES = [
     "forms_stokes",
     "feynman_catalogue",
     "ganqp_toy",
+    "ganqp_mnist",
     "bigan_qp_digits",
+    "bigan_qp_mnist",
     "onlstm_grammar",
     "onlstm_ptb",
 ]

@@ -37,6 +37,8 @@ from ._base import Claim, Experiment, Reference, Result, Table, config_device, t
 from ._mnist_gan import classifier, fd_with_se, grid, paired_margin
 
 _VARIANTS = {"BiGAN-QP": True, "no stop-gradient": False}
+#: Below this many G/E steps (the quick preset) the claims are shown but not checked.
+MIN_CHECKED_STEPS = 1000
 
 
 @dataclass
@@ -46,7 +48,8 @@ class Config:
     full preset has not been run yet).
     ``steps``: G/E steps (2 critic steps each); ``batch_size``; ``dim``: base width of the conv
     nets; ``z_dim``: latent size; ``pair_hidden``: width of the pair critic's MLP; ``norm``:
-    normalisation of the critic and encoder (``none``/``layer``/``batch``); ``generator_norm``:
+    normalisation of the critic and encoder (``none``/``layer``/``batch``; ``batch``: without it
+    the encoder learned to ignore its input in exploratory runs); ``generator_norm``:
     the generator's (``batch`` in the reference code); ``lr``; ``lam``:
     GAN-QP's λ; ``beta1``/``beta2``: latent / image reconstruction weights; ``threshold``: the
     stated class-accuracy threshold of the reconstructions; ``n_seeds``: paired training seeds
@@ -60,7 +63,7 @@ class Config:
     dim: int = 16
     z_dim: int = 64
     pair_hidden: int = 256
-    norm: str = "none"
+    norm: str = "batch"
     generator_norm: str = "batch"
     lr: float = 2e-4
     lam: float = 10.0
@@ -136,17 +139,18 @@ def run(config: Config) -> Result:
 
     n_test = int(y_test.shape[0])
     main = "BiGAN-QP"
+    checked = config.steps >= MIN_CHECKED_STEPS
     accs = [out[(main, s)]["acc"] for s in seeds]
     se_chance = math.sqrt(0.1 * 0.9 / n_test)
     claims = [
         Claim("held-out reconstructions G(E(x)) keep the class: classifier accuracy against the "
               f"true labels beats chance (0.1) by > 2 binomial SE ({2 * se_chance:.3f}) on every "
               "seed", f"> {0.1 + 2 * se_chance:.3f}", f"min {min(accs):.3f}",
-              "> chance + 2 SE, every seed", min(accs) > 0.1 + 2 * se_chance),
+              "> chance + 2 SE, every seed", min(accs) > 0.1 + 2 * se_chance, checked=checked),
         Claim("… and reach the stated threshold on every seed (the article shows class- and "
               "style-level, not pixel-level, reconstructions)", f"≥ {config.threshold}",
               f"min {min(accs):.3f}", f"≥ {config.threshold}, every seed",
-              min(accs) >= config.threshold),
+              min(accs) >= config.threshold, checked=checked),
     ]
     alt = "no stop-gradient"
     mean, se, how = paired_margin([out[(main, s)]["fd"] for s in seeds],
@@ -157,7 +161,8 @@ def run(config: Config) -> Result:
         "the article's stop-gradients avoid the blur of the coupled MSE terms: samples G(z) "
         "have a lower MNIST-FD with stop-gradients than without (paired mean difference "
         f"no-sg − sg over {len(seeds)} seed(s), SE {how})", "> 2 SE",
-        f"{mean:.2f} (SE {se:.2f})", "difference > 2 SE; ties fail", mean > 2 * se))
+        f"{mean:.2f} (SE {se:.2f})", "difference > 2 SE; ties fail", mean > 2 * se,
+        checked=checked))
 
     rows = [[name, s, round(m["acc"], 3), round(m["fd"], 2), round(m["fd_se"], 2),
              round(m["rec_fd"], 2), round(m["mse"], 4), round(m["tv"], 3), round(m["seconds"], 1)]
@@ -187,13 +192,13 @@ def run(config: Config) -> Result:
              "preset) the ablation's SE is the bootstrap SE over samples only, not training-"
              "seed noise. On 8×8 digits (bigan-qp-digits) the stop-gradient ablation did not "
              "reproduce.")
-    if config.steps < 1000:
-        notes += (f" Only {config.steps} G/E steps here (the quick preset): far too few for a "
-                  "conv GAN to draw digits on this CPU (in an exploratory run at dim 8, GAN-QP's "
-                  "MNIST-FD fell from ~2600 untrained to 733 after 900 steps; BiGAN-QP's "
-                  "reconstruction accuracy was still 0.14 after 600 steps), so no claim is "
-                  "expected to pass; the quick preset shows the pipeline, the full preset gives "
-                  "the numbers.")
+    if not checked:
+        notes += (f" Not checked: only {config.steps} G/E steps here (the quick preset; fewer "
+                  f"than {MIN_CHECKED_STEPS}), far too few for a conv GAN to draw digits on "
+                  "this CPU (in exploratory runs at dim 8, BiGAN-QP's reconstruction accuracy "
+                  "was 0.12 after 400 steps with batch-normalised critic and encoder, 0.10 "
+                  "without normalisation, where the encoder ignored its input), so the claims "
+                  "are shown with their numbers but not checked; the full preset checks them.")
     return Result(claims=claims, tables=[table], figures={"reconstructions": fig}, notes=notes)
 
 

@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 __all__ = ["Claim", "Table", "Reference", "Result", "Experiment", "ConfigError", "resolve_config",
-           "config_device", "host_device_text"]
+           "config_device", "host_device_text", "finding_for", "claim_verdict"]
 
 
 class ConfigError(ValueError):
@@ -60,6 +60,12 @@ class Claim:
         checked: ``False`` for a claim this run does not check (e.g. a quick preset too short to
             decide it): the report shows it as "not checked" with its obtained value, and it
             does not count for or against the run. Say why in the result's notes.
+        finding: why a claim of the article that missed here is a *finding* (it honestly does
+            not reproduce) rather than a failure of the code. Experiments do not set it: the
+            runner sets it, through :meth:`Experiment.mark_findings`, on a checked claim that
+            missed and whose statement is on the experiment's ``known_findings`` list, so a new
+            failure still fails. The report shows such a claim as "not reproduced — see notes";
+            it counts neither as holding nor against the run.
     """
 
     statement: str
@@ -68,12 +74,19 @@ class Claim:
     tolerance: str
     passed: bool
     checked: bool = True
+    finding: str = ""
 
     def __post_init__(self) -> None:
         self.passed = bool(self.passed)
         self.checked = bool(self.checked)
+        self.finding = str(self.finding or "")
         self.expected = _plain(self.expected)
         self.obtained = _plain(self.obtained)
+
+    @property
+    def verdict(self) -> str:
+        """``"pass"``, ``"fail"``, ``"not reproduced"`` (a known finding) or ``"not checked"``."""
+        return claim_verdict(passed=self.passed, checked=self.checked, finding=self.finding)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -85,7 +98,30 @@ class Claim:
             "tolerance": self.tolerance,
             "passed": bool(self.passed),
             "checked": bool(self.checked),
+            "finding": self.finding,
+            "verdict": self.verdict,
         }
+
+
+def claim_verdict(*, passed: bool, checked: bool = True, finding: str = "") -> str:
+    """A claim's verdict from its flags: ``"not checked"`` when it was not checked, else
+    ``"pass"`` when it holds, else ``"not reproduced"`` when it is a known finding (``finding``
+    non-empty), else ``"fail"``."""
+    if not checked:
+        return "not checked"
+    if passed:
+        return "pass"
+    return "not reproduced" if finding else "fail"
+
+
+def finding_for(statement: str, known_findings: Mapping[str, str]) -> str:
+    """The reason recorded in ``known_findings`` (claim-statement prefix -> why) for the claim
+    ``statement``, or ``""`` when none of the prefixes starts it. Prefixes, not whole statements,
+    because statements often end with numbers measured by the run (a p-value)."""
+    for prefix, why in known_findings.items():
+        if statement.startswith(prefix):
+            return why
+    return ""
 
 
 @dataclass
@@ -149,11 +185,17 @@ class Result:
     processes: int = 1
     status: str = "ok"  # "ok" | "failed"
     error: str = ""
+    # the experiment's known findings (statement prefix -> why), set by Experiment.mark_findings
+    known_findings: dict[str, str] = field(default_factory=dict)
 
     @property
     def passed(self) -> bool:
-        """True when the run succeeded and every checked claim holds."""
-        return self.status == "ok" and all(c.passed for c in self.claims if c.checked)
+        """True when the run succeeded and every checked claim holds or is a known finding: an
+        article's claim that honestly does not reproduce, marked (``Claim.finding``) *and* on the
+        experiment's list (``known_findings``, set by :meth:`Experiment.mark_findings`)."""
+        return self.status == "ok" and all(
+            c.passed or bool(c.finding and finding_for(c.statement, self.known_findings))
+            for c in self.claims if c.checked)
 
     def to_dict(self, figure_files: Mapping[str, str] | None = None) -> dict[str, Any]:
         return {
@@ -175,6 +217,7 @@ class Result:
             "figures": dict(figure_files or {}),
             "notes": self.notes,
             "references": [{"title": r.title, "url": r.url} for r in self.references],
+            "known_findings": dict(self.known_findings),
         }
 
 
@@ -217,6 +260,10 @@ class Experiment:
         quick_runtime_s: expected quick runtime on 2 CPU cores, in seconds.
         references: papers and articles cited in the report.
         section: the report section (one per article / subpackage), e.g. ``"kexue.smooth"``.
+        known_findings: the article's claims that honestly do not reproduce here, as claim
+            statement prefix -> why (one line pointing at the notes). The one list the report's
+            "not reproduced — see notes" verdict, ``Result.passed`` and the tests of the quick
+            presets read: a missed claim on it is a finding, any other missed claim a failure.
     """
 
     name: str
@@ -230,6 +277,7 @@ class Experiment:
     quick_runtime_s: float = 10.0
     references: Sequence[Reference] = ()
     section: str = ""
+    known_findings: Mapping[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if not dataclasses.is_dataclass(self.config):
@@ -240,6 +288,22 @@ class Experiment:
         unknown = set(self.quick) - names
         if unknown:
             raise TypeError(f"Experiment {self.name!r}: quick preset has unknown keys {unknown}")
+        if not isinstance(self.known_findings, Mapping) or not all(
+                isinstance(k, str) and k and isinstance(v, str) and v
+                for k, v in self.known_findings.items()):
+            raise TypeError(
+                f"Experiment {self.name!r}: known_findings must map non-empty claim-statement "
+                f"prefixes to non-empty reasons (str -> str); got {self.known_findings!r}")
+
+    def mark_findings(self, result: Result) -> Result:
+        """Mark ``result``'s missed, checked claims that are on ``known_findings`` as findings
+        (``Claim.finding`` = the reason) and record the list on the result; return ``result``.
+        Idempotent; a claim that holds, or one not on the list, is left as it is."""
+        result.known_findings = dict(self.known_findings)
+        for c in result.claims:
+            if c.checked and not c.passed and not c.finding:
+                c.finding = finding_for(c.statement, self.known_findings)
+        return result
 
 
 _TRUE = {"1", "true", "yes", "on"}

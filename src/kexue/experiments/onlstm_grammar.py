@@ -25,7 +25,7 @@ parameter count are trained on the same sentences for the same steps. Reported:
   length); in the full preset ablations on the arithmetic grammar (chunk size, Su's symmetric
   master input gate, three layers, twice the steps).
 
-Findings of the full preset (3 seeds × 2000 steps, numbers in the report): on the English-like
+Findings of the full preset (3 seeds × 2000 steps, 2026-11-30): on the English-like
 grammar ON-LSTM meets the goal (0.80 vs right-branching 0.48, LSTM 0.79); on the mirror and on
 arithmetic it does not, and the parameter-matched LSTM read the same way is better. The oracles
 explain arithmetic: perfect closing distances give only 0.28 there (below the goal), while the
@@ -69,24 +69,28 @@ from ._base import Claim, Experiment, Reference, Result, Table, torch_threads
 PAPER_READING = "L2·forget"
 
 
-# The last full-preset run (3 seeds × 2000 steps, 20 000 training sentences; 37 min wall), shown
-# in every report so that a one-seed quick run is read against it.
-FULL_PRESET_FINDING = (
-    "Full preset (3 seeds × 2000 steps, 2026-11-30), test sentence F1, reading chosen on "
-    "validation: english ON-LSTM 0.796 ± 0.008 vs LSTM 0.786 ± 0.013, best trivial 0.482 "
-    "(goal met); mirror ON-LSTM 0.525 ± 0.038 vs LSTM 0.548 ± 0.041, best trivial 0.486 (goal "
-    "0.686 missed); arithmetic ON-LSTM 0.349 ± 0.018 vs LSTM 0.435 ± 0.021, best trivial 0.186 "
-    "(goal 0.386 missed). Validation F1 during training was flat or falling after 200 steps on "
-    "all three grammars, and the LSTM's best reading stayed above ON-LSTM's on mirror and "
-    "arithmetic throughout. What helped on arithmetic: chunk size 16 (8 master levels, 3 seeds: "
-    "0.439, 0.460, 0.410, mean 0.436) clears the goal's 0.386 but only ties the LSTM (0.435); "
-    "chunk 4 (32 levels: 0.405, 0.423, 0.365, mean 0.398) clears it narrowly; Su's symmetric "
-    "master input gate (0.270), a third layer (0.385) and twice the steps (0.325), one seed "
-    "each, did not. The mirror read right to left is exactly the English-like grammar (same "
-    "sentence probabilities, trees reversed; tested), and reversing both trees leaves F1 "
-    "unchanged, so a right-to-left language model on the mirror is the English experiment "
-    "(0.796 vs LSTM 0.786): the mirror failure belongs to the left-to-right reading, not to "
-    "the language. A one-seed quick run varies by several points around these numbers."
+# The claims the full preset (3 seeds × 2000 steps, 2026-11-30) missed: findings of this
+# reproduction, not failures of the code (see the module docstring). The report shows them as
+# "not reproduced — see notes" when they miss; the tests of the quick presets expect that.
+KNOWN_FINDINGS = {
+    **{f"{g}: ON-LSTM F1 (reading chosen on validation": (
+        f"finding: on the {g} grammar ON-LSTM's tree F1 stays below the goal (best trivial "
+        "baseline + margin) in the full preset too; see the notes and the oracle baselines")
+       for g in ("mirror", "arithmetic")},
+    **{f"{g}: ON-LSTM F1 > plain LSTM": (
+        f"finding: on the {g} grammar the parameter-matched LSTM read the same way parses as "
+        "well or better in the full preset too; see the notes") for g in ("mirror", "arithmetic")},
+}
+
+FULL_PRESET_NOTE = (
+    "Full preset: no stored full run (benchmarks/results/full/onlstm-grammar.json); once one is "
+    "stored the report shows it as 'last full run'. Findings of the full preset (3 seeds × 2000 "
+    "steps): ON-LSTM meets the goal on the English-like grammar; on the mirror and on arithmetic "
+    "it does not, and the parameter-matched LSTM read the same way is better there (the claims "
+    "on the known-findings list). The mirror read right to left is exactly the English-like "
+    "grammar (same sentence probabilities, trees reversed; tested), so the mirror failure "
+    "belongs to the left-to-right reading, not to the language. A one-seed quick run varies by "
+    "several points."
 )
 
 
@@ -391,7 +395,7 @@ def _run(config: Config) -> Result:
               ["grammar", "model", "reading", "ρ with closing", "ρ with pending"], rho_rows),
     ]
     notes = [
-        FULL_PRESET_FINDING,
+        FULL_PRESET_NOTE,
         f"{config.n_seeds} seed(s) × {config.steps} steps per model; embedding "
         f"{config.embed_size}, ON-LSTM hidden {config.hidden_size} (chunk "
         f"{config.chunk_size}, {config.num_layers} layers), the LSTM widened to the same number "
@@ -473,6 +477,7 @@ EXPERIMENT = Experiment(
            "curve_every": 0, "ablations": False, "n_random": 3,
            "ppl_tolerance": 0.05},
     quick_runtime_s=110,
+    known_findings=KNOWN_FINDINGS,
     references=(
         Reference("Su Jianlin, ON-LSTM: expressing hierarchy with ordered neurons (kexue.fm 6621)",
                   "https://kexue.fm/archives/6621"),

@@ -39,6 +39,21 @@ from ._base import Claim, Experiment, Reference, Result, Table, config_device, t
 METHODS = ("bce@0.5", "soft-f1", "bce→soft-f1", "bce+tuned-threshold")
 DATASETS = ("breast-cancer", "digits-9")
 
+# The article's claims that do not reproduce here (statement prefix -> why): the report shows them
+# as "not reproduced — see notes" and the tests of the quick preset expect them to miss.
+KNOWN_FINDINGS = {
+    **{f"{name}: training on soft F1 (from scratch) raises test F1 over BCE": (
+        "finding: soft-F1 training does not beat BCE at threshold 0.5 here (lower mean test F1, "
+        "paired over seeds); see the notes and the paired-comparison table") for name in DATASETS},
+    **{f"{name}: BCE warm start then soft F1 raises test F1 over BCE": (
+        "finding: a BCE warm start followed by soft F1 does not beat BCE at threshold 0.5 here; "
+        "see the notes and the paired-comparison table") for name in DATASETS},
+    **{f"{name}: the article's advice — start soft F1 from cross-entropy — beats": (
+        "finding: the BCE warm start does not beat soft F1 from scratch by a paired margin here "
+        "(breast cancer: the same test F1 on every seed, a tie; digits: mixed signs); see the "
+        "paired-comparison table") for name in DATASETS},
+}
+
 
 @dataclass
 class Config:
@@ -252,10 +267,12 @@ def _run(cfg: Config) -> Result:
             "> 0, p < " + f"{cfg.alpha:g}", gain_w, f"gain > 0 and p < {cfg.alpha:g}",
             gain_w > 0 and pv[("bce→soft-f1", "bce@0.5")] < cfg.alpha))
         d_ws = float((f1["bce→soft-f1"] - f1["soft-f1"]).mean())
+        p_ws = pv[("bce→soft-f1", "soft-f1")]
         claims.append(Claim(
-            f"{name}: the article's advice — start soft F1 from cross-entropy — is at least as "
-            "good as soft F1 from scratch; obtained: mean F1(warm) − F1(scratch)", "≥ 0", d_ws,
-            "≥ 0", d_ws >= 0))
+            f"{name}: the article's advice — start soft F1 from cross-entropy — beats soft F1 "
+            f"from scratch; obtained: mean paired F1(warm) − F1(scratch) (Wilcoxon p = "
+            f"{p_ws:.3g}; a tie fails)", "> 0, p < " + f"{cfg.alpha:g}", d_ws,
+            f"gain > 0 and p < {cfg.alpha:g}", d_ws > 0 and p_ws < cfg.alpha))
         best = max(METHODS, key=lambda m: f1[m].mean())
         d_wt = float((f1["bce→soft-f1"] - f1["bce+tuned-threshold"]).mean())
         verdict = ("no significant difference" if pv[("bce→soft-f1", "bce+tuned-threshold")]
@@ -286,6 +303,14 @@ def _run(cfg: Config) -> Result:
         f"the smoothed F1 is batch dependent: mean over batches of {cfg.batch} minus the "
         "full-data value (BCE models, mean |difference| over seeds and tasks)", "≠ 0",
         float(np.mean(np.abs(gaps))), "> 1e-3", float(np.mean(np.abs(gaps))) > 1e-3))
+    missed = [c for c in claims if not c.passed]
+    if missed:
+        notes.append(
+            "Findings — claims of the article that miss here (the known ones are shown as 'not "
+            "reproduced'): " + "; ".join(
+                f"{c.statement.split('; obtained')[0]} (obtained {c.obtained:+.4f})"
+                for c in missed)
+            + "; the paired-comparison table has every seed's sign and p-value.")
     model = "logistic regression" if cfg.hidden == 0 else f"MLP with {cfg.hidden} tanh units"
     notes.insert(0, (
         f"{len(seeds)} seeds (new split per seed), {model}, full-batch Adam (lr {cfg.lr:g}, "
@@ -315,6 +340,7 @@ EXPERIMENT = Experiment(
     run=run,
     quick={"n_seeds": 8, "bce_steps": 200, "f1_steps": 200},
     quick_runtime_s=20,
+    known_findings=KNOWN_FINDINGS,
     references=(
         Reference("Su Jianlin, Function smoothing: differentiable approximations of "
                   "non-differentiable functions (kexue.fm 6620)", "https://kexue.fm/archives/6620"),

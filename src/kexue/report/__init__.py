@@ -2,7 +2,9 @@
 
 :func:`write_report` writes ``index.html`` (CSS inlined, figures embedded as ``data:`` URIs, no
 network use), ``results.json`` and every figure as a PNG file beside it. The report knows only
-``Result``; it never imports an experiment or the library.
+``Result`` (and the claim-verdict rules of :mod:`kexue.experiments._base`); it never imports an
+experiment or the library. Stored full-preset runs (``benchmarks/results/full/<name>.json``,
+:mod:`kexue.report._stored`) are shown beside each experiment as "last full run".
 """
 
 from ._html import write_report

@@ -23,6 +23,8 @@ import jinja2
 from markupsafe import Markup
 
 from .. import __version__
+from ..experiments._base import claim_verdict
+from ._stored import full_run_view, full_runs_dir, load_full_run
 
 if TYPE_CHECKING:  # the report reads Results but needs nothing else from experiments
     from ..experiments import Result
@@ -41,6 +43,7 @@ def write_report(
     *,
     title: str = DEFAULT_TITLE,
     meta: Mapping[str, Any] | None = None,
+    full_runs: str | Path | None = "auto",
 ) -> Path:
     """Write the HTML report of ``results`` into ``out_dir`` and return the path of the page.
 
@@ -51,14 +54,20 @@ def write_report(
       (and left out of ``results.json``) rather than losing the whole report.
     * ``results.json`` — ``{"kexue_version", "generated", "meta", "summary", "experiments"}``,
       where ``summary`` is ``{"n", "passed", "failed", "errors", "claims", "claims_passed",
-      "claims_unchecked"}`` (``claims`` counts the checked claims)
-      (``failed = n - passed`` counts runs that raised *and* runs with a missed claim; ``errors``
-      only the former) and ``experiments`` is ``[result.to_dict(figure_files), ...]``.
+      "claims_unchecked", "claims_not_reproduced"}`` (``claims`` counts the checked claims;
+      ``claims_not_reproduced`` the checked claims that are known findings, "not reproduced —
+      see notes": they count neither as passed nor against their run)
+      (``failed = n - passed`` counts runs that raised *and* runs with a missed claim that is not
+      a known finding; ``errors`` only the former) and ``experiments`` is
+      ``[result.to_dict(figure_files), ...]``, each with ``last_full_run`` (the stored full run's
+      date, commit, machine, runtime and claim verdicts, or ``None``).
     * ``index.html`` — header, one summary row per experiment (``tr.summary-row`` with
       ``data-experiment="<name>"``) plus one row per further claim, then one section per article
       with each experiment's facts (seed, runtime, preset, device in words, and the number of
-      processes when more than one), claims, figures, tables, notes, resolved config and
-      references.
+      processes when more than one), claims, figures, tables, notes, known findings, the last
+      stored full run (if any), resolved config and references. Each claim row has its
+      measured value in ``td.obtained`` and its verdict in ``td.verdict``: pass, fail, not
+      checked, or "not reproduced — see notes" (a known finding, ``Claim.finding``).
 
     Args:
         results: the experiment results, in report order. Articles appear in the order of their
@@ -69,6 +78,10 @@ def write_report(
             specially: ``command`` (as code), ``quick`` and ``seed``; a numeric key ending in
             ``_s`` is shown as a duration (e.g. ``total_runtime_s``). Any other key is shown as
             ``key: value``. When no ``*runtime*`` key is given the sum of the runtimes is shown.
+        full_runs: the directory of stored full runs (``<name>.json``, see
+            :mod:`kexue.report._stored`); ``"auto"``: ``$KEXUE_FULL_RUNS`` or the source
+            checkout's ``benchmarks/results/full``; ``None``: show none. An experiment without a
+            stored run shows nothing about it.
 
     Returns:
         The path of ``out_dir/index.html``.
@@ -89,14 +102,17 @@ def write_report(
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
 
+    full_dir = full_runs_dir() if isinstance(full_runs, str) and full_runs == "auto" else full_runs
     slugs = _unique_slugs(r.name or r.title or "experiment" for r in results)
     experiments = []
     views = []
     for r, slug in zip(results, slugs):
         images, figure_errors = _save_figures(r.figures, slug, out)
         d = r.to_dict({img["name"]: img["file"] for img in images})
+        full = full_run_view(load_full_run(r.name, full_dir), d.get("known_findings"))
+        d["last_full_run"] = _full_run_json(full)
         experiments.append(d)
-        views.append(_experiment_view(d, r, slug, images, figure_errors))
+        views.append(_experiment_view(d, r, slug, images, figure_errors, full))
 
     summary = _summary(views)
     generated = datetime.now(timezone.utc).astimezone()
@@ -170,16 +186,34 @@ def _png_size(data: bytes) -> tuple[int | None, int | None]:
 # view model: plain dicts the template reads
 
 
-def _experiment_view(d: dict, r: Any, slug: str, images: list, figure_errors: list) -> dict:
+def _full_run_json(full: dict | None) -> dict | None:
+    """The stored full run as recorded in ``results.json`` (no display-only fields)."""
+    if full is None:
+        return None
+    if full["error"]:
+        return {"error": full["error"]}
+    keep = ("date", "commit", "machine", "runtime", "command", "note", "file")
+    return {**{k: full[k] for k in keep},
+            "claims": [{k: c[k] for k in ("statement", "expected_text", "obtained_text",
+                                          "verdict")} for c in full["claims"]]}
+
+
+def _experiment_view(d: dict, r: Any, slug: str, images: list, figure_errors: list,
+                     full: dict | None = None) -> dict:
     """The template's view of one result: its ``to_dict`` plus display-ready fields."""
     claims = d["claims"]
     for c in claims:
         c.setdefault("checked", True)
-    n_ok = sum(c["passed"] and c["checked"] for c in claims)
+        c.setdefault("finding", "")
+        c.setdefault("verdict", claim_verdict(passed=c["passed"], checked=c["checked"],
+                                              finding=c["finding"]))
+    n_ok = sum(c["verdict"] == "pass" for c in claims)
+    n_nrep = sum(c["verdict"] == "not reproduced" for c in claims)
     if d["status"] == "failed":
         status, label = "failed", "failed"
     elif r.passed:
-        status, label = "passed", "passed"
+        status = "passed"
+        label = f"passed, {n_nrep} not reproduced" if n_nrep else "passed"
     else:
         status, label = "missed", "claim missed"
     return {
@@ -189,7 +223,11 @@ def _experiment_view(d: dict, r: Any, slug: str, images: list, figure_errors: li
         "state": status,
         "state_label": label,
         "claims_ok": n_ok,
+        "claims_not_reproduced": n_nrep,
         "claims_checked": sum(c["checked"] for c in claims),
+        "findings": [(c["statement"], c["finding"]) for c in claims
+                     if c["verdict"] == "not reproduced"],
+        "full_run": full,
         "runtime_text": _duration(d["runtime_s"]),
         "images": images,
         "figure_errors": figure_errors,
@@ -244,6 +282,7 @@ def _summary(views: list[dict]) -> dict[str, int]:
         "claims": sum(v["claims_checked"] for v in views),
         "claims_passed": sum(v["claims_ok"] for v in views),
         "claims_unchecked": sum(len(v["claims"]) - v["claims_checked"] for v in views),
+        "claims_not_reproduced": sum(v["claims_not_reproduced"] for v in views),
     }
 
 

@@ -27,6 +27,7 @@ _MODULES = [
     "thesis_strong_order",
     "thesis_first_passage",
     "thesis_stock",
+    "thesis_beyond",
     "diffusion_samplers",
     "diffusion_likelihood",
     "diffusion_toy",
@@ -103,6 +104,7 @@ def run_experiment(spec: Experiment, config: Any, *, quick: bool = False) -> Res
     result.seed = getattr(config, "seed", None)
     result.quick = quick
     result.processes = parallel.world_size()
+    spec.mark_findings(result)
     if result.device in ("", "cpu"):
         result.device = device_text(device) if device is not None else f"{requested} (unavailable)"
     return result

@@ -35,9 +35,12 @@ imaginary-time Schrödinger equation ``α φ_t = (α²/2) φ_xx + V φ``,
 from ._adaptive import AdaptiveSolution, solve_adaptive
 from ._brownian import BrownianIncrements
 from ._brownian_interval import LEVY_AREAS, BrownianInterval
+from ._dyson import DYSON_MAX_ORDER, dyson_terms
 from ._feynman_kac import FeynmanKacResult, feynman_kac
 from ._first_passage import FirstPassageResult, first_passage
+from ._lamperti import LampertiTransform, lamperti_transform
 from ._montecarlo import DEFAULT_BLOCK_SIZE, MonteCarloResult, expectation
+from ._most_probable import BridgeSample, MostProbablePath, most_probable_path, sde_bridges
 from ._path_integral import (
     OM_CONVENTIONS,
     SchrodingerPotential,
@@ -46,6 +49,7 @@ from ._path_integral import (
     schrodinger_potential,
 )
 from ._pde import BOUNDARY_CONDITIONS, fokker_planck, kolmogorov_backward
+from ._pde2d import PDE2D_ORDERS, fokker_planck_2d, path_integral_2d
 from ._sde import (
     NOISE_TYPES,
     SDE,
@@ -78,6 +82,9 @@ __all__ = [
     "feynman_kac", "FeynmanKacResult",
     "path_integral_propagator", "onsager_machlup_action", "OM_CONVENTIONS",
     "schrodinger_potential", "SchrodingerPotential",
+    "dyson_terms", "DYSON_MAX_ORDER", "most_probable_path", "MostProbablePath", "sde_bridges",
+    "BridgeSample", "lamperti_transform", "LampertiTransform", "fokker_planck_2d",
+    "path_integral_2d", "PDE2D_ORDERS",
     "closed_forms",
 ]
 

@@ -63,6 +63,8 @@ __all__ = [
     "black_scholes_call", "black_scholes_put",
     "heat_dirichlet_mode", "heat_absorbing_wall",
     "gibbs_density", "double_well_potential", "double_well_stationary_density",
+    "mehler_first_order", "cir_mean", "cir_var", "cir_distribution",
+    "linear_sde_nd_moments", "lyapunov_covariance", "gaussian_density_2d",
 ]
 
 
@@ -557,3 +559,104 @@ def double_well_potential(x):
 def double_well_stationary_density(x, alpha):
     """V16: ``∝ exp(−2U/alpha)`` for ``U = x⁴/4 − x²/2``, normalised by quadrature."""
     return gibbs_density(double_well_potential, x, alpha)
+
+
+# ------------------------------------------------------------ beyond the thesis (issue 14 items)
+def mehler_first_order(xb, xa, T, alpha):
+    """Dyson series, order 1, of the Mehler kernel in the coupling ``λ = ω²`` (``V = −λx²/2``).
+
+    ``K = K_0 + λ K^{(1)} + O(λ²)`` with ``K^{(1)} = ∂K_Mehler/∂(ω²)`` at ``ω = 0``:
+    ``K^{(1)} = −K_0(xb, xa; T)/(2 alpha) · [T(xa² + xa xb + xb²)/3 + alpha T²/6]`` (the
+    Brownian-bridge mean of ``∫X²`` is ``T(xa² + xa xb + xb²)/3 + alpha T²/6``; archive 3757
+    eq. 47).
+    """
+    _positive("alpha", alpha)
+    _positive("T", T)
+    xb, xa, T = _f64(xb, xa, T)
+    return -heat_kernel(xb, xa, T, alpha) / (2.0 * alpha) * (
+        T * (xa**2 + xa * xb + xb**2) / 3.0 + alpha * T**2 / 6.0)
+
+
+def cir_mean(x0, t, kappa, theta):
+    """CIR ``dX = κ(θ − X)dt + σ√X dW``: ``E X_t = θ + (x0 − θ)e^{−κt}``.
+
+    Cox, Ingersoll & Ross (1985).
+    """
+    x0, t = _f64(x0, t)
+    return theta + (x0 - theta) * np.exp(-kappa * t)
+
+
+def cir_var(x0, t, kappa, theta, sigma):
+    """CIR variance ``x0 σ²(e^{−κt} − e^{−2κt})/κ + θσ²(1 − e^{−κt})²/(2κ)``."""
+    x0, t = _f64(x0, t)
+    e = np.exp(-kappa * t)
+    return x0 * sigma**2 * (e - e * e) / kappa + theta * sigma**2 * (1.0 - e) ** 2 / (2.0 * kappa)
+
+
+def cir_distribution(x0, t, kappa, theta, sigma):
+    """CIR transition law (frozen ``scipy.stats``): ``2c X_t ~ χ'²(4κθ/σ², 2c x0 e^{−κt})``.
+
+    ``c = 2κ/(σ²(1 − e^{−κt}))``; returned with ``scale = 1/(2c)`` so that it is the law of
+    ``X_t`` itself (``.pdf``, ``.cdf``, ``.mean()``, ``.var()``).
+    """
+    for name, v in (("t", t), ("kappa", kappa), ("theta", theta), ("sigma", sigma), ("x0", x0)):
+        _positive(name, v)
+    c = 2.0 * kappa / (sigma**2 * (1.0 - math.exp(-kappa * t)))
+    return stats.ncx2(4.0 * kappa * theta / sigma**2, 2.0 * c * x0 * math.exp(-kappa * t),
+                      scale=1.0 / (2.0 * c))
+
+
+def linear_sde_nd_moments(A, b, Q, m0, S0, t):
+    r"""Mean and covariance at ``t`` of ``dX = (AX + b) dt + B dW``, ``X_0 ~ N(m0, S0)``.
+
+    ``m(t) = e^{At} m0 + ∫_0^t e^{As} b ds``,
+    ``Σ(t) = e^{At} S0 e^{Aᵀt} + ∫_0^t e^{As} Q e^{Aᵀs} ds``
+    (Särkkä & Solin 2019, §6.1): the moment ODEs ``ṁ = Am + b``,
+    ``Σ̇ = AΣ + ΣAᵀ + Q`` solved exactly by augmented matrix exponentials (Van Loan 1978), valid
+    for any real ``A`` (not necessarily symmetric or stable). For a stable ``A`` the covariance
+    tends to the solution of the Lyapunov equation ``A Σ∞ + Σ∞ Aᵀ + Q = 0``
+    (:func:`lyapunov_covariance`). ``Q = BBᵀ``.
+
+    Returns:
+        ``(m, S)`` of shapes ``(d,)`` and ``(d, d)``.
+    """
+    from scipy.linalg import expm
+
+    A, b, Q, m0, S0 = (np.atleast_1d(np.asarray(v, dtype=np.float64)) for v in (A, b, Q, m0, S0))
+    d = A.shape[0]
+    if A.shape != (d, d) or Q.shape != (d, d) or S0.shape != (d, d) or m0.shape != (d,) \
+            or b.shape != (d,):
+        raise ValueError(f"shapes must be A (d, d), b (d,), Q (d, d), m0 (d,), S0 (d, d); got "
+                         f"{A.shape}, {b.shape}, {Q.shape}, {m0.shape}, {S0.shape}.")
+    _positive("t", t)
+    # vec Σ solves d vecΣ/dt = (I⊗A + A⊗I) vecΣ + vec Q: one augmented exponential, no e^{−At}
+    K = np.kron(np.eye(d), A) + np.kron(A, np.eye(d))  # (d², d²), column-major vec
+    aug_c = np.zeros((d * d + 1, d * d + 1))
+    aug_c[:-1, :-1], aug_c[:-1, -1] = K, Q.reshape(-1, order="F")
+    cov = (expm(aug_c * t) @ np.append(S0.reshape(-1, order="F"), 1.0))[:-1].reshape(
+        d, d, order="F")
+    aug = np.zeros((d + 1, d + 1))
+    aug[:d, :d], aug[:d, d] = A, b
+    mean = (expm(aug * t) @ np.append(m0, 1.0))[:d]
+    return mean, 0.5 * (cov + cov.T)
+
+
+def lyapunov_covariance(A, Q):
+    """Stationary covariance of ``dX = A X dt + B dW`` (stable ``A``): ``A Σ + Σ Aᵀ + Q = 0``."""
+    from scipy.linalg import solve_continuous_lyapunov
+
+    A, Q = _f64(A, Q)
+    if np.any(np.linalg.eigvals(A).real >= 0):
+        raise ValueError(f"A must be stable (eigenvalues with negative real part); got "
+                         f"{np.linalg.eigvals(A)}.")
+    return solve_continuous_lyapunov(A, -Q)
+
+
+def gaussian_density_2d(x, y, m, S):
+    """Density of ``N(m, S)`` on the grid ``(x_i, y_j)``, shape ``(len(x), len(y))``."""
+    x, y, m, S = _f64(x, y, m, S)
+    X, Y = np.meshgrid(x, y, indexing="ij")
+    P = np.linalg.inv(S)
+    dx, dy = X - m[0], Y - m[1]
+    q = P[0, 0] * dx * dx + 2.0 * P[0, 1] * dx * dy + P[1, 1] * dy * dy
+    return np.exp(-0.5 * q) / (2.0 * math.pi * math.sqrt(np.linalg.det(S)))

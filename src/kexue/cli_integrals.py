@@ -2,8 +2,9 @@
 
 Source: Feynman's integration trick series (kexue.fm archive 1619; part 7, 2013-03-27)::
 
-    kexue integrals list                 # F1–F22 with their closed forms
+    kexue integrals list                 # F1–F24 with their closed forms and source article
     kexue integrals show F3              # derivation steps, each replayed, and the 30-digit check
+    kexue integrals show F23             # part 7: G'' = G, Euler's regularised ∫cos = 0, the kink
     kexue integrals verify --all         # every entry: digits agreed and re-derivation
     kexue integrals verify F4 gaussian --digits 40
 
@@ -50,6 +51,13 @@ def _check_digits(digits: int) -> None:
         raise fail(f"--digits must be between 1 and {_MAX_DIGITS}; got {digits}")
 
 
+def _short_part(part: str) -> str:
+    """``"part 7 (2013-03-27), per issue 14"`` → ``"part 7"``; unknown → ``"not confirmed"``."""
+    if part.startswith("part "):
+        return " ".join(part.split()[:2])
+    return "not confirmed"
+
+
 def _num(v: mpmath.mpf, digits: int) -> str:
     return mpmath.nstr(v, digits, min_fixed=-5, max_fixed=5)
 
@@ -60,10 +68,11 @@ def list_entries() -> None:
     from .integrals import CATALOGUE
 
     table = Table(title="Feynman-trick catalogue", show_lines=False)
-    for col in ("id", "name", "integral", "closed form", "conditions"):
+    for col in ("id", "name", "integral", "closed form", "conditions", "article"):
         table.add_column(col)
     for e in CATALOGUE:
-        table.add_row(e.id, e.slug, e.title, sympy.sstr(e.closed_form), e.conditions)
+        table.add_row(e.id, e.slug, e.title, sympy.sstr(e.closed_form), e.conditions,
+                      _short_part(e.part))
     console.print(table)
 
 
@@ -83,6 +92,7 @@ def show(
     at = ", ".join(f"{k} = {v}" for k, v in e.at.items())
     console.print(f"  family     G = {e.integral!r}" + (f"  at {at}" if at else ""), markup=False)
     console.print(f"  closed     {sympy.sstr(e.closed_form)}   ({e.conditions})", markup=False)
+    console.print(f"  source     {e.part}", markup=False)
     if e.notes:
         console.print(f"  note       {e.notes}", markup=False)
     console.print("derivation:", markup=False)

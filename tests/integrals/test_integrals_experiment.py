@@ -22,4 +22,4 @@ def test_feynman_catalogue_quick_run_passes():
     assert res.status == "ok", res.error
     assert res.passed, [c.statement for c in res.claims if not c.passed]
     assert EXPERIMENT.section == "kexue.integrals" and "digits" in res.figures
-    assert len(res.tables[0].rows) == 22
+    assert len(res.tables[0].rows) == len(CATALOGUE) == 24

@@ -24,6 +24,20 @@ from ._integrate import (
     integrate,
     singularities,
 )
+from ._kepler import (
+    ORIENTATIONS,
+    area_form,
+    eccentric_anomaly,
+    integrate_orbit,
+    integrate_oriented,
+    kepler_orbit,
+    linear_fit,
+    orbit_chain,
+    orientation_sign,
+    sector_chain,
+    stokes_sign,
+    swept_area_closed,
+)
 from ._stokes import (
     STOKES_CASES,
     StokesCase,
@@ -46,4 +60,8 @@ __all__ = [
     "StokesCase", "STOKES_CASES",
     # standard domains
     "disk", "ellipse", "annulus", "hemisphere", "ball", "unit_square", "unit_cube",
+    # Kepler's second law and the orientation conventions
+    "area_form", "eccentric_anomaly", "kepler_orbit", "orbit_chain", "sector_chain",
+    "swept_area_closed", "integrate_orbit", "linear_fit", "ORIENTATIONS", "orientation_sign",
+    "integrate_oriented", "stokes_sign",
 ]

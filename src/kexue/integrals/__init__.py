@@ -1,6 +1,8 @@
 """Feynman's integration trick: differentiate under the integral sign with respect to a
-parameter, solve the resulting equation in the parameter, fix the constant — with a catalogue of
-twenty-two classical integrals checked against mpmath to 30 digits.
+parameter (as often as needed), solve the resulting linear ODE of any order in the parameter, fix
+its constants from initial or boundary conditions — with Euler's regularised integrals as an
+explicit step, the caveat where differentiation under the integral sign fails, and a catalogue of
+twenty-four classical integrals checked against mpmath to 30 digits.
 
 Source: Su Jianlin, Feynman's integration trick series (费曼积分法), part 2 (kexue.fm archive
 1619, the Leibniz rule with variable limits) and part 7 "a synthesis of Euler's mathematics"
@@ -16,12 +18,38 @@ Source: Su Jianlin, Feynman's integration trick series (费曼积分法), part 2
     True
 """
 
-from ._catalogue import CATALOGUE, Catalogue, CatalogueEntry, Check, Verification, verify
-from ._derivation import Derivation, Replay, Step, StepCheck, same
+from ._catalogue import (
+    CATALOGUE,
+    UNKNOWN_PART,
+    Catalogue,
+    CatalogueEntry,
+    Check,
+    Verification,
+    random_points,
+    verify,
+)
+from ._derivation import (
+    BoundedAt,
+    Derivation,
+    DerivativeJump,
+    FixConstants,
+    LinearODE,
+    ReduceToLinearODE,
+    Regularise,
+    Replay,
+    SolveODE,
+    Step,
+    StepCheck,
+    ValueAt,
+    constants,
+    same,
+)
 from ._parametric import ParametricIntegral
 
 __all__ = [
-    "ParametricIntegral", "CATALOGUE", "verify",
+    "ParametricIntegral", "CATALOGUE", "verify", "random_points", "UNKNOWN_PART",
     "Catalogue", "CatalogueEntry", "Check", "Verification",
     "Derivation", "Step", "StepCheck", "Replay", "same",
+    "LinearODE", "ReduceToLinearODE", "SolveODE", "FixConstants", "ValueAt", "BoundedAt",
+    "Regularise", "DerivativeJump", "constants",
 ]

@@ -13,7 +13,7 @@ TINY = {
     smooth_f1: {"n_seeds": 3, "bce_steps": 20, "f1_steps": 20},
     noise_vs_penalty: {"n_train": 60, "n_test": 30, "hidden": 8, "fit_steps": 100,
                        "n_draws": 8, "sigmas": (0.4, 0.2, 0.1), "train_sigmas": (0.1,),
-                       "train_steps": 20},
+                       "train_steps": 20, "var_reps": 20},
     vat_digits: {"labels_per_class": 4, "val_per_class": 2, "hidden": 32, "iterations": 20,
                  "unlabelled_batch": 16, "eps_grid": (1.0,), "sigma_grid": (0.4,),
                  "gp_sigma_grid": (0.4,), "n_seeds": 2, "curve_every": 10, "n_diagnostic": 8},

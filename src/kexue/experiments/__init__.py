@@ -36,6 +36,7 @@ _MODULES = [
     "smooth_max",
     "smooth_f1",
     "noise_vs_penalty",
+    "noise_kinds",
     "vat_digits",
     "vat_mnist",
     "forms_stokes",

@@ -7,11 +7,17 @@
         --steps 200 --method euler --seed 0 --out paths.png
     kexue sde simulate ... --device cuda           # the paths on a GPU
     kexue sde simulate ... --nproc 4               # the paths shared by 4 processes
+    kexue sde simulate ... --adaptive --rtol 1e-3 --atol 1e-4   # adaptive steps (tree path)
+    kexue sde simulate ... --brownian tree         # fixed steps on a BrownianInterval
     kexue sde density --drift "x - x^3" --diffusion "0.8" --x0 0 --T 2 --out density.png
 
 The paths are cut into seeded blocks (:mod:`kexue.parallel`: block ``b`` draws from
-``block_generator(seed, b)``), so ``X_T`` is the same for any number of processes (on the same
-kind of device); only rank 0 prints and writes the figure.
+``block_generator(seed, b)``, or from the :class:`~kexue.stochastic.BrownianInterval` seeded with
+``block_seed(seed, b)`` with ``--brownian tree``), so ``X_T`` is the same for any number of
+processes (on the same kind of device); only rank 0 prints and writes the figure. With
+``--adaptive`` each block is one :func:`~kexue.stochastic.solve_adaptive` call (one step size
+shared by the block's paths, first step ``T / steps``) on a Brownian tree, and the accepted and
+rejected steps and the drift/diffusion calls are summed over the blocks.
 
 Expressions are parsed by SymPy with a closed vocabulary (numbers, ``x``, ``t``, ``+ - * / ^ **``
 and the functions in ``FUNCTIONS``), never by ``eval`` of user text; each is compiled with
@@ -25,7 +31,7 @@ import math
 import re
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, NamedTuple
 
 import numpy as np
 import sympy
@@ -43,7 +49,9 @@ from sympy.parsing.sympy_parser import (
 from ._cli_errors import fail
 from ._launch import DeviceOption, NprocOption, cli_device, fail_all, job, launch_if_asked
 from .parallel import block_ranges, is_main, map_blocks
-from .rng import block_generator
+from .rng import block_generator, block_seed
+from .stochastic._adaptive import solve_adaptive
+from .stochastic._brownian_interval import BrownianInterval
 from .stochastic._sde import SDE
 from .stochastic._solvers import METHODS, solve
 
@@ -129,8 +137,14 @@ def parse_coefficient(text: str, name: str) -> tuple[Callable, bool, sympy.Expr]
                 f"{_MAX_EXPONENT}; got {e}"
             )
     expr = expr.doit()
-    raw = sympy.lambdify((_T, _X), expr, modules="torch")
-    depends_on_x = _X in expr.free_symbols
+    return _torch_fn(expr), _X in expr.free_symbols, expr
+
+
+def _torch_fn(expr: sympy.Expr) -> Callable:
+    """``expr`` in ``t``, ``x`` as a torch callable ``(t, x) -> tensor`` (a constant as a 0-d
+    tensor on ``x``'s device). Numeric sub-expressions (``sqrt(2)``, ``1/sqrt(pi)``) are
+    evaluated to floats first: torch's ``sqrt``/``exp`` accept tensors only."""
+    raw = sympy.lambdify((_T, _X), expr.evalf(17), modules="torch")
 
     def fn(t: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
         t = torch.as_tensor(t, dtype=x.dtype, device=x.device)
@@ -139,13 +153,23 @@ def parse_coefficient(text: str, name: str) -> tuple[Callable, bool, sympy.Expr]
             out = torch.as_tensor(float(out), dtype=x.dtype, device=x.device)
         return out
 
-    return fn, depends_on_x, expr
+    return fn
 
 
 def _build_sde(drift: str, diffusion: str) -> tuple[SDE, str]:
+    """The SDE of ``--drift``/``--diffusion``; when ``g`` depends on ``x`` its derivative
+    ``∂g/∂x`` is taken symbolically (SymPy) and given as ``diffusion_dx``, so Milstein and the
+    Itô → Stratonovich conversion of heun/midpoint need no autograd call per step."""
     f, _, _ = parse_coefficient(drift, "--drift")
-    g, g_x, _ = parse_coefficient(diffusion, "--diffusion")
-    sde = SDE(f, g, noise="diagonal" if g_x else "additive")
+    g, g_x, g_expr = parse_coefficient(diffusion, "--diffusion")
+    gdx = None
+    if g_x:
+        raw_dx = _torch_fn(sympy.diff(g_expr, _X))
+
+        def gdx(t: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+            return torch.broadcast_to(raw_dx(t, x), x.shape)
+
+    sde = SDE(f, g, noise="diagonal" if g_x else "additive", diffusion_dx=gdx)
     return sde, f"dx = ({drift.strip()}) dt + ({diffusion.strip()}) dW"
 
 
@@ -165,30 +189,75 @@ def _block_size(paths: int) -> int:
     return max(_MIN_BLOCK, -(-paths // _MAX_BLOCKS))
 
 
+class Stepping(NamedTuple):
+    """How ``simulate`` steps: fixed steps (``adaptive`` False) on pre-drawn increments or a
+    Brownian tree, or adaptive steps with tolerances ``rtol``/``atol`` on a tree."""
+
+    adaptive: bool = False
+    rtol: float = 1e-3
+    atol: float = 1e-4
+    tree: bool = False
+
+
+_FIXED = Stepping()
+
+
+def _solve_block(sde: SDE, x: torch.Tensor, ts: list[float] | torch.Tensor, dt: float | None,
+                 method: str, seed: int, stepping: Stepping,
+                 generator: torch.Generator | None = None) -> tuple[torch.Tensor, list[int]]:
+    """One batch ``x (n, 1)``: ``(states at ts, [accepted, rejected, f calls, g calls])`` (the
+    counts are zero for fixed steps). ``dt``: the step (None: one step per interval of ``ts``;
+    the first step with ``--adaptive``). ``seed`` seeds the Brownian tree; ``generator``
+    (default: ``seed``) the pre-drawn increments."""
+    h = float(ts[1] - ts[0]) if dt is None else dt
+    if not stepping.tree:
+        return solve(sde, x, ts, method=method, dt=dt,
+                     generator=seed if generator is None else generator), [0, 0, 0, 0]
+    levy = "space-time" if METHODS.get(method) is not None and METHODS[method].levy_area \
+        else None
+    t_end = float(ts[-1])
+    bm = BrownianInterval(0.0, t_end, (x.shape[0], 1), seed=seed, dtype=x.dtype,
+                          device=x.device, levy_area=levy, tol=min(h / 64, t_end * 2.0**-20))
+    if not stepping.adaptive:
+        return solve(sde, x, ts, method=method, dt=dt, brownian=bm), [0, 0, 0, 0]
+    r = solve_adaptive(sde, x, ts, method=method, rtol=stepping.rtol, atol=stepping.atol,
+                       dt0=h, brownian=bm)
+    return r.xs, [r.n_accepted, r.n_rejected, r.n_f, r.n_g]
+
+
 def _simulate_final(sde: SDE, x0: float, T: float, paths: int, steps: int, method: str,
-                    seed: int, device: torch.device | None = None) -> np.ndarray:
+                    seed: int, device: torch.device | None = None,
+                    stepping: Stepping = _FIXED) -> tuple[np.ndarray, np.ndarray]:
     """``X_T`` for ``paths`` paths, ``(paths,)`` float64, computed in seeded blocks shared out
-    over the process group (:func:`kexue.parallel.map_blocks`; every rank gets all of them)."""
+    over the process group (:func:`kexue.parallel.map_blocks`; every rank gets all of them),
+    and the per-block counts ``(n_blocks, 4)`` (accepted, rejected steps, f and g calls; zero
+    for fixed steps)."""
     size = _block_size(paths)
     ranges = block_ranges(paths, size)
 
-    def block(b: int) -> torch.Tensor:
+    def block(b: int) -> tuple[torch.Tensor, torch.Tensor]:
         lo, hi = ranges[b]
         x = torch.full((hi - lo, 1), x0, dtype=torch.float64, device=device)
+        gen = None if stepping.tree else block_generator(seed, b, device=x.device)
         with torch.no_grad():
-            out = solve(sde, x, [0.0, T], method=method, dt=T / steps,
-                        generator=block_generator(seed, b, device=x.device))
+            out, counts = _solve_block(sde, x, [0.0, T], T / steps, method,
+                                       block_seed(seed, b), stepping, gen)
         last = out[-1, :, 0]  # (hi - lo,)
         pad = last.new_full((size - (hi - lo),), math.nan)  # equal shapes for the all-gather
-        return torch.cat([last, pad])
+        return torch.cat([last, pad]), torch.tensor(counts, dtype=torch.float64,
+                                                    device=last.device)
 
     parts = map_blocks(block, len(ranges))
-    return torch.cat(parts)[:paths].cpu().numpy()
+    xT = torch.cat([p[0] for p in parts])[:paths].cpu().numpy()
+    return xT, torch.stack([p[1] for p in parts]).cpu().numpy()
 
 
 Method = Annotated[str, typer.Option(help=f"Scheme: {', '.join(METHODS)}.")]
 Drift = Annotated[str, typer.Option(help="Drift f(t, x), e.g. '-1.3*x'.")]
 Diffusion = Annotated[str, typer.Option(help="Diffusion g(t, x) >= 0, e.g. '0.84'.")]
+
+
+BROWNIAN = ("auto", "tree", "increments")
 
 
 @app.command()
@@ -198,11 +267,23 @@ def simulate(
     x0: Annotated[float, typer.Option("--x0", help="Initial value.")] = 0.0,
     T: Annotated[float, typer.Option("--T", help="Horizon.")] = 1.0,
     paths: Annotated[int, typer.Option(help="Number of Monte Carlo paths.")] = 10000,
-    steps: Annotated[int, typer.Option(help="Steps on [0, T].")] = 200,
+    steps: Annotated[int, typer.Option(
+        help="Steps on [0, T] (with --adaptive: the first step is T/steps).")] = 200,
     method: Method = "euler",
     seed: Annotated[int, typer.Option(help="Seed of the torch.Generator.")] = 0,
     show: Annotated[int, typer.Option(help="Sample paths drawn in the figure.")] = 50,
     out: Annotated[Path, typer.Option(help="Figure file (PNG/PDF/SVG).")] = Path("paths.png"),
+    adaptive: Annotated[bool, typer.Option(
+        "--adaptive", help="Adaptive steps (embedded error estimate where the method has one, "
+        "else step doubling; PI controller) on a Brownian tree. Default: fixed steps.")] = False,
+    rtol: Annotated[float | None, typer.Option(
+        help="Relative tolerance of --adaptive (> 0). Default 1e-3.")] = None,
+    atol: Annotated[float | None, typer.Option(
+        help="Absolute tolerance of --adaptive (>= 0). Default 1e-4.")] = None,
+    brownian: Annotated[str, typer.Option(
+        help="Brownian path: 'tree' (a BrownianInterval queried at the step times), "
+        "'increments' (increments drawn on the step grid) or 'auto' (default: tree with "
+        "--adaptive, increments otherwise).")] = "auto",
     device: DeviceOption = "auto",
     nproc: NprocOption = 1,
 ) -> None:
@@ -216,6 +297,7 @@ def simulate(
                 raise ValueError(f"{key} must be >= 1; got {v}")
         if seed < 0:
             raise ValueError(f"--seed must be >= 0; got {seed}")
+        stepping = _stepping(adaptive, rtol, atol, brownian)
         sde, text = _build_sde(drift, diffusion)
         # probe the scheme and coefficients on two paths before launching any process
         _check_sde(sde, x0, T, method, dev)
@@ -229,14 +311,39 @@ def simulate(
     launch_if_asked(nproc)
     with job(dev):
         try:
-            xT = _simulate_final(sde, x0, T, paths, steps, method, seed, dev)
-        except (ValueError, TypeError) as exc:  # e.g. more processes than blocks
+            xT, counts = _simulate_final(sde, x0, T, paths, steps, method, seed, dev, stepping)
+        except (ValueError, TypeError, RuntimeError) as exc:  # e.g. max_steps reached
             raise fail_all(str(exc)) from None
         if not np.all(np.isfinite(xT)):
             raise fail_all(f"{int((~np.isfinite(xT)).sum())} of {paths} paths blew up "
                            "(inf/nan); use more --steps or check the coefficients")
         if is_main():
-            _simulate_report(sde, text, xT, x0, T, paths, steps, method, seed, show, out, dev)
+            _simulate_report(sde, text, xT, x0, T, paths, steps, method, seed, show, out, dev,
+                             stepping, counts)
+
+
+def _stepping(adaptive: bool, rtol: float | None, atol: float | None,
+              brownian: str) -> Stepping:
+    """Check ``--adaptive --rtol --atol --brownian`` together; the :class:`Stepping`."""
+    if brownian not in BROWNIAN:
+        raise ValueError(f"--brownian must be one of {', '.join(BROWNIAN)}; got {brownian!r}")
+    if not adaptive:
+        for key, v in (("--rtol", rtol), ("--atol", atol)):
+            if v is not None:
+                raise ValueError(f"{key} sets the tolerance of adaptive steps; add --adaptive "
+                                 f"(or drop {key} for fixed steps)")
+        return Stepping(tree=brownian == "tree")
+    if brownian == "increments":
+        raise ValueError("--adaptive re-queries the Brownian path at the times of rejected "
+                         "and shortened steps, which pre-drawn increments cannot answer; use "
+                         "--brownian tree (or auto)")
+    rtol = 1e-3 if rtol is None else rtol
+    atol = 1e-4 if atol is None else atol
+    if not math.isfinite(rtol) or rtol <= 0:
+        raise ValueError(f"--rtol must be a finite number > 0; got {rtol}. Typical: 1e-3")
+    if not math.isfinite(atol) or atol < 0:
+        raise ValueError(f"--atol must be a finite number >= 0; got {atol}. Typical: 1e-4")
+    return Stepping(adaptive=True, rtol=rtol, atol=atol, tree=True)
 
 
 def _check_sde(sde: SDE, x0: float, T: float, method: str, device: torch.device) -> None:
@@ -249,19 +356,25 @@ def _check_sde(sde: SDE, x0: float, T: float, method: str, device: torch.device)
 
 def _simulate_report(sde: SDE, text: str, xT: np.ndarray, x0: float, T: float, paths: int,
                      steps: int, method: str, seed: int, show: int, out: Path,
-                     device: torch.device) -> None:
+                     device: torch.device, stepping: Stepping = _FIXED,
+                     counts: np.ndarray | None = None) -> None:
     """Rank 0: the sample paths, the figure and the printed summary of ``simulate``."""
     k = min(show, paths)
     ts = torch.linspace(0.0, T, steps + 1, dtype=torch.float64)
     try:
         with torch.no_grad():
-            shown = solve(sde, torch.full((k, 1), x0, dtype=torch.float64, device=device),
-                          ts, method=method,
-                          generator=seed + 1)[:, :, 0].cpu().numpy()  # (steps + 1, k)
-    except (ValueError, TypeError) as exc:
+            shown, _ = _solve_block(sde, torch.full((k, 1), x0, dtype=torch.float64,
+                                                    device=device),
+                                    ts, None, method, seed + 1, stepping)
+    except (ValueError, TypeError, RuntimeError) as exc:
         raise fail(str(exc)) from None
+    shown = shown[:, :, 0].cpu().numpy()  # (steps + 1, k)
     mean, std = float(xT.mean()), float(xT.std(ddof=1)) if paths > 1 else 0.0
     se = std / math.sqrt(paths)
+    if stepping.adaptive:
+        scheme = f"{method}, adaptive rtol {stepping.rtol:g} atol {stepping.atol:g}"
+    else:
+        scheme = f"{method}, Δt = {T / steps:.3g}" + (", Brownian tree" if stepping.tree else "")
     from matplotlib.figure import Figure
 
     fig = Figure(figsize=(10, 4))
@@ -269,7 +382,7 @@ def _simulate_report(sde: SDE, text: str, xT: np.ndarray, x0: float, T: float, p
     ax1.plot(ts.numpy(), shown, lw=0.6, alpha=0.7)
     ax1.set_xlabel("t")
     ax1.set_ylabel("x")
-    ax1.set_title(f"{k} sample paths ({method}, Δt = {T / steps:.3g})", fontsize=9)
+    ax1.set_title(f"{k} sample paths ({scheme})", fontsize=9)
     ax2.hist(xT, bins=min(100, max(10, paths // 50)), density=True, color="#1f77b4", alpha=0.7)
     ax2.axvline(mean, color="k", lw=1)
     ax2.set_xlabel(f"x(T = {T:g})")
@@ -280,8 +393,17 @@ def _simulate_report(sde: SDE, text: str, xT: np.ndarray, x0: float, T: float, p
         fig.savefig(out, dpi=110)
     except (OSError, ValueError) as exc:
         raise fail(f"cannot write --out {str(out)!r}: {exc}") from None
+    if stepping.adaptive and counts is not None:
+        acc = counts[:, 0]
+        per = f"{int(acc.min())}" + ("" if acc.min() == acc.max() else f"–{int(acc.max())}")
+        run = (f"{method}, adaptive rtol {stepping.rtol:g} atol {stepping.atol:g}: "
+               f"{int(acc.sum())} accepted steps ({per} per block of up to "
+               f"{_block_size(paths)} paths), {int(counts[:, 1].sum())} rejected, "
+               f"{int(counts[:, 2].sum())} f / {int(counts[:, 3].sum())} g calls")
+    else:
+        run = f"{method}, {steps} steps" + (", Brownian tree" if stepping.tree else "")
     typer.echo(f"{text}: x(T={T:g}) mean {mean:.6g} ± {se:.2g} (SE), std {std:.6g} over "
-               f"{paths} paths ({method}, {steps} steps, {device.type}); figure: {out}")
+               f"{paths} paths ({run}, {device.type}); figure: {out}")
 
 
 @app.command()
@@ -310,7 +432,7 @@ def density(
         if seed < 0:
             raise ValueError(f"--seed must be >= 0; got {seed}")
         sde, text = _build_sde(drift, diffusion)
-        xT = _simulate_final(sde, x0, T, paths, steps, method, seed, dev)
+        xT, _ = _simulate_final(sde, x0, T, paths, steps, method, seed, dev)
     except (ValueError, TypeError) as exc:
         raise fail(str(exc)) from None
     if not np.all(np.isfinite(xT)):

@@ -15,7 +15,8 @@ imaginary-time Schrödinger equation ``α φ_t = (α²/2) φ_xx + V φ``,
   additive, scalar and general (``(batch, d, m)`` matrix) noise, Itô or Stratonovich
   (``sde_type``; :func:`ito_stratonovich_correction`), :class:`BrownianIncrements` for nested
   grids, :class:`BrownianInterval` (a Brownian path queryable at any time, order-independent),
-  :func:`solve_adaptive` (step doubling + PI controller on one Brownian path),
+  :func:`solve_adaptive` (embedded error estimates or step doubling + PI controller on one
+  Brownian path),
   :func:`first_passage` with the Brownian-bridge correction, :func:`expectation` (Monte Carlo
   ``E[fn(paths)]`` with standard error and confidence interval).
 * PDEs: :func:`fokker_planck`, :func:`kolmogorov_backward` (Crank–Nicolson + Rannacher).

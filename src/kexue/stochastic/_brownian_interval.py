@@ -129,10 +129,15 @@ def _as_time(v, name: str) -> float:
     if isinstance(v, torch.Tensor) and v.numel() == 1:
         v = float(v)
     if isinstance(v, bool) or not isinstance(v, (int, float, np.integer, np.floating)):
-        raise TypeError(f"{name} must be a real number; got {type(v).__name__}")
+        what = (f"a tensor of shape {tuple(v.shape)}" if isinstance(v, torch.Tensor)
+                else type(v).__name__)
+        raise TypeError(f"{name} must be a real number (a float, or a one-element tensor); got "
+                        f"{what}. Query one interval at a time, or use increments(ts) for a "
+                        "grid.")
     v = float(v)
     if not math.isfinite(v):
-        raise ValueError(f"{name} must be finite; got {v!r}")
+        raise ValueError(f"{name} must be finite; got {v!r}. Pass a time inside the Brownian "
+                         "interval [t0, t1].")
     return v
 
 
@@ -201,7 +206,8 @@ class BrownianInterval:
             raise ValueError(f"tol must be in (0, t1 - t0] = (0, {span!r}]; got {tol!r}. "
                              "Take tol <= dt/2 for a solver with step dt.")
         if isinstance(cache_size, bool) or not isinstance(cache_size, int) or cache_size < 1:
-            raise ValueError(f"cache_size must be a positive int; got {cache_size!r}")
+            raise ValueError(f"cache_size must be a positive int; got {cache_size!r}. The "
+                             "default 128 suits a solver's forward queries.")
         self.t0, self.t1, self.shape = t0, t1, shape
         self.dtype = dtype
         self.device = torch.device(device) if device is not None else torch.empty(0).device

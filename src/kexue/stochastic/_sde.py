@@ -215,8 +215,9 @@ class SDE:
             ``(f, g)`` evaluated at ``(t, x)``.
 
         Raises:
-            TypeError: drift or diffusion does not return a tensor.
-            ValueError: a result not broadcastable to ``x.shape`` (without enlarging it),
+            TypeError: drift, diffusion or ``diffusion_dx`` does not return a tensor.
+            ValueError: a result not broadcastable to ``x.shape`` (without enlarging it; for
+                ``diffusion_dx`` too, when given),
                 non-finite values, a negative diffusion, or ``noise="additive"`` with a
                 diffusion that depends on ``x``.
         """
@@ -261,6 +262,8 @@ class SDE:
                 "for the initial state. Use abs() of the diffusion or flip the sign of g "
                 "(the law of the solution depends only on g²)."
             )
+        if self.diffusion_dx is not None:
+            self._probe_diffusion_dx(t, x, tval)
         if self.noise == "additive" and self.diffusion_dx is None:
             g_shift = self.diffusion(t, x + 1.0)
             if isinstance(g_shift, torch.Tensor) and not torch.equal(
@@ -271,6 +274,27 @@ class SDE:
                     "(and use euler, milstein or heun)."
                 )
         return f, g
+
+    def _probe_diffusion_dx(self, t: torch.Tensor, x: torch.Tensor, tval: float) -> None:
+        """Check ``diffusion_dx(t, x)``: a tensor broadcastable to ``x.shape`` = ``(batch, d)``
+        (the elementwise ``∂g_i/∂x_i`` Milstein multiplies with ``g``)."""
+        v = self.diffusion_dx(t, x)
+        if not isinstance(v, torch.Tensor):
+            raise TypeError(
+                f"diffusion_dx(t, x) must return a tensor broadcastable to x.shape "
+                f"{tuple(x.shape)} = (batch, d); got {type(v).__name__}. Return e.g. "
+                "torch.full_like(x, c) for a constant derivative."
+            )
+        try:
+            shape = torch.broadcast_shapes(v.shape, x.shape)
+        except RuntimeError:
+            shape = None
+        if shape != x.shape:
+            raise ValueError(
+                f"diffusion_dx(t, x) must return shape (batch, d) = {tuple(x.shape)} (the "
+                f"elementwise ∂g_i/∂x_i, or something broadcastable to it); got "
+                f"{tuple(v.shape)} at t={tval:g}. Keep the trailing state dimension."
+            )
 
     def _probe_general(self, g, x: torch.Tensor, tval: float) -> None:
         """Check a ``noise="general"`` diffusion value: a finite ``(batch or 1, d, m)`` tensor."""

@@ -538,7 +538,8 @@ def solve(sde: SDE, x0: torch.Tensor, ts: torch.Tensor | Sequence[float], *,
           generator: torch.Generator | int | None = None,
           brownian: BrownianInterval | BrownianIncrements | torch.Tensor | Callable | None = None,
           adaptive: bool = False, rtol: float = 1e-3, atol: float = 1e-4,
-          dt0: float | None = None, max_steps: int = 100_000) -> torch.Tensor:
+          dt0: float | None = None, max_steps: int = 100_000, dt_max: float | None = None,
+          error_estimate: str = "auto") -> torch.Tensor:
     """Integrate ``dx = f(t, x) dt + g(t, x) dW`` with a fixed-step scheme; states at ``ts``.
 
     Su's SDE ``dx = p(x, t) dt + sqrt(alpha) dW`` (kexue.fm archive 3762) is the special case
@@ -582,9 +583,11 @@ def solve(sde: SDE, x0: torch.Tensor, ts: torch.Tensor | Sequence[float], *,
             ``g.shape[-1]`` for general noise), or any callable ``bm(s, t) -> W(t) - W(s)``
             such as torchsde's ``BrownianInterval`` (queried step by step; with
             ``return_U=True`` for ``sra1``). ``sra1`` needs the space-time integral ``dZ``.
-        adaptive, rtol, atol, dt0, max_steps: ``adaptive=True`` chooses the steps by step
-            doubling with a PI controller on one :class:`BrownianInterval` (``brownian`` must be
-            one, or None to build it from ``generator``; ``dt`` must be None); see
+        adaptive, rtol, atol, dt0, max_steps, dt_max, error_estimate: ``adaptive=True`` chooses
+            the steps with a PI controller on one :class:`BrownianInterval` (``brownian`` must be
+            one, or None to build it from ``generator``; ``dt`` must be None), the local error
+            from an embedded pair where the method has one (heun, midpoint; euler and sra1 with
+            additive noise) or else by step doubling (``error_estimate``); see
             :func:`~kexue.stochastic.solve_adaptive`, which also returns the step counts.
 
     Returns:
@@ -613,7 +616,8 @@ def solve(sde: SDE, x0: torch.Tensor, ts: torch.Tensor | Sequence[float], *,
         from ._adaptive import solve_adaptive
 
         return solve_adaptive(sde, x0, ts, method=method, rtol=rtol, atol=atol, dt0=dt0,
-                              max_steps=max_steps, brownian=brownian, generator=generator).xs
+                              max_steps=max_steps, brownian=brownian, generator=generator,
+                              dt_max=dt_max, error_estimate=error_estimate).xs
     stepper = get_method(method)
     x0 = _check_x0(x0)
     grid_np, out_index = step_grid(_grid_floats(ts, "ts"), _check_dt(dt))

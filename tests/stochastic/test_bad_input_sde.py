@@ -193,3 +193,21 @@ def test_diffusion_dx_of_the_wrong_shape(gdx, exc, pattern):
     sde = SDE(lambda t, x: -x, lambda t, x: 0.3 * x, diffusion_dx=gdx)
     with pytest.raises(exc, match=pattern):
         solve(sde, X0, [0.0, 1.0], dt=0.1, method="milstein", generator=0)
+
+
+def test_solve_without_dt_on_a_coarse_grid_warns_and_dt_silences_it():
+    """Issue 15: solve(sde, x0, [0, 1]) took one step and gave a wrong OU mean silently."""
+    import warnings
+
+    from kexue.stochastic import MIN_DEFAULT_STEPS, CoarseStepWarning
+
+    ou = SDE.linear(-1.0, 0.5, 0.0, 0.3)
+    x0 = torch.zeros(4, 1, dtype=torch.float64)
+    with pytest.warns(CoarseStepWarning, match="dt=1e-3"):
+        solve(ou, x0, [0.0, 1.0], generator=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", CoarseStepWarning)
+        solve(ou, x0, [0.0, 1.0], dt=1.0, generator=0)  # coarse on purpose: no warning
+        solve(ou, x0, torch.linspace(0, 1, MIN_DEFAULT_STEPS + 1), generator=0)
+    with pytest.warns(CoarseStepWarning):
+        solve(ou, x0, torch.linspace(0, 1, MIN_DEFAULT_STEPS), generator=0)

@@ -61,7 +61,9 @@ from ._sde import (
 )
 from ._solvers import (
     METHODS,
+    MIN_DEFAULT_STEPS,
     SRA1,
+    CoarseStepWarning,
     Euler,
     Method,
     Milstein,
@@ -87,6 +89,7 @@ __all__ = [
     "BridgeSample", "lamperti_transform", "LampertiTransform", "fokker_planck_2d",
     "path_integral_2d", "PDE2D_ORDERS",
     "closed_forms",
+    "CoarseStepWarning", "MIN_DEFAULT_STEPS",
 ]
 
 

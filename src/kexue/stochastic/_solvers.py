@@ -27,6 +27,7 @@ SIAM J. Numer. Anal. 48(3):922–952 (2010) (SRA1).
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Callable, Iterator, Sequence
 
 import numpy as np
@@ -39,7 +40,7 @@ from ._sde import SDE, ito_to_stratonovich, stratonovich_to_ito
 
 __all__ = [
     "Method", "Euler", "Milstein", "StratonovichHeun", "StratonovichMidpoint", "SRA1", "METHODS",
-    "solve", "get_method",
+    "solve", "get_method", "CoarseStepWarning", "MIN_DEFAULT_STEPS",
 ]
 
 Step = Callable[[int, torch.Tensor, tuple, "torch.Tensor | None"], torch.Tensor]
@@ -387,6 +388,16 @@ def _check_x0(x0: torch.Tensor) -> torch.Tensor:
     return x0
 
 
+#: Fewer steps than this with ``dt=None`` (steps on the ``ts`` grid) draw a
+#: :class:`CoarseStepWarning`.
+MIN_DEFAULT_STEPS = 20
+
+
+class CoarseStepWarning(UserWarning):
+    """:func:`solve` was called without ``dt`` on a ``ts`` grid so coarse (fewer than
+    ``MIN_DEFAULT_STEPS`` steps) that the answer is probably dominated by discretisation error."""
+
+
 def _check_dt(dt: float | None) -> float | None:
     if dt is None:
         return None
@@ -568,8 +579,10 @@ def solve(sde: SDE, x0: torch.Tensor, ts: torch.Tensor | Sequence[float], *,
         ts: output times ``(n_out,)``, strictly increasing, at least two; ``ts[0]`` is the time
             of ``x0``.
         method: a name from ``METHODS`` or a :class:`Method` instance.
-        dt: step size. ``None``: one step per interval of ``ts``. Otherwise each interval
-            ``[ts[i], ts[i+1]]`` is cut into ``ceil(length / dt)`` equal steps.
+        dt: step size. ``None``: one step per interval of ``ts`` (with fewer than
+            ``MIN_DEFAULT_STEPS`` such steps and no ``brownian``, a :class:`CoarseStepWarning`).
+            Otherwise each interval ``[ts[i], ts[i+1]]`` is cut into ``ceil(length / dt)``
+            equal steps.
         generator: for the Brownian increments, by the rule of :mod:`kexue.rng`: a
             ``torch.Generator`` on ``x0``'s device, an int seed, or ``None`` (PyTorch's default
             generator of that device, so ``torch.manual_seed`` reproduces the paths). Every
@@ -621,6 +634,14 @@ def solve(sde: SDE, x0: torch.Tensor, ts: torch.Tensor | Sequence[float], *,
     stepper = get_method(method)
     x0 = _check_x0(x0)
     grid_np, out_index = step_grid(_grid_floats(ts, "ts"), _check_dt(dt))
+    if dt is None and brownian is None and grid_np.size - 1 < MIN_DEFAULT_STEPS:
+        warnings.warn(
+            f"solve(dt=None) steps exactly on ts: {grid_np.size - 1} step(s) of up to "
+            f"{float(np.diff(grid_np).max()):.3g} here, too coarse for most dynamics (one Euler "
+            "step of an OU on [0, 1] can get even the sign of the mean wrong). Pass dt "
+            "(e.g. dt=1e-3), a finer ts, or adaptive=True; pass dt explicitly to keep coarse "
+            "steps without this warning.",
+            CoarseStepWarning, stacklevel=2)
     batch, d = x0.shape
     stepper.check(sde, d)
     if stepper.interpretation != getattr(sde, "sde_type", "ito") and sde.noise != "additive":

@@ -11,13 +11,12 @@ import time
 import traceback
 from typing import Any
 
-from .. import parallel
-from ..devices import device_text, resolve_device
 from ._base import Claim, ConfigError, Experiment, Reference, Result, Table, resolve_config
+from ._listing import listing
 
 __all__ = [
     "Claim", "ConfigError", "Experiment", "Reference", "Result", "Table",
-    "registry", "get", "resolve_config", "run_experiment",
+    "registry", "get", "listing", "resolve_config", "run_experiment",
 ]
 
 # Report order. Add a module here when it defines ``EXPERIMENT``.
@@ -28,6 +27,7 @@ _MODULES = [
     "thesis_first_passage",
     "thesis_stock",
     "thesis_beyond",
+    "sde_fit",
     "diffusion_samplers",
     "diffusion_likelihood",
     "diffusion_toy",
@@ -84,6 +84,9 @@ def run_experiment(spec: Experiment, config: Any, *, quick: bool = False) -> Res
     experiment filled ``Result.device`` itself. ``Result.processes`` is the size of the process
     group (1 outside ``torchrun``). A device that does not exist fails the run.
     """
+    from .. import parallel  # torch: imported here so that `kexue list` does not need it
+    from ..devices import device_text, resolve_device
+
     t0 = time.perf_counter()
     requested = getattr(config, "device", None)
     device = None

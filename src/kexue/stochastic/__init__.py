@@ -16,7 +16,8 @@ imaginary-time Schrödinger equation ``α φ_t = (α²/2) φ_xx + V φ``,
   (``sde_type``; :func:`ito_stratonovich_correction`), :class:`BrownianIncrements` for nested
   grids, :class:`BrownianInterval` (a Brownian path queryable at any time, order-independent),
   :func:`solve_adaptive` (embedded error estimates or step doubling + PI controller on one
-  Brownian path),
+  Brownian path), :func:`solve_adjoint` (gradients with memory independent of the number of
+  steps: reversible Heun, exact to rounding, or the stochastic adjoint of Li et al. 2020),
   :func:`first_passage` with the Brownian-bridge correction, :func:`expectation` (Monte Carlo
   ``E[fn(paths)]`` with standard error and confidence interval).
 * PDEs: :func:`fokker_planck`, :func:`kolmogorov_backward` (Crank–Nicolson + Rannacher).
@@ -34,6 +35,7 @@ imaginary-time Schrödinger equation ``α φ_t = (α²/2) φ_xx + V φ``,
 """
 
 from ._adaptive import AdaptiveSolution, solve_adaptive
+from ._adjoint import ADJOINT_BACKWARD_METHODS, ADJOINT_METHODS, solve_adjoint
 from ._brownian import BrownianIncrements
 from ._brownian_interval import LEVY_AREAS, BrownianInterval
 from ._dyson import DYSON_MAX_ORDER, dyson_terms
@@ -90,6 +92,7 @@ __all__ = [
     "path_integral_2d", "PDE2D_ORDERS",
     "closed_forms",
     "CoarseStepWarning", "MIN_DEFAULT_STEPS",
+    "solve_adjoint", "ADJOINT_METHODS", "ADJOINT_BACKWARD_METHODS",
 ]
 
 

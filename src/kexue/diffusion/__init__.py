@@ -42,9 +42,11 @@ from ._calibrate import (
     default_family,
     pathwise_error,
 )
+from ._empirical import EmpiricalScore, empirical_score, nearest_distance
 from ._grids import GRIDS, time_grid
 from ._guidance import Guided, drop_labels, guided
 from ._inpaint import inpaint
+from ._interpolate import interpolate_latents, pf_ode_decode, pf_ode_encode, slerp
 from ._likelihood import DIVERGENCES, bits_per_dim, log_likelihood
 from ._loss import WEIGHTINGS, dsm_loss
 from ._mixture import GaussianMixture, MixtureScore
@@ -73,12 +75,16 @@ __all__ = [
     "GaussianPathSDE", "VPSDE", "SubVPSDE", "VESDE", "ReverseSDE", "ddpm_alphas_cumprod",
     # exact oracle
     "GaussianMixture", "MixtureScore",
+    # the empirical (training-set) score
+    "empirical_score", "EmpiricalScore", "nearest_distance",
     # sampling
     "sample", "sample_n", "SAMPLERS", "Sampler", "time_grid", "GRIDS", "pf_ode_lambda",
     "sample_norm",
     "calibrate", "Calibration", "default_family", "pathwise_error", "TRIG_PC_DEFAULT",
     # likelihood
     "log_likelihood", "bits_per_dim", "DIVERGENCES",
+    # PF-ODE latents
+    "pf_ode_encode", "pf_ode_decode", "slerp", "interpolate_latents",
     # training and conditional generation
     "dsm_loss", "WEIGHTINGS", "ScoreModel", "MLPScoreNet", "UNet8", "FourierTimeFeatures",
     "net_from_spec", "NETS", "train", "TrainResult", "TrainingDiverged", "load_score_model",

@@ -66,6 +66,7 @@ import torch
 from .. import parallel
 from ..devices import infer_device
 from ..rng import as_generator, block_generator
+from ..stochastic import BrownianInterval
 from ._blocks import gather_rows
 from ._checks import FiniteGuard, check_score_and_sde, check_states
 from ._grids import GRIDS, time_grid
@@ -118,6 +119,7 @@ class _Run:
     def __init__(self, sde: GaussianPathSDE, ts: torch.Tensor, x: torch.Tensor,
                  model: _Model, gen: torch.Generator | None, opts: dict[str, Any]) -> None:
         self.sde, self.model, self.gen, self.opts = sde, model, gen, opts
+        self.brownian = opts.get("brownian")
         a, s = sde.marginal(ts)
         f, g2 = sde._f_g2(ts)
         self.t = ts.tolist()
@@ -145,6 +147,15 @@ class _Run:
     def noise(self, x: torch.Tensor) -> torch.Tensor:
         return torch.randn(x.shape, generator=self.gen, dtype=x.dtype, device=x.device)
 
+    def step_noise(self, x: torch.Tensor, i: int) -> torch.Tensor:
+        """The standard normal of step ``i`` (``t_i → t_{i+1}``): a fresh draw, or with a
+        Brownian path ``W(t_{i+1}, t_i)/√(t_i − t_{i+1})`` — the same path at any step count."""
+        if self.brownian is None:
+            return self.noise(x)
+        lo, hi = self.t[i + 1], self.t[i]
+        dw = self.brownian(lo, hi)
+        return dw.to(device=x.device, dtype=x.dtype) / math.sqrt(hi - lo)
+
     def denoised(self, x: torch.Tensor, S: torch.Tensor, i: int) -> torch.Tensor:
         """Tweedie ``D = (x + s² S)/a`` at grid point ``i``."""
         return (x + self.s[i] ** 2 * S) / self.a[i]
@@ -171,7 +182,7 @@ def _eta_family(r: _Run, x: torch.Tensor, eta: float) -> torch.Tensor:
         # x − h (f x − c g² S) + η g √h z
         x = x * (1.0 - h * r.f[i]) + (c * h * r.g2[i]) * S
         if eta > 0:
-            x = x + (eta * math.sqrt(r.g2[i] * h)) * r.noise(x)
+            x = x + (eta * math.sqrt(r.g2[i] * h)) * r.step_noise(x, i)
         r.done(i, x)
     return x
 
@@ -186,7 +197,7 @@ def _reverse_diffusion_step(r: _Run, x: torch.Tensor, i: int) -> torch.Tensor:
     A, V2 = _transition(r, i)
     S = r.score(x, i)
     x = x * (2.0 - A) + V2 * S                      # x − (A − 1)x + V² S
-    return x + math.sqrt(V2) * r.noise(x)
+    return x + math.sqrt(V2) * r.step_noise(x, i)
 
 
 def _reverse_diffusion(r: _Run, x: torch.Tensor) -> torch.Tensor:
@@ -203,7 +214,7 @@ def _ancestral(r: _Run, x: torch.Tensor) -> torch.Tensor:
         D = r.denoised(x, S, i)
         sc2, sn2 = r.s[i] ** 2, r.s[i + 1] ** 2
         x = (A * sn2 / sc2) * x + (r.a[i + 1] * V2 / sc2) * D
-        x = x + math.sqrt(V2 * sn2 / sc2) * r.noise(x)
+        x = x + math.sqrt(V2 * sn2 / sc2) * r.step_noise(x, i)
         r.done(i, x)
     return x
 
@@ -252,7 +263,7 @@ def _ddim(r: _Run, x: torch.Tensor) -> torch.Tensor:
         if eta > 0:
             _, V2 = _transition(r, i)
             c = eta * math.sqrt(V2) * sn / r.s[i]
-            x = r.a[i + 1] * D + math.sqrt(max(sn * sn - c * c, 0.0)) * eps + c * r.noise(x)
+            x = r.a[i + 1] * D + math.sqrt(max(sn * sn - c * c, 0.0)) * eps + c * r.step_noise(x, i)
         else:
             x = r.a[i + 1] * D + sn * eps
         r.done(i, x)
@@ -562,6 +573,37 @@ def _check_float(name: str, v: Any, *, lo: float | None = None, positive: bool =
     return float(v)
 
 
+def _brownian_path(brownian: Any, x_T: torch.Tensor, ts: torch.Tensor, sde: GaussianPathSDE,
+                   method: str, stochastic: bool) -> Any:
+    """Check ``sample``'s ``brownian`` argument; an int seed becomes a
+    :class:`~kexue.stochastic.BrownianInterval` on ``[0, sde.T]``."""
+    if brownian is None:
+        return None
+    if not stochastic:
+        raise ValueError(f"brownian= drives the noise of stochastic samplers; method {method!r} "
+                         "draws no noise (use em, eta, reverse_diffusion, ancestral, pc, or ddim "
+                         "with eta > 0)")
+    shape = tuple(x_T.shape)
+    if isinstance(brownian, int) and not isinstance(brownian, bool):
+        return BrownianInterval(0.0, float(sde.T), shape, seed=brownian, dtype=torch.float64,
+                                device=x_T.device)
+    t0 = getattr(brownian, "t0", getattr(brownian, "_start", None))
+    t1 = getattr(brownian, "t1", getattr(brownian, "_end", None))
+    bshape = getattr(brownian, "shape", None)
+    if not callable(brownian) or t0 is None or t1 is None or bshape is None:
+        raise TypeError(f"brownian must be None, an int seed or a Brownian path W(s, t) with t0, "
+                        f"t1 and shape (kexue.stochastic.BrownianInterval); got "
+                        f"{type(brownian).__name__}")
+    if tuple(bshape) != shape:
+        raise ValueError(f"brownian has shape {tuple(bshape)} but x_T has shape {shape}; build "
+                         f"it as BrownianInterval(t0, t1, x_T.shape, ...)")
+    lo, hi = float(ts.min()), float(ts.max())
+    if float(t0) > lo or float(t1) < hi:
+        raise ValueError(f"brownian covers [{float(t0):g}, {float(t1):g}] but the time grid spans "
+                         f"[{lo:g}, {hi:g}]; build it over [0, sde.T] = [0, {float(sde.T):g}]")
+    return brownian
+
+
 def sample(score_fn: ScoreFn, sde: GaussianPathSDE, x_T: torch.Tensor, *, method: str,
            steps: int | None = None, grid: str = "uniform", t_end: float | None = 1e-3,
            t_start: float | None = None, denoise_last: bool | str = True,
@@ -571,6 +613,7 @@ def sample(score_fn: ScoreFn, sde: GaussianPathSDE, x_T: torch.Tensor, *, method
            corrector: bool = True,
            generator: torch.Generator | int | None = None,
            callback: Callable[[dict[str, Any]], None] | None = None,
+           brownian: Any = None,
            ) -> tuple[torch.Tensor, dict[str, Any]]:
     """Sample from a diffusion model by integrating a reverse process from ``x_T`` (see the
     module docstring for the methods; kexue.fm 9209/9228, Song et al. 2021 arXiv:2011.13456).
@@ -608,6 +651,18 @@ def sample(score_fn: ScoreFn, sde: GaussianPathSDE, x_T: torch.Tensor, *, method
             ``torch.Generator`` on ``x_T``'s device, an int seed (a new generator there), or
             ``None`` (PyTorch's default generator, as ``torch.randn``).
         callback: called after every step with ``{"i", "t", "x", "nfe"}``.
+        brownian: drive the stochastic steps by one Brownian path instead of fresh draws (the
+            "Brownian tree noise sampler" of k-diffusion; a virtual Brownian tree, Li et al.
+            2020 arXiv:2001.01328): the noise of step ``t_i → t_{i+1}`` is
+            ``W(t_{i+1}, t_i)/√(t_i − t_{i+1})``, so the same path is used at any step count
+            and a sample changes little when only ``steps`` changes (Euler–Maruyama converges
+            pathwise, strong order 1 here since the noise ``g_t dw̄`` is additive). A
+            :class:`kexue.stochastic.BrownianInterval` (or any object with ``t0``, ``t1``,
+            ``shape`` and ``W(s, t)``) of shape ``x_T.shape`` whose ``[t0, t1]`` covers the grid,
+            or an int seed: ``BrownianInterval(0, sde.T, x_T.shape, seed=brownian)`` on
+            ``x_T``'s device. Used by ``em``, ``eta``, ``reverse_diffusion``, ``ancestral``,
+            stochastic ``ddim`` and ``pc``'s predictor (the Langevin corrector, a step at fixed
+            ``t``, still draws from ``generator``). ``None`` (default): fresh draws.
 
     Everything runs on ``x_T``'s device; the score's finiteness is checked without a host
     synchronisation per step on accelerators (once at the end; ``rk45``'s step control
@@ -622,6 +677,8 @@ def sample(score_fn: ScoreFn, sde: GaussianPathSDE, x_T: torch.Tensor, *, method
         TypeError: ``score_fn`` not callable, ``sde`` not a :class:`GaussianPathSDE`, ``x_T`` not
             a floating tensor, ``score_fn`` returning a non-tensor.
         ValueError: unknown ``method``/``grid`` (the message lists the valid ones), ``steps < 1``,
+            a ``brownian`` path of the wrong shape or not covering the grid, or given to a
+            deterministic method,
             ``t_end``/``t_start`` outside ``(0, T]``, ``x_T`` not ``(batch, …)`` or not finite,
             a score of the wrong shape, a non-finite score (the message names the step).
     """
@@ -669,6 +726,8 @@ def sample(score_fn: ScoreFn, sde: GaussianPathSDE, x_T: torch.Tensor, *, method
     ts = time_grid(sde, steps, grid=grid, t_start=t_start, t_end=t_end, rho=rho, scale=scale)
     gen = as_generator(generator, device=x_T.device) if (
         spec.stochastic or opts["eta"] > 0) else None
+    opts["brownian"] = _brownian_path(brownian, x_T, ts, sde, method,
+                                      spec.stochastic or opts["eta"] > 0)
     model = _Model(score_fn, x_T, steps, defer=False if method == "rk45" else None)
     run = _Run(sde, ts, x_T, model, gen, opts)
     with torch.no_grad():
@@ -736,6 +795,10 @@ def sample_n(score_fn: ScoreFn, sde: GaussianPathSDE, n: int, shape: int | tuple
     if "generator" in sample_kwargs:
         raise TypeError("sample_n draws from per-block generators derived from seed; pass "
                         "seed=... instead of generator=...")
+    if "brownian" in sample_kwargs:
+        raise TypeError("sample_n draws its noise from per-block generators; to drive samples "
+                        "by a Brownian path call sample(..., brownian=...) with a path of "
+                        "x_T's shape")
     if "x_T" in sample_kwargs:
         raise TypeError("sample_n draws x_T itself (per block, from prior); use sample() to "
                         "start from given states")

@@ -31,6 +31,7 @@ _MODULES = [
     "diffusion_samplers",
     "diffusion_likelihood",
     "diffusion_toy",
+    "diffusion_memorise",
     "diffusion_digits",
     "diffusion_mnist",
     "smooth_max",

@@ -27,18 +27,23 @@ import socket
 import sys
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
-import torch
 import typer
 
-from . import parallel
 from ._cli_errors import fail
-from .devices import DEVICE_CHOICES, resolve_device
+
+if TYPE_CHECKING:
+    import torch
+
+# torch (and kexue.parallel, kexue.devices, which import it) is imported inside the functions
+# that need it, so that `kexue --help` and the option declarations below do not load it.
+# kexue.devices.DEVICE_CHOICES, spelled out here for the same reason (a test keeps them equal).
+_DEVICE_CHOICES = "auto, cpu, cuda, cuda:N, mps"
 
 __all__ = ["in_job", "check_nproc", "strip_option", "torchrun_args", "relaunch", "job",
            "set_command_args", "command_args", "DeviceOption",
-           "NprocOption", "cli_device", "cli_nproc", "launch_if_asked", "fail_all"]
+           "NprocOption", "cli_device", "cli_nproc", "launch_if_asked", "fail_all", "is_main"]
 
 _COMMAND_ARGS: list[str] | None = None
 
@@ -53,6 +58,13 @@ def command_args() -> list[str]:
     """The arguments this ``kexue`` command was called with (``sys.argv[1:]`` unless
     :func:`set_command_args` recorded them)."""
     return list(_COMMAND_ARGS) if _COMMAND_ARGS is not None else sys.argv[1:]
+
+
+def is_main() -> bool:
+    """:func:`kexue.parallel.is_main` (rank 0, or no job), importing torch only when called."""
+    from . import parallel
+
+    return parallel.is_main()
 
 
 def in_job() -> bool:
@@ -157,6 +169,8 @@ def job(device: torch.device) -> Iterator[bool]:
     Raises:
         typer.Exit: an incomplete torchrun environment (one ``error:`` line, status 2).
     """
+    from . import parallel
+
     already = parallel.is_distributed()
     try:  # NCCL for CUDA tensors beside gloo for CPU ones on a CUDA device (init_from_env)
         started = not already and parallel.init_from_env(device=device)
@@ -175,7 +189,7 @@ def job(device: torch.device) -> Iterator[bool]:
 # the options as the commands declare them
 
 DeviceOption = Annotated[str, typer.Option(
-    "--device", help=f"Where to compute: {DEVICE_CHOICES} (auto: a GPU when there is one; under "
+    "--device", help=f"Where to compute: {_DEVICE_CHOICES} (auto: a GPU when there is one; under "
     "torchrun, cuda means the process's own GPU).")]
 NprocOption = Annotated[int, typer.Option(
     "--nproc", help="Processes on this machine; N > 1 relaunches the command through "
@@ -187,6 +201,8 @@ LogOption = Annotated[Path | None, typer.Option(
 
 def cli_device(device: str) -> torch.device:
     """``--device`` resolved for this process, or one ``error:`` line and status 2."""
+    from .devices import resolve_device
+
     try:
         return resolve_device(device)
     except (ValueError, TypeError) as exc:
@@ -215,6 +231,8 @@ def fail_all(message: str, code: int = 2) -> typer.Exit:
     """For an error that every rank of a job meets alike (same data): rank 0 prints the one
     ``error:`` line, every rank waits for it and then exits with ``code``. Outside a job this is
     :func:`kexue._cli_errors.fail`."""
+    from . import parallel
+
     if parallel.is_main():
         fail(message, code)
     parallel.barrier()

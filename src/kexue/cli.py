@@ -7,16 +7,16 @@ stop the others and makes ``reproduce`` exit 1.
 
 from __future__ import annotations
 
+import difflib
+import importlib
 import platform
 import sys
 import time
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
-from rich.table import Table
 
 from . import __version__
 from ._cli_errors import err_console, fail
@@ -30,10 +30,81 @@ from ._launch import (
     set_command_args,
 )
 
+# The command groups, mounted lazily: ``kexue --help`` lists them from this table, and a group's
+# module (with torch, sympy, ... behind it) is imported only when a command line names it.
+# name -> (module, its app's help); a test checks the help against each module's ``app``.
+GROUPS: dict[str, tuple[str, str]] = {
+    "sde": ("kexue.cli_sde",
+            "Simulate 1-D SDEs dx = f(t,x) dt + g(t,x) dW given as expressions in x and t."),
+    "diffusion": ("kexue.cli_diffusion",
+                  "Score-based diffusion models (kexue.fm 9209/9228): train, sample, nll, "
+                  "inpaint."),
+    "onlstm": ("kexue.cli_onlstm",
+               "Ordered-neuron LSTM (kexue.fm 6621): train a language model on a seeded grammar, "
+               "read trees out of it."),
+    "integrals": ("kexue.cli_integrals",
+                  "Feynman's integration trick: derive and verify the catalogue of classical "
+                  "integrals."),
+    "gan": ("kexue.cli_gan",
+            "GAN-QP and BiGAN-QP (kexue.fm 6163, 6214): adversarial training without a Lipschitz "
+            "constraint; train, sample, reconstruct."),
+}
+
+
+class LazyGroup(typer.core.TyperGroup):
+    """The root command: a Typer group whose :data:`GROUPS` are imported on first use.
+
+    ``get_command`` imports a group's module when the command line (or a test) asks for it;
+    listing the commands (``--help``, shell completion of the first word, "did you mean" for a
+    mistyped group) shows a stand-in built from :data:`GROUPS` instead, so nothing is imported.
+    """
+
+    _peek = False
+
+    def list_commands(self, ctx: Any) -> list[str]:
+        # the groups after the root's own commands, in GROUPS order, loaded or not
+        return [*(n for n in super().list_commands(ctx) if n not in GROUPS), *GROUPS]
+
+    def get_command(self, ctx: Any, cmd_name: str) -> Any:
+        cmd = super().get_command(ctx, cmd_name)
+        if cmd is not None or cmd_name not in GROUPS:
+            return cmd
+        module, help_text = GROUPS[cmd_name]
+        if self._peek:  # a stand-in with the group's name and help
+            return typer.core.TyperCommand(name=cmd_name, help=help_text)
+        cmd = typer.main.get_group(importlib.import_module(module).app)
+        cmd.name = cmd_name
+        self.add_command(cmd, cmd_name)
+        return cmd
+
+    def _peeking(self, method: str, *args: Any) -> Any:
+        self._peek = True
+        try:
+            return getattr(super(), method)(*args)
+        finally:
+            self._peek = False
+
+    def format_commands(self, ctx: Any, formatter: Any) -> None:
+        self._peeking("format_commands", ctx, formatter)
+
+    def shell_complete(self, ctx: Any, incomplete: str) -> Any:
+        return self._peeking("shell_complete", ctx, incomplete)
+
+    def resolve_command(self, ctx: Any, args: list[str]) -> Any:
+        if args and not args[0].startswith("-") and not ctx.resilient_parsing:
+            names = self.list_commands(ctx)
+            if args[0] not in names:
+                close = difflib.get_close_matches(args[0], names)
+                hint = f" Did you mean {', '.join(map(repr, close))}?" if close else ""
+                ctx.fail(f"No such command {args[0]!r}.{hint} Commands: {', '.join(names)}.")
+        return super().resolve_command(ctx, args)
+
+
 app = typer.Typer(
     name="kexue",
+    cls=LazyGroup,
     help="Su Jianlin's Scientific Spaces (kexue.fm) articles as runnable, tested code.",
-    add_completion=False,
+    add_completion=True,
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     rich_markup_mode=None,
@@ -59,17 +130,31 @@ def _root(
 
 
 @app.command("list")
-def list_experiments() -> None:
+def list_experiments(
+    as_json: Annotated[bool, typer.Option(
+        "--json", help="Print a JSON array instead of the table: one object per experiment with "
+        "name, title, article, url, claim, quick_runtime_s (expected quick runtime in seconds on "
+        "2 CPU cores) and section.")] = False,
+) -> None:
     """List every experiment: name, article, one-line claim, expected quick runtime."""
-    from .experiments import registry
+    from .experiments import listing  # the experiments' fields, without importing them
+
+    rows = listing()
+    if as_json:
+        import json
+
+        typer.echo(json.dumps(rows, ensure_ascii=False, indent=2))
+        return
+    from rich.table import Table
 
     table = Table(title="kexue experiments", show_lines=False)
     table.add_column("name", style="bold cyan", no_wrap=True)
     table.add_column("article")
     table.add_column("claim")
     table.add_column("quick", justify="right", no_wrap=True)
-    for spec in registry().values():
-        table.add_row(spec.name, spec.article, spec.claim, f"~{spec.quick_runtime_s:.0f} s")
+    for row in rows:
+        table.add_row(row["name"], row["article"], row["claim"],
+                      f"~{row['quick_runtime_s']:.0f} s")
     console.print(table)
 
 
@@ -154,6 +239,8 @@ def reproduce(
             configs[name] = resolve_config(spec, quick=quick, overrides=own, seed=seed)
         except ConfigError as exc:
             raise fail(str(exc)) from None
+    from ._outputs import output_dir  # a bad --out is refused before any work (issue 16)
+    output_dir(out)
     launch_if_asked(nproc)
 
     with job(dev if dev is not None else cli_device("auto")):
@@ -187,6 +274,8 @@ def _reproduce(specs: dict, chosen: list[str], configs: dict, *, quick: bool, ou
         if jobs > 1:
             meta["jobs"] = jobs
         return write_report(results, out, meta=meta)
+
+    from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
     with Progress(SpinnerColumn(), TextColumn("[bold]{task.description}"), BarColumn(),
                   TextColumn("{task.completed}/{task.total}"), TimeElapsedColumn(),
@@ -290,24 +379,6 @@ def _field_names(config_cls: type) -> list[str]:
 
 def _has_field(config_cls: type, key: str) -> bool:
     return key in _field_names(config_cls)
-
-
-def _mount_subcommands() -> None:
-    """Attach the per-subpackage command groups (``kexue gan ...``)."""
-    from .cli_diffusion import app as diffusion_app
-    from .cli_gan import app as gan_app
-    from .cli_integrals import app as integrals_app
-    from .cli_onlstm import app as onlstm_app
-    from .cli_sde import app as sde_app
-
-    app.add_typer(sde_app, name="sde")
-    app.add_typer(diffusion_app, name="diffusion")
-    app.add_typer(onlstm_app, name="onlstm")
-    app.add_typer(integrals_app, name="integrals")
-    app.add_typer(gan_app, name="gan")
-
-
-_mount_subcommands()
 
 
 def main() -> None:

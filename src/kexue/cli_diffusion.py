@@ -22,14 +22,24 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
-import torch
 import typer
 
-from ._cli_errors import fail
-from ._launch import DeviceOption, LogOption, NprocOption, cli_device, job, launch_if_asked
-from .parallel import is_main
+from ._cli_errors import choice_option, fail
+from ._launch import (
+    DeviceOption,
+    LogOption,
+    NprocOption,
+    cli_device,
+    is_main,
+    job,
+    launch_if_asked,
+)
+from ._outputs import output_dir
+
+if TYPE_CHECKING:  # torch loads with a command that runs, not with `kexue diffusion --help`
+    import torch
 
 __all__ = ["app", "DATASETS", "MASKS"]
 
@@ -47,11 +57,20 @@ MASKS = ("bottom", "top", "left", "right", "center")
 CKPT_NAME = "model.safetensors"
 
 
+def _sampler_names() -> list[str]:
+    """The ``--method`` choices: :data:`kexue.diffusion.SAMPLERS` (imported when checked)."""
+    from .diffusion import SAMPLERS
+
+    return list(SAMPLERS)
+
+
 Threads = Annotated[int, typer.Option(
     help="torch intra-op threads (1 is fastest for these small models, and on a busy machine).")]
 
 
 def _set_threads(threads: int) -> None:
+    import torch
+
     if threads < 1:
         raise ValueError(f"--threads must be >= 1; got {threads}")
     torch.set_num_threads(threads)
@@ -63,6 +82,8 @@ def _positive(name: str, value: float) -> None:
 
 
 def _train_data(name: str, n: int, seed: int) -> torch.Tensor:
+    import torch
+
     if name == "digits":
         from .data import digits
 
@@ -88,15 +109,20 @@ def _load(ckpt: Path, device: torch.device) -> tuple[Any, dict[str, Any]]:
 
 @app.command()
 def train(
-    data: Annotated[str, typer.Option(help=f"Training data: {', '.join(DATASETS)}.")] = "ring",
-    sde: Annotated[str, typer.Option(help=f"Forward SDE: {', '.join(SDES)}.")] = "vp",
+    data: Annotated[str, typer.Option(help=f"Training data: {', '.join(DATASETS)}.",
+                                      **choice_option("--data", DATASETS))] = "ring",
+    sde: Annotated[str, typer.Option(help=f"Forward SDE: {', '.join(SDES)}.",
+                                     **choice_option("--sde", SDES))] = "vp",
     steps: Annotated[int, typer.Option(help="Total training steps (resume/extend).")] = 4000,
     out: Annotated[Path, typer.Option(help="Output directory (model.safetensors).")]
     = Path("runs/diffusion"),
-    batch_size: Annotated[int, typer.Option(help="Mini-batch size.")] = 0,
-    lr: Annotated[float, typer.Option(help="Adam learning rate.")] = 0.0,
+    batch_size: Annotated[int, typer.Option(
+        help="Mini-batch size (0: automatic, 128 for digits, 256 for the toys).")] = 0,
+    lr: Annotated[float, typer.Option(
+        help="Adam learning rate (0: automatic, 1e-3 for digits, 2e-3 for the toys).")] = 0.0,
     ema: Annotated[float, typer.Option(help="EMA decay of the weights.")] = 0.999,
-    width: Annotated[int, typer.Option(help="MLP width (toys) or U-Net channels (digits).")]
+    width: Annotated[int, typer.Option(help="MLP width (toys) or U-Net channels (digits) "
+                                       "(0: automatic, 128 for the toys, 32 for digits).")]
     = 0,
     ckpt_every: Annotated[int, typer.Option(help="Checkpoint every N steps.")] = 500,
     n_train: Annotated[int, typer.Option(help="Toy training points.")] = 20000,
@@ -108,6 +134,8 @@ def train(
     log: LogOption = None,
 ) -> None:
     """Train a score model by denoising score matching; rerun to resume."""
+    import torch
+
     from .diffusion import MLPScoreNet, ScoreModel, UNet8
     from .diffusion import train as train_model
     from .diffusion._train import make_sde
@@ -147,6 +175,7 @@ def train(
             bs, rate, augment = batch_size or 256, lr or 2e-3, None
     except ValueError as exc:
         raise fail(str(exc)) from None
+    output_dir(out)  # a bad --out is refused before any work (issue 16)
     launch_if_asked(nproc)
     path = out / CKPT_NAME
     with job(dev):
@@ -195,7 +224,9 @@ def _plot_samples(x: torch.Tensor, data: str, title: str, out: Path) -> None:
 @app.command()
 def sample(
     ckpt: Annotated[Path, typer.Option(help="Checkpoint from `kexue diffusion train`.")],
-    method: Annotated[str, typer.Option(help="Sampler (see kexue.diffusion.SAMPLERS).")]
+    method: Annotated[str, typer.Option(help="Sampler: a name of kexue.diffusion.SAMPLERS "
+                                        "(heun, em, pc, ddim, dpmpp_2m, ...).",
+                                        **choice_option("--method", _sampler_names))]
     = "heun",
     steps: Annotated[int, typer.Option(help="Sampler steps.")] = 20,
     n: Annotated[int, typer.Option(help="Number of samples.")] = 64,
@@ -206,6 +237,8 @@ def sample(
     device: DeviceOption = "auto",
 ) -> None:
     """Draw samples with the EMA weights and save an image grid (digits) or a scatter (toys)."""
+    import torch
+
     from .diffusion import sample as run_sampler
 
     dev = cli_device(device)
@@ -245,6 +278,8 @@ def nll(
 ) -> None:
     """Negative log-likelihood by the probability-flow ODE: bits/dim on the digits test split
     (dequantised, offset log₂(17/2)); nats/point for the toys, beside the true value."""
+    import torch
+
     from .diffusion import bits_per_dim, log_likelihood
 
     dev = cli_device(device)
@@ -283,6 +318,8 @@ def nll(
 
 def _image_mask(kind: str) -> torch.Tensor:
     """``(64,)`` bool, true where the pixel is known."""
+    import torch
+
     m = torch.ones(8, 8, dtype=torch.bool)
     if kind == "bottom":
         m[4:] = False
@@ -314,6 +351,8 @@ def inpaint(
 ) -> None:
     """Hide part of test digits and fill it in by imputation (Song et al. 2021, App. I.2) with
     RePaint resampling (Lugmayr et al. 2022)."""
+    import torch
+
     from .data import digits
     from .diffusion import inpaint as run_inpaint
     from .experiments.diffusion_digits import _grid, _levels, _to_image, _to_model

@@ -18,9 +18,17 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from ._cli_errors import fail
-from ._launch import DeviceOption, LogOption, NprocOption, cli_device, job, launch_if_asked
-from .parallel import is_main
+from ._cli_errors import choice_option, fail
+from ._launch import (
+    DeviceOption,
+    LogOption,
+    NprocOption,
+    cli_device,
+    is_main,
+    job,
+    launch_if_asked,
+)
+from ._outputs import output_dir
 
 app = typer.Typer(
     name="gan",
@@ -54,13 +62,28 @@ def _save_png(fig, png: Path) -> None:
     console.print(f"saved {png}")
 
 
+def _gan_names(table: str):
+    """A function giving ``kexue.gan.<table>`` (``MODELS``, ``DATASETS``), imported when a
+    value is checked, not for ``--help``."""
+
+    def names() -> tuple[str, ...]:
+        from . import gan
+
+        return tuple(getattr(gan, table))
+
+    return names
+
+
 @app.command()
 def train(
     out: Annotated[Path, typer.Option("--out", help="Directory for last.safetensors.",
                                       show_default=False)],
-    model: Annotated[str, typer.Option("--model", help="gan-qp | bigan-qp | wgan-gp | sgan")]
-    = "gan-qp",
-    data: Annotated[str, typer.Option("--data", help="grid25 | ring8 | digits")] = "grid25",
+    model: Annotated[str, typer.Option("--model", help="gan-qp | bigan-qp | wgan-gp | sgan",
+                                       **choice_option("--model", _gan_names("MODELS"),
+                                                       noun="model"))] = "gan-qp",
+    data: Annotated[str, typer.Option("--data", help="grid25 | ring8 | digits",
+                                      **choice_option("--data", _gan_names("DATASETS"),
+                                                      noun="data"))] = "grid25",
     steps: Annotated[int, typer.Option("--steps", help="Total generator steps.")] = 2000,
     seed: Annotated[int, typer.Option("--seed", help="Seed of the weights and batches.")] = 0,
     batch_size: Annotated[int, typer.Option("--batch-size")] = 256,
@@ -89,6 +112,7 @@ def train(
     if steps < 1:
         raise fail(f"--steps must be >= 1; got {steps}")
     dev = cli_device(device)
+    output_dir(out)  # a bad --out is refused before any work (issue 16)
     launch_if_asked(nproc)
     path = out / "last.safetensors"
     with job(dev):

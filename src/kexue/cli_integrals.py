@@ -14,15 +14,16 @@ stderr and exits with status 2; a failed check exits with status 1.
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
-import mpmath
-import sympy
 import typer
 from rich.console import Console
 from rich.table import Table
 
 from ._cli_errors import fail
+
+if TYPE_CHECKING:  # sympy and mpmath load with the catalogue, not with `kexue integrals --help`
+    import mpmath
 
 __all__ = ["app"]
 
@@ -59,7 +60,16 @@ def _short_part(part: str) -> str:
 
 
 def _num(v: mpmath.mpf, digits: int) -> str:
+    import mpmath
+
     return mpmath.nstr(v, digits, min_fixed=-5, max_fixed=5)
+
+
+def _sstr(expr: Any) -> str:
+    """``sympy.sstr(expr)``: a closed form in one line."""
+    import sympy
+
+    return sympy.sstr(expr)
 
 
 @app.command("list")
@@ -71,7 +81,7 @@ def list_entries() -> None:
     for col in ("id", "name", "integral", "closed form", "conditions", "article"):
         table.add_column(col)
     for e in CATALOGUE:
-        table.add_row(e.id, e.slug, e.title, sympy.sstr(e.closed_form), e.conditions,
+        table.add_row(e.id, e.slug, e.title, _sstr(e.closed_form), e.conditions,
                       _short_part(e.part))
     console.print(table)
 
@@ -91,7 +101,7 @@ def show(
     console.print(f"{e.id} ({e.slug}): {e.title}", markup=False)
     at = ", ".join(f"{k} = {v}" for k, v in e.at.items())
     console.print(f"  family     G = {e.integral!r}" + (f"  at {at}" if at else ""), markup=False)
-    console.print(f"  closed     {sympy.sstr(e.closed_form)}   ({e.conditions})", markup=False)
+    console.print(f"  closed     {_sstr(e.closed_form)}   ({e.conditions})", markup=False)
     console.print(f"  source     {e.part}", markup=False)
     if e.notes:
         console.print(f"  note       {e.notes}", markup=False)
@@ -149,7 +159,7 @@ def verify_cmd(
             ok_d, _ = e.rederived() if derivations else (True, "")
             ok = v.ok and ok_d
             failed += not ok
-            table.add_row(e.id, e.title, sympy.sstr(e.closed_form),
+            table.add_row(e.id, e.title, _sstr(e.closed_form),
                           _num(v.checks[0].numeric, 20), f"{v.min_digits:.1f}",
                           ("yes" if ok_d else "NO") if derivations else "—",
                           "ok" if ok else "FAILED")

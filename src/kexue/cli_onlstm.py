@@ -24,10 +24,11 @@ from ._launch import (
     NprocOption,
     cli_device,
     fail_all,
+    is_main,
     job,
     launch_if_asked,
 )
-from .parallel import is_main
+from ._outputs import output_dir
 
 app = typer.Typer(
     name="onlstm",
@@ -106,6 +107,7 @@ def train(
     if steps < 0:
         raise fail(f"--steps must be ≥ 0; got {steps}")
     dev = cli_device(device)
+    output_dir(out)  # a bad --out is refused before any work (issue 16)
     launch_if_asked(nproc)
     path = out / "last.safetensors"
     with job(dev):

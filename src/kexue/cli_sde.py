@@ -19,8 +19,9 @@ processes (on the same kind of device); only rank 0 prints and writes the figure
 shared by the block's paths, first step ``T / steps``) on a Brownian tree, and the accepted and
 rejected steps and the drift/diffusion calls are summed over the blocks.
 
-Expressions are parsed by SymPy with a closed vocabulary (numbers, ``x``, ``t``, ``+ - * / ^ **``
-and the functions in ``FUNCTIONS``), never by ``eval`` of user text; each is compiled with
+Expressions are parsed by :func:`kexue._expr.parse_expression` (an allow-list over Python's
+``ast``: numbers, ``x``, ``t``, ``pi``, ``E``, ``+ - * / ^ **`` and the functions in ``FUNCTIONS``;
+bounded work), never by ``eval``/``sympify`` of user text; each is compiled with
 ``sympy.lambdify(..., modules="torch")``. Bad input prints one line ``error: ...`` to stderr and
 exits with status 2.
 """
@@ -28,32 +29,23 @@ exits with status 2.
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Callable
+from functools import cache
 from pathlib import Path
-from typing import Annotated, NamedTuple
+from typing import TYPE_CHECKING, Annotated, Any, NamedTuple
 
-import numpy as np
-import sympy
-import torch
 import typer
-from sympy.core.function import AppliedUndef
-from sympy.parsing.sympy_parser import (
-    auto_number,
-    auto_symbol,
-    convert_xor,
-    implicit_multiplication,
-    parse_expr,
-)
 
-from ._cli_errors import fail
+from ._cli_errors import choice_option, fail
 from ._launch import DeviceOption, NprocOption, cli_device, fail_all, job, launch_if_asked
-from .parallel import block_ranges, is_main, map_blocks
-from .rng import block_generator, block_seed
-from .stochastic._adaptive import solve_adaptive
-from .stochastic._brownian_interval import BrownianInterval
-from .stochastic._sde import SDE
-from .stochastic._solvers import METHODS, solve
+
+if TYPE_CHECKING:  # numpy, sympy, torch load with a command that runs, not with --help
+    import numpy as np
+    import sympy
+    import torch
+
+    from ._expr import FUNCTIONS
+    from .stochastic._sde import SDE
 
 __all__ = ["app", "parse_coefficient", "FUNCTIONS"]
 
@@ -65,14 +57,30 @@ app = typer.Typer(
     rich_markup_mode=None,
 )
 
-FUNCTIONS = ("exp", "log", "sqrt", "sin", "cos", "tan", "sinh", "cosh", "tanh", "atan", "Abs",
-             "erf", "sign")
-_CONSTANTS = {"pi": sympy.pi, "E": sympy.E}
-_TEXT = re.compile(r"^[0-9A-Za-z+\-*/^().,\s]*$")
-_ATTRIBUTE = re.compile(r"[A-Za-z)]\s*\.")  # attribute access such as x.func or (x).func
-_MAX_LEN = 300
-_MAX_EXPONENT = 64
-_X, _T = sympy.symbols("x t", real=True)
+# kexue.stochastic.METHODS, spelled out for --help without torch (a test keeps them equal)
+_METHOD_NAMES = ("euler", "milstein", "heun", "sra1", "midpoint")
+
+
+@cache
+def _symbols() -> tuple[Any, Any]:
+    """The SymPy symbols ``x``, ``t`` (real) the coefficients are written in."""
+    import sympy
+
+    return sympy.symbols("x t", real=True)
+
+
+def _method_names() -> list[str]:
+    from .stochastic._solvers import METHODS
+
+    return list(METHODS)
+
+
+def __getattr__(name: str) -> Any:
+    if name == "FUNCTIONS":  # re-exported from kexue._expr (which imports sympy) on first use
+        from ._expr import FUNCTIONS
+
+        return FUNCTIONS
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def _fokker_planck() -> Callable | None:
@@ -87,6 +95,9 @@ def _fokker_planck() -> Callable | None:
 def parse_coefficient(text: str, name: str) -> tuple[Callable, bool, sympy.Expr]:
     """Parse an expression in ``x`` and ``t`` into a torch callable ``(t, x) -> tensor``.
 
+    The text goes through :func:`kexue._expr.parse_expression` (an allow-list over Python's
+    ``ast``, bounded work; never ``eval``/``sympify`` of the text).
+
     Args:
         text: e.g. ``"-1.3*x"``, ``"0.84"``, ``"sqrt(1 + x^2) * exp(-t)"``.
         name: the option name, for error messages (``"--drift"``).
@@ -95,48 +106,18 @@ def parse_coefficient(text: str, name: str) -> tuple[Callable, bool, sympy.Expr]
         ``(fn, depends_on_x, expr)``; ``fn`` returns a tensor broadcastable to ``x``.
 
     Raises:
-        ValueError: characters outside the vocabulary, unknown names or functions, numeric
-            exponents above 64 in magnitude (or nested numeric powers), or text SymPy cannot parse.
+        ValueError: characters, names, functions or syntax outside the allow-list, attribute
+            access, numeric exponents above 64 in magnitude (also nested or simplified ones),
+            constants that are too large, undefined or not real; the message names what is
+            allowed.
     """
+    from ._expr import FUNCTIONS, parse_expression
+
+    _X, _T = _symbols()
+
     if not isinstance(text, str) or not text.strip():
         raise ValueError(f"{name} must be a non-empty expression in x and t, e.g. '-1.3*x'")
-    if len(text) > _MAX_LEN or not _TEXT.match(text) or _ATTRIBUTE.search(text):
-        raise ValueError(
-            f"{name} {text!r}: use at most {_MAX_LEN} characters among digits, letters, "
-            "+ - * / ^ ( ) , spaces and decimal points (no attribute access)"
-        )
-    local = {"x": _X, "t": _T, **_CONSTANTS, **{f: getattr(sympy, f) for f in FUNCTIONS}}
-    glob = {"__builtins__": {}, **{k: getattr(sympy, k) for k in (
-        "Integer", "Float", "Rational", "Symbol", "Function", "Add", "Mul", "Pow")}}
-    transforms = (auto_symbol, auto_number, convert_xor, implicit_multiplication)
-    try:
-        expr = parse_expr(text, local_dict=local, global_dict=glob, transformations=transforms,
-                          evaluate=False)
-    except (SyntaxError, TypeError, ValueError, AttributeError, NameError,
-            sympy.SympifyError) as exc:
-        raise ValueError(f"{name} {text!r} is not a valid expression ({exc})") from None
-    if not isinstance(expr, sympy.Expr):
-        raise ValueError(f"{name} {text!r} is not a scalar expression")
-    unknown = expr.free_symbols - {_X, _T}
-    if unknown:
-        raise ValueError(
-            f"{name} {text!r} uses unknown names {sorted(map(str, unknown))}; only x, t, pi, E "
-            f"and the functions {', '.join(FUNCTIONS)} are allowed"
-        )
-    undefined = expr.atoms(AppliedUndef)
-    if undefined:
-        raise ValueError(
-            f"{name} {text!r} calls unknown functions {sorted(str(f.func) for f in undefined)}; "
-            f"allowed: {', '.join(FUNCTIONS)}"
-        )
-    for power in expr.atoms(sympy.Pow):
-        e = power.exp
-        if e.is_number and (not e.is_Number or abs(float(e)) > _MAX_EXPONENT):
-            raise ValueError(
-                f"{name} {text!r}: numeric exponents must be plain numbers of magnitude <= "
-                f"{_MAX_EXPONENT}; got {e}"
-            )
-    expr = expr.doit()
+    expr = parse_expression(text, name=name, variables={"x": _X, "t": _T}, functions=FUNCTIONS)
     return _torch_fn(expr), _X in expr.free_symbols, expr
 
 
@@ -144,6 +125,11 @@ def _torch_fn(expr: sympy.Expr) -> Callable:
     """``expr`` in ``t``, ``x`` as a torch callable ``(t, x) -> tensor`` (a constant as a 0-d
     tensor on ``x``'s device). Numeric sub-expressions (``sqrt(2)``, ``1/sqrt(pi)``) are
     evaluated to floats first: torch's ``sqrt``/``exp`` accept tensors only."""
+    import sympy
+    import torch
+
+    _X, _T = _symbols()
+
     raw = sympy.lambdify((_T, _X), expr.evalf(17), modules="torch")
 
     def fn(t: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
@@ -160,6 +146,13 @@ def _build_sde(drift: str, diffusion: str) -> tuple[SDE, str]:
     """The SDE of ``--drift``/``--diffusion``; when ``g`` depends on ``x`` its derivative
     ``∂g/∂x`` is taken symbolically (SymPy) and given as ``diffusion_dx``, so Milstein and the
     Itô → Stratonovich conversion of heun/midpoint need no autograd call per step."""
+    import sympy
+    import torch
+
+    from .stochastic._sde import SDE
+
+    _X, _T = _symbols()
+
     f, _, _ = parse_coefficient(drift, "--drift")
     g, g_x, g_expr = parse_coefficient(diffusion, "--diffusion")
     gdx = None
@@ -209,6 +202,10 @@ def _solve_block(sde: SDE, x: torch.Tensor, ts: list[float] | torch.Tensor, dt: 
     counts are zero for fixed steps). ``dt``: the step (None: one step per interval of ``ts``;
     the first step with ``--adaptive``). ``seed`` seeds the Brownian tree; ``generator``
     (default: ``seed``) the pre-drawn increments."""
+    from .stochastic._adaptive import solve_adaptive
+    from .stochastic._brownian_interval import BrownianInterval
+    from .stochastic._solvers import METHODS, solve
+
     h = float(ts[1] - ts[0]) if dt is None else dt
     if not stepping.tree:
         return solve(sde, x, ts, method=method, dt=dt,
@@ -232,6 +229,11 @@ def _simulate_final(sde: SDE, x0: float, T: float, paths: int, steps: int, metho
     over the process group (:func:`kexue.parallel.map_blocks`; every rank gets all of them),
     and the per-block counts ``(n_blocks, 4)`` (accepted, rejected steps, f and g calls; zero
     for fixed steps)."""
+    import torch
+
+    from .parallel import block_ranges, map_blocks
+    from .rng import block_generator, block_seed
+
     size = _block_size(paths)
     ranges = block_ranges(paths, size)
 
@@ -252,7 +254,8 @@ def _simulate_final(sde: SDE, x0: float, T: float, paths: int, steps: int, metho
     return xT, torch.stack([p[1] for p in parts]).cpu().numpy()
 
 
-Method = Annotated[str, typer.Option(help=f"Scheme: {', '.join(METHODS)}.")]
+Method = Annotated[str, typer.Option(help=f"Scheme: {', '.join(_METHOD_NAMES)}.",
+                                     **choice_option("--method", _method_names, noun="method"))]
 Drift = Annotated[str, typer.Option(help="Drift f(t, x), e.g. '-1.3*x'.")]
 Diffusion = Annotated[str, typer.Option(help="Diffusion g(t, x) >= 0, e.g. '0.84'.")]
 
@@ -288,6 +291,10 @@ def simulate(
     nproc: NprocOption = 1,
 ) -> None:
     """Simulate paths; print mean/std of X_T; save sample paths and the histogram of X_T."""
+    import numpy as np
+
+    from .parallel import block_ranges, is_main
+
     dev = cli_device(device)
     try:
         _check("--x0", x0)
@@ -349,6 +356,10 @@ def _stepping(adaptive: bool, rtol: float | None, atol: float | None,
 def _check_sde(sde: SDE, x0: float, T: float, method: str, device: torch.device) -> None:
     """One step of two paths: raises the solver's ValueError/TypeError for a bad scheme or
     coefficients (e.g. a negative diffusion) before any work is shared out."""
+    import torch
+
+    from .stochastic._solvers import solve
+
     x = torch.full((2, 1), x0, dtype=torch.float64, device=device)
     with torch.no_grad():
         solve(sde, x, [0.0, T], method=method, dt=T, generator=0)
@@ -359,6 +370,8 @@ def _simulate_report(sde: SDE, text: str, xT: np.ndarray, x0: float, T: float, p
                      device: torch.device, stepping: Stepping = _FIXED,
                      counts: np.ndarray | None = None) -> None:
     """Rank 0: the sample paths, the figure and the printed summary of ``simulate``."""
+    import torch
+
     k = min(show, paths)
     ts = torch.linspace(0.0, T, steps + 1, dtype=torch.float64)
     try:
@@ -421,6 +434,8 @@ def density(
     device: DeviceOption = "auto",
 ) -> None:
     """Histogram of X_T (Monte Carlo) against the Fokker–Planck density (Crank–Nicolson)."""
+    import numpy as np
+
     dev = cli_device(device)
     try:
         _check("--x0", x0)

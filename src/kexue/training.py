@@ -279,10 +279,13 @@ class Engine:
         return tensors, meta
 
     def save(self, path: str | os.PathLike | None = None) -> Path | None:
-        """Write a checkpoint (rank 0 only; atomic). Refuses non-finite parameters.
+        """Write a checkpoint (rank 0 only; atomic). Refuses non-finite parameters and optimizer
+        state (:func:`kexue.checkpoint.save` checks every tensor), so the file on disk is always
+        the last good state.
 
         Raises:
-            TrainingDiverged: a parameter is NaN/inf (the previous checkpoint is kept).
+            TrainingDiverged: a parameter or optimizer-state value is NaN/inf (the previous
+                checkpoint is kept).
         """
         target = Path(path) if path is not None else self.path
         if target is None:
@@ -293,7 +296,10 @@ class Engine:
                 f"{self._kept()}. {self.hint}".rstrip())
         if parallel.is_main():
             tensors, meta = self.state()
-            ckpt_io.save(target, tensors, meta)
+            try:
+                ckpt_io.save(target, tensors, meta)
+            except ckpt_io.NonFiniteCheckpoint as exc:
+                raise TrainingDiverged(f"{exc}; {self._kept()}. {self.hint}".rstrip()) from None
         if path is None:
             self.last_saved = self.step
         return target

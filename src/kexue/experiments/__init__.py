@@ -12,10 +12,11 @@ import traceback
 from typing import Any
 
 from ._base import Claim, ConfigError, Experiment, Reference, Result, Table, resolve_config
+from ._listing import listing
 
 __all__ = [
     "Claim", "ConfigError", "Experiment", "Reference", "Result", "Table",
-    "registry", "get", "resolve_config", "run_experiment",
+    "registry", "get", "listing", "resolve_config", "run_experiment",
 ]
 
 # Report order. Add a module here when it defines ``EXPERIMENT``.

@@ -14,6 +14,8 @@ from typing import Any
 import mpmath
 import sympy
 
+from .._expr import parse_expression
+
 __all__ = ["ParametricIntegral", "GUARD_DIGITS", "SUBSTITUTION_POWER", "TAIL_POWER"]
 
 GUARD_DIGITS = 10
@@ -29,9 +31,19 @@ TAIL_POWER = (3, 40)
 (β measured from two far probes) becomes ``u^{Kβ−1}``; K as above."""
 
 
-def _sym(value: Any, name: str) -> sympy.Expr:
+def _sym(value: Any, name: str,
+         variables: Mapping[str, sympy.Symbol] | None = None) -> sympy.Expr:
+    """``value`` as a SymPy expression. A string is never given to ``sympify`` (which would
+    ``eval`` it): it is parsed by the allow-list parser :func:`kexue._expr.parse_expression`
+    with the names ``variables`` (plus ``pi``, ``E`` and a fixed list of functions), and refused
+    where no variables are known."""
+    if isinstance(value, str):
+        if variables is None:
+            raise TypeError(f"{name} must be a SymPy expression or a number; got the string "
+                            f"{value!r}. Build it with SymPy, e.g. sympy.exp(-a*x).")
+        return parse_expression(value, name=name, variables=variables)
     try:
-        return sympy.sympify(value, strict=not isinstance(value, str))
+        return sympy.sympify(value, strict=True)
     except (sympy.SympifyError, TypeError):
         raise TypeError(f"{name} must be a SymPy expression or a number; got "
                         f"{type(value).__name__} {value!r}.") from None
@@ -82,6 +94,9 @@ class ParametricIntegral:
 
     Raises:
         TypeError: a symbol argument is not a Symbol, or an expression does not sympify.
+            Strings are parsed by the allow-list parser :func:`kexue._expr.parse_expression`
+            (names ``x``/``param`` by their names, ``pi``, ``E``, a fixed list of functions;
+            never ``sympify``/``eval``); text outside it raises ``ValueError``.
         ValueError: ``x`` equals ``param``, a limit contains ``x``, or ``param`` does not appear.
     """
 
@@ -89,7 +104,6 @@ class ParametricIntegral:
 
     def __init__(self, integrand: Any, x: sympy.Symbol, param: sympy.Symbol, lower: Any,
                  upper: Any, *, offset: Any = 0, omega: Any = None, _check: bool = True):
-        self.integrand = _sym(integrand, "integrand")
         for name, s in (("x", x), ("param", param)):
             if not isinstance(s, sympy.Symbol):
                 raise TypeError(f"ParametricIntegral: {name} must be a sympy.Symbol; got "
@@ -99,10 +113,12 @@ class ParametricIntegral:
                              "parameter must differ from the integration variable.")
         self.x: sympy.Symbol = x
         self.param: sympy.Symbol = param
-        self.lower = _sym(lower, "lower")
-        self.upper = _sym(upper, "upper")
-        self.offset = _sym(offset, "offset")
-        self.omega = None if omega is None else _sym(omega, "omega")
+        names = {x.name: x, param.name: param}  # the names a string may use
+        self.integrand = _sym(integrand, "integrand", names)
+        self.lower = _sym(lower, "lower", names)
+        self.upper = _sym(upper, "upper", names)
+        self.offset = _sym(offset, "offset", names)
+        self.omega = None if omega is None else _sym(omega, "omega", names)
         for name, lim in (("lower", self.lower), ("upper", self.upper)):
             if x in lim.free_symbols:
                 raise ValueError(f"ParametricIntegral: the {name} limit {lim} contains the "

@@ -84,6 +84,15 @@ class LampertiTransform:
 def _symbolic(drift, diffusion, x_ref) -> LampertiTransform:
     import sympy as sp
 
+    # strict: a string (or an object converted through its str) is never parsed, i.e. eval-ed
+    for name, value in (("drift", drift), ("diffusion", diffusion)):
+        try:
+            sp.sympify(value, strict=True)
+        except (sp.SympifyError, TypeError):
+            raise TypeError(f"{name} must be a sympy expression in x (and t), a number or a "
+                            f"callable (t, x); got {type(value).__name__} {value!r}. Strings are "
+                            "not parsed: build the expression with SymPy, e.g. 0.5 * x with "
+                            "x = sympy.Symbol('x').") from None
     free = sp.sympify(drift).free_symbols | sp.sympify(diffusion).free_symbols
     syms = {s.name: s for s in free}
     extra = set(syms) - {"x", "t"}

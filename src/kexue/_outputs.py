@@ -1,0 +1,91 @@
+"""Output paths checked before any work: one line and exit status 2 instead of a traceback after
+the work (issue 16).
+
+:func:`output_dir` is called by ``kexue reproduce --out`` and ``kexue gan|diffusion|onlstm train
+--out`` before any work; :func:`output_file` is for commands that write one figure. Neither
+creates anything (a refused command leaves no trace): they find the nearest existing directory
+and prove it writable by creating and removing a probe file there.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+from ._cli_errors import fail
+from ._launch import command_args
+
+__all__ = ["output_dir", "output_file"]
+
+
+def _given_empty(option: str) -> bool:
+    """Whether the command line gave ``option`` an empty value (``--out ""`` or ``--out=``);
+    typer turns ``""`` into ``Path(".")``, so the raw arguments are consulted."""
+    args = command_args()
+    for i, arg in enumerate(args):
+        if arg == f"{option}=" or (arg == option and i + 1 < len(args) and args[i + 1] == ""):
+            return True
+    return False
+
+
+def _probe(directory: Path, option: str, shown: Path, *, created: bool = False) -> None:
+    try:
+        fd, probe = tempfile.mkstemp(prefix=".kexue-write-test.", dir=directory)
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as exc:
+        what = "cannot create the directory" if created else "the directory is not writable"
+        raise fail(f"{option} {str(shown)!r}: {what} ({str(directory)!r}: "
+                   f"{exc.strerror or type(exc).__name__}); choose another {option}") from None
+
+
+def _existing_ancestor(path: Path, option: str, shown: Path) -> Path:
+    """The nearest existing ancestor of ``path`` (``path`` itself if it exists); refused when
+    it is not a directory, since then nothing can be created below it."""
+    probe = path.absolute()
+    while not probe.exists() and probe != probe.parent:
+        probe = probe.parent
+    if not probe.is_dir():
+        raise fail(f"{option} {str(shown)!r}: cannot create the directory ({str(probe)!r} is a "
+                   f"file); choose another {option}")
+    return probe
+
+
+def output_dir(path: Path | str, option: str = "--out") -> Path:
+    """Check an output directory before any work, without creating anything: it is a
+    directory or can be created (its nearest existing ancestor is a directory), and that
+    directory is writable (a probe file is created and removed there). The command creates the
+    directory when it writes.
+
+    Raises:
+        typer.Exit(2): after printing one line ``error: ...``: an empty value, an existing file
+            (not a directory), a directory that cannot be created, or one that is not writable.
+    """
+    if str(path) == "" or _given_empty(option):
+        raise fail(f"{option} is empty; give a directory, e.g. {option} report")
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise fail(f"{option} {str(path)!r} is an existing file, not a directory; give a "
+                   "directory (it is created if missing)")
+    base = _existing_ancestor(path, option, path)
+    _probe(base, option, path, created=base != path.absolute())
+    return path
+
+
+def output_file(path: Path | str, option: str = "--out") -> Path:
+    """Check an output file's path before any work, without creating anything: not empty,
+    not an existing directory, its directory existing or creatable, and writable.
+
+    Raises:
+        typer.Exit(2): after printing one line ``error: ...``.
+    """
+    if str(path) == "" or _given_empty(option):
+        raise fail(f"{option} is empty; give a file name, e.g. {option} figure.png")
+    path = Path(path)
+    if path.is_dir():
+        raise fail(f"{option} {str(path)!r} is a directory; give a file name, e.g. "
+                   f"{option} {str(path / 'figure.png')!r}")
+    base = _existing_ancestor(path.parent, option, path)
+    _probe(base, option, path, created=base != path.parent.absolute())
+    return path

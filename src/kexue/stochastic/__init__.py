@@ -38,6 +38,7 @@ from ._adaptive import AdaptiveSolution, solve_adaptive
 from ._adjoint import ADJOINT_BACKWARD_METHODS, ADJOINT_METHODS, solve_adjoint
 from ._brownian import BrownianIncrements
 from ._brownian_interval import LEVY_AREAS, BrownianInterval
+from ._compiled import CompileFallbackWarning
 from ._dyson import DYSON_MAX_ORDER, dyson_terms
 from ._feynman_kac import FeynmanKacResult, feynman_kac
 from ._first_passage import FirstPassageResult, first_passage
@@ -91,7 +92,7 @@ __all__ = [
     "BridgeSample", "lamperti_transform", "LampertiTransform", "fokker_planck_2d",
     "path_integral_2d", "PDE2D_ORDERS",
     "closed_forms",
-    "CoarseStepWarning", "MIN_DEFAULT_STEPS",
+    "CoarseStepWarning", "MIN_DEFAULT_STEPS", "CompileFallbackWarning",
     "solve_adjoint", "ADJOINT_METHODS", "ADJOINT_BACKWARD_METHODS",
 ]
 

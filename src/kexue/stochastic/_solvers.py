@@ -550,7 +550,7 @@ def solve(sde: SDE, x0: torch.Tensor, ts: torch.Tensor | Sequence[float], *,
           brownian: BrownianInterval | BrownianIncrements | torch.Tensor | Callable | None = None,
           adaptive: bool = False, rtol: float = 1e-3, atol: float = 1e-4,
           dt0: float | None = None, max_steps: int = 100_000, dt_max: float | None = None,
-          error_estimate: str = "auto") -> torch.Tensor:
+          error_estimate: str = "auto", compile: bool = False) -> torch.Tensor:
     """Integrate ``dx = f(t, x) dt + g(t, x) dW`` with a fixed-step scheme; states at ``ts``.
 
     Su's SDE ``dx = p(x, t) dt + sqrt(alpha) dW`` (kexue.fm archive 3762) is the special case
@@ -602,6 +602,12 @@ def solve(sde: SDE, x0: torch.Tensor, ts: torch.Tensor | Sequence[float], *,
             from an embedded pair where the method has one (heun, midpoint; euler and sra1 with
             additive noise) or else by step doubling (``error_estimate``); see
             :func:`~kexue.stochastic.solve_adaptive`, which also returns the step counts.
+        compile: opt-in, fixed steps without autograd: fuse blocks of steps (the user's ``f``,
+            ``g`` and the update) with ``torch.compile`` (:mod:`kexue.stochastic._compiled`);
+            same noise, same result up to rounding, much less per-step overhead for few paths.
+            Compiling takes seconds to a minute, once per process and SDE object; where it is
+            unavailable or fails, a ``CompileFallbackWarning`` and the eager solver. Ignored
+            with autograd, ``adaptive=True`` and ``SDE.linear`` (already fused).
 
     Returns:
         ``(len(ts), batch, d)`` tensor; ``[0]`` is ``x0``. Differentiable with respect to
@@ -650,10 +656,9 @@ def solve(sde: SDE, x0: torch.Tensor, ts: torch.Tensor | Sequence[float], *,
     dtype, device = x0.dtype, x0.device
 
     t_all = torch.as_tensor(grid_np, dtype=dtype, device=device)    # (n+1,)
-    t = list(t_all.unbind(0))                                        # 0-d tensors, made once
     steps = np.diff(grid_np)
     h = steps.tolist()
-    f0, g0 = sde.probe(t[0], x0)
+    f0, g0 = sde.probe(t_all[0], x0)
     m = sde.noise_dim(d, g0)
     grad = torch.is_grad_enabled() and (x0.requires_grad or f0.requires_grad
                                         or g0.requires_grad)
@@ -671,6 +676,11 @@ def solve(sde: SDE, x0: torch.Tensor, ts: torch.Tensor | Sequence[float], *,
     if sde.linear_coefficients is not None and not grad and type(stepper) in (Euler, Milstein):
         return _solve_linear(sde.linear_coefficients, sde.noise == "additive",
                              type(stepper) is Milstein, chunks, steps, x0, len(out_index), slot)
+    if compile and not grad:
+        from ._compiled import solve_blocks
+
+        return solve_blocks(stepper, sde, chunks, t_all, h, x0, len(out_index), slot)
+    t = list(t_all.unbind(0))                                        # 0-d tensors, made once
     step = stepper.make_step(sde, t, h, like=x0, inplace=not grad)
 
     if grad:

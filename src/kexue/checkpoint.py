@@ -23,6 +23,15 @@ Integrity (verified on every load):
   :func:`build_module` builds a network on PyTorch's ``meta`` device first, so a size recorded
   in the metadata that does not match the stored weights is refused before any memory is
   allocated.
+* The trainers' loaders (``kexue.gan.load_gan``, ``kexue.diffusion.load_score_model``,
+  ``kexue.onlstm.load_model`` / ``Trainer.load``, ``kexue.metrics.load_classifier``) validate
+  their metadata with :func:`validate_meta` / :func:`validate_spec` right after :func:`load`.
+  One rule for unknown keys: the objects a network is built from (network specs, the ON-LSTM
+  ``config``, the SDE spec) refuse them; unknown *top-level* keys are free user metadata and
+  are ignored. Every error is one line naming the file and the field.
+* One resume rule (:func:`resume_engine`, used by every trainer): the training configuration
+  must equal the checkpoint's, field by field, except :data:`SAFE_OVERRIDES` (the learning
+  rate), which the resumed run takes from its own settings.
 * Temporary files left by a save that was killed (``.NAME.*.tmp`` beside ``NAME``) are removed
   by the next save of the same path (one writer per path).
 """
@@ -46,11 +55,17 @@ from safetensors.torch import save_file
 
 __all__ = ["save", "load", "load_module", "build_module", "fingerprint", "check_resume",
            "validate_meta", "tensor_digest", "META_KEY", "DIGEST_KEY", "CorruptCheckpoint",
-           "NonFiniteCheckpoint", "UnverifiedCheckpointWarning", "Field"]
+           "NonFiniteCheckpoint", "UnverifiedCheckpointWarning", "Field", "validate_spec",
+           "resume_engine", "check_engine_meta", "SAFE_OVERRIDES", "DTYPE_NAMES", "dtype_from_name"]
 
 META_KEY = "kexue_meta"
 DIGEST_KEY = "kexue_sha256"
 HISTORY_PREFIXES = ("history/",)
+#: Training settings that may differ between a checkpoint and the run resuming it (the learning
+#: rate: the usual fix after a divergence). Every other setting must match.
+SAFE_OVERRIDES = ("lr", "lr_final")
+#: The dtypes a checkpoint's metadata may name (with or without the ``torch.`` prefix).
+DTYPE_NAMES = ("float32", "float64", "torch.float32", "torch.float64")
 
 
 class CorruptCheckpoint(ValueError):
@@ -247,13 +262,18 @@ def fingerprint(data: torch.Tensor) -> str:
 
 
 def check_resume(path: str | os.PathLike, meta: Mapping[str, Any], fmt: str,
-                 config: Mapping[str, Any], *, what: str) -> None:
+                 config: Mapping[str, Any], *, what: str, safe: Collection[str] = (),
+                 ) -> dict[str, tuple[Any, Any]]:
     """Refuse to resume from a checkpoint of another kind or another training configuration.
 
     ``meta`` is the loaded metadata; it must have ``meta["format"] == fmt`` and
     ``meta["train"] == config`` key by key (a ``"data_fingerprint"`` key, see
-    :func:`fingerprint`, is reported as "different data"). ``what`` names the kind in the error,
-    e.g. ``"kexue.gan training"``.
+    :func:`fingerprint`, is reported as "different data"), except the keys in ``safe`` (e.g.
+    :data:`SAFE_OVERRIDES`, the learning rate), which may differ. ``what`` names the kind in the
+    error, e.g. ``"kexue.gan training"``.
+
+    Returns:
+        ``{key: (old, new)}`` for the ``safe`` keys that differ (the overrides to apply).
 
     Raises:
         ValueError: naming the differing keys with their old and new values, and the fix.
@@ -261,14 +281,21 @@ def check_resume(path: str | os.PathLike, meta: Mapping[str, Any], fmt: str,
     if meta.get("format") != fmt:
         raise ValueError(f"{str(path)!r} is not a {what} checkpoint")
     old = meta.get("train", {})
+    if not isinstance(old, dict):
+        raise CorruptCheckpoint(f"checkpoint {str(path)!r}: metadata['train'] must be a JSON "
+                                f"object; got {type(old).__name__}")
     diff = [k for k in config if old.get(k) != config[k]]
+    overrides = {k: (old.get(k), config[k]) for k in diff if k in safe}
+    diff = [k for k in diff if k not in safe]
     if diff:
         detail = ", ".join(f"{k}: {old.get(k)!r} → {config[k]!r}"
                            for k in diff if k != "data_fingerprint")
+        allowed = f" (only {', '.join(safe)} may change on resume)" if safe else ""
         raise ValueError(
             f"checkpoint {str(path)!r} was written with a different training configuration "
-            f"({detail or 'different data'}); resume with the same settings, or use a new "
-            "checkpoint path / resume=False")
+            f"({detail or 'different data'}); resume with the same settings{allowed}, or use a "
+            "new checkpoint path / resume=False")
+    return overrides
 
 
 def load_module(module: torch.nn.Module, tensors: Mapping[str, torch.Tensor], prefix: str, *,
@@ -357,25 +384,128 @@ def _check_object(where: str, obj: Mapping[str, Any], schema: Mapping[str, Field
     return None
 
 
-def validate_meta(path: str | os.PathLike, meta: Any, schema: Mapping[str, Field]) -> None:
+def validate_meta(path: str | os.PathLike, meta: Any, schema: Mapping[str, Field], *,
+                  extra: str = "refuse", where: str = "metadata") -> None:
     """Check checkpoint metadata against ``schema`` before anything is built from it.
 
-    Every key of ``meta`` must be in ``schema`` (no extra keys), every required key present,
-    each value of the declared JSON type, within its bounds (sizes such as ``hidden`` get an
-    upper bound, so ``hidden = 200000`` is refused with the number before any allocation) and
-    among its choices (``dtype`` among ``("float32", "float64")``, never a name such as
-    ``"load"`` looked up on ``torch``).
+    Every key of ``meta`` must be in ``schema`` (no extra keys; ``extra="ignore"`` lets
+    unknown *top-level* keys through, e.g. free user metadata — nested schemas still refuse
+    them), every required key present, each value of the declared JSON type, within its bounds
+    (sizes such as ``hidden`` get an upper bound, so ``hidden = 200000`` is refused with the
+    number before any allocation) and among its choices (``dtype`` among
+    ``("float32", "float64")``, never a name such as ``"load"`` looked up on ``torch``).
+    ``where`` names the object in the message (``"metadata['nets']['critic']"``).
 
     Raises:
         CorruptCheckpoint: naming the file, the key and what was expected.
     """
+    if extra not in ("refuse", "ignore"):
+        raise ValueError(f"extra must be 'refuse' or 'ignore'; got {extra!r}")
     if not isinstance(meta, dict):
-        raise CorruptCheckpoint(f"checkpoint {str(path)!r}: metadata must be a JSON object; "
+        raise CorruptCheckpoint(f"checkpoint {str(path)!r}: {where} must be a JSON object; "
                                 f"got {type(meta).__name__}")
-    problem = _check_object("metadata", meta, schema)
+    if extra == "ignore":
+        meta = {k: v for k, v in meta.items() if k in schema}
+    problem = _check_object(where, meta, schema)
     if problem:
         raise CorruptCheckpoint(f"checkpoint {str(path)!r}: {problem}; it was not written by "
                                 "this version of kexue or was edited — use another checkpoint")
+
+
+def validate_spec(path: str | os.PathLike, spec: Any, schemas: Mapping[str, Mapping[str, Field]],
+                  *, where: str) -> None:
+    """Check a network spec (``{"kind": K, **kwargs}``) against the schema of its kind.
+
+    ``schemas`` maps each allowed ``kind`` to the schema of the other keys (unknown keys are
+    refused: they would reach the network's constructor as keyword arguments).
+
+    Raises:
+        CorruptCheckpoint: naming the file, ``where``, the key and what was expected.
+    """
+    if not isinstance(spec, dict):
+        raise CorruptCheckpoint(f"checkpoint {str(path)!r}: {where} must be a JSON object; "
+                                f"got {type(spec).__name__}")
+    kind = spec.get("kind")
+    if not isinstance(kind, str) or kind not in schemas:
+        raise CorruptCheckpoint(f"checkpoint {str(path)!r}: {where}['kind'] must be one of "
+                                f"{sorted(schemas)}; got {kind!r:.60}")
+    validate_meta(path, spec, {"kind": Field(str), **schemas[kind]}, where=where)
+
+
+def dtype_from_name(path: str | os.PathLike, name: Any, *, where: str = "metadata['dtype']"
+                    ) -> torch.dtype:
+    """The dtype named in checkpoint metadata (one of :data:`DTYPE_NAMES`; never an arbitrary
+    attribute of ``torch``).
+
+    Raises:
+        CorruptCheckpoint: any other value.
+    """
+    if not isinstance(name, str) or name not in DTYPE_NAMES:
+        raise CorruptCheckpoint(f"checkpoint {str(path)!r}: {where} must be one of "
+                                f"{list(DTYPE_NAMES[:2])}; got {name!r:.60}")
+    return torch.float64 if name.endswith("float64") else torch.float32
+
+
+#: The keys every :class:`kexue.training.Engine` checkpoint has (see :func:`resume_engine`).
+_ENGINE_SCHEMA = {"format": Field(str, high=200), "step": Field(int, 0, 10**12),
+                  "train": Field(dict), "optimizers": Field(dict, high=64),
+                  "metrics": Field(list, high=64, items=str)}
+
+
+def resume_engine(engine: Any, resume: bool = True, *,
+                  schema: Mapping[str, Field] | None = None,
+                  safe: Collection[str] = SAFE_OVERRIDES) -> bool:
+    """Resume a :class:`kexue.training.Engine` from its checkpoint, if it exists and ``resume``,
+    with the one resume rule of every kexue trainer:
+
+    * the metadata is checked against ``schema`` (unknown top-level keys ignored) before
+      anything is loaded into the task;
+    * the training configuration must equal the checkpoint's (:func:`check_resume`), except
+      the keys in ``safe`` (default :data:`SAFE_OVERRIDES`, the learning rate); a changed
+      ``lr`` is written into every optimiser's parameter groups after the optimiser state is
+      restored, so the new value is the one used (a schedule that sets ``lr`` every step reads
+      it from the new configuration anyway).
+
+    Returns:
+        Whether a checkpoint was loaded.
+
+    Raises:
+        ValueError: (naming the file and the fields) metadata of the wrong form, a checkpoint of
+            another kind, or a configuration that differs outside ``safe``.
+    """
+    path = engine.path
+    if path is None or not resume or not Path(path).exists():
+        return False
+    _, meta = load(path)
+    validate_meta(path, meta, {**_ENGINE_SCHEMA, **dict(schema or {})}, extra="ignore")
+    check_engine_meta(path, meta)
+    overrides = check_resume(path, meta, engine.fmt, engine.config, what=engine.fmt, safe=safe)
+    engine.load(path, check=False)
+    if "lr" in overrides:
+        for opt in engine.task.optimizers().values():
+            for group in opt.param_groups:
+                group["lr"] = overrides["lr"][1]
+    return True
+
+
+def check_engine_meta(path: str | os.PathLike, meta: Any) -> None:
+    """Check the keys every :class:`kexue.training.Engine` checkpoint has (``format``,
+    ``step``, ``train``, ``optimizers`` — lists of parameter groups —, ``metrics``) before
+    ``Engine.load`` reads them; unknown keys are ignored.
+
+    Raises:
+        CorruptCheckpoint: naming the file and the field.
+    """
+    validate_meta(path, meta, _ENGINE_SCHEMA, extra="ignore")
+    for name, groups in meta["optimizers"].items():
+        ok = isinstance(groups, list) and all(
+            isinstance(g, dict) and isinstance(g.get("params"), list)
+            and all(isinstance(i, int) and not isinstance(i, bool) for i in g["params"])
+            for g in groups)
+        if not ok:
+            raise CorruptCheckpoint(f"checkpoint {str(path)!r}: metadata['optimizers'][{name!r}] "
+                                    "must be a list of parameter groups (objects with a 'params' "
+                                    "list of ints); use another checkpoint")
 
 
 def build_module(path: str | os.PathLike, build: Callable[[], torch.nn.Module],

@@ -57,9 +57,13 @@ def train(
     seed: Annotated[int, typer.Option("--seed", help="Seed of the corpus, model and batches.")]
     = 0,
     kind: Annotated[str, typer.Option("--kind", help="onlstm | lstm")] = "onlstm",
-    hidden: Annotated[int, typer.Option("--hidden", help="Hidden size.")] = 128,
-    chunk: Annotated[int, typer.Option("--chunk", help="Chunk size (ON-LSTM).")] = 8,
-    layers: Annotated[int, typer.Option("--layers", help="Recurrent layers.")] = 2,
+    hidden: Annotated[int | None, typer.Option(
+        "--hidden", help="Hidden size (new run: 128; on resume: the checkpoint's, and a "
+                         "different value is refused).")] = None,
+    chunk: Annotated[int | None, typer.Option(
+        "--chunk", help="Chunk size, ON-LSTM (new run: 8; on resume: the checkpoint's).")] = None,
+    layers: Annotated[int | None, typer.Option(
+        "--layers", help="Recurrent layers (new run: 2; on resume: the checkpoint's).")] = None,
     progress: Annotated[bool, typer.Option("--progress/--no-progress",
                                            help="Show a progress bar.")] = True,
     threads: Annotated[int, typer.Option("--threads", help="Intra-op CPU threads (small "
@@ -113,18 +117,22 @@ def train(
     with job(dev):
         if path.exists():
             try:
+                # one resume rule for every trainer: architecture flags that differ from the
+                # checkpoint's are refused by name (lr may change)
                 trainer = Trainer.load(path, out_dir=out, device=dev, log=log,
-                                       sentences=sentences)
+                                       sentences=sentences,
+                                       expect={k: v for k, v in (
+                                           ("grammar", grammar), ("kind", kind), ("seed", seed),
+                                           ("hidden_size", hidden), ("chunk_size", chunk),
+                                           ("num_layers", layers)) if v is not None})
             except ValueError as exc:
-                raise fail_all(str(exc)) from None
+                raise fail_all(f"{exc}; use another --out to start a different run") from None
             cfg = trainer.config
-            if (cfg.grammar, cfg.kind, cfg.seed) != (grammar, kind, seed):
-                raise fail_all(f"{path} holds a {cfg.kind} run on {cfg.grammar!r} with seed "
-                           f"{cfg.seed}; use another --out to start a different run")
             console.print(f"resuming from step {trainer.step} ({path})")
         else:
             cfg = TrainConfig(grammar=grammar, kind=kind, steps=steps, seed=seed,
-                              hidden_size=hidden, chunk_size=chunk, num_layers=layers)
+                              **{k: v for k, v in (("hidden_size", hidden), ("chunk_size", chunk),
+                                                   ("num_layers", layers)) if v is not None})
             try:
                 trainer = Trainer(cfg, out_dir=out, device=dev, log=log,
                                   sentences=sentences)

@@ -203,8 +203,8 @@ def test_resume_refuses_a_different_configuration(tmp_path):
     sde, data = VPSDE(), _data()
     path = tmp_path / "run.safetensors"
     train(_model(sde), sde, data, steps=3, checkpoint=path, **KW)
-    with pytest.raises(ValueError, match="lr: 0.003 → 0.01"):
-        train(_model(sde), sde, data, steps=6, checkpoint=path, **{**KW, "lr": 1e-2})
+    with pytest.raises(ValueError, match="ema_decay: 0.99 → 0.9"):
+        train(_model(sde), sde, data, steps=6, checkpoint=path, **{**KW, "ema_decay": 0.9})
     with pytest.raises(ValueError, match="different data"):
         train(_model(sde), sde, data + 1.0, steps=6, checkpoint=path, **KW)
     with pytest.raises(ValueError, match="different network"):

@@ -56,7 +56,10 @@ def test_errors_are_one_line(trained, tmp_path):
     _one_line_error(runner.invoke(app, ["train", "--grammar", "latin", "--out", str(tmp_path)]),
                     "unknown grammar 'latin'", "english")
     _one_line_error(runner.invoke(app, ["train", "--grammar", "english", "--out", str(trained)]),
-                    "holds a onlstm run on 'arithmetic'")
+                    "grammar: 'arithmetic' → 'english'", "use another --out")
+    # one resume rule for every trainer: a changed architecture flag is refused by name
+    _one_line_error(runner.invoke(app, ["train", "--grammar", "arithmetic", "--out",
+                                        str(trained), "--hidden", "16"]), "hidden_size: 8 → 16")
     _one_line_error(runner.invoke(app, ["train", "--grammar", "english", "--out",
                                         str(tmp_path / "x"), "--hidden", "10"]),
                     "multiple of chunk_size")

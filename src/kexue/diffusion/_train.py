@@ -45,6 +45,35 @@ __all__ = ["train", "TrainResult", "TrainingDiverged", "TrainingInterrupted", "l
 SDE_KINDS = {"vp": VPSDE, "subvp": SubVPSDE, "ve": VESDE}
 LR_SCHEDULES = ("constant", "cosine")
 
+# Checkpoint metadata schemas (kexue.checkpoint.validate_meta). Rule: the objects the model is
+# built from (network spec, SDE spec) refuse unknown keys (they would reach a constructor);
+# unknown top-level keys are free user metadata (train(meta=...)) and are ignored. Sizes have
+# upper bounds, and the network is then built on the meta device and compared with the stored
+# weights before any memory is allocated.
+_F = ckpt_io.Field
+_MAXW = 1 << 15
+_POS = _F(float, 1e-12, 1e12)
+#: Network spec schemas by ``kind`` (see :func:`kexue.diffusion.net_from_spec`).
+NET_SCHEMAS = {
+    "mlp": {"dim": _F(int, 1, _MAXW), "hidden": _F(int, 1, _MAXW), "depth": _F(int, 1, 64),
+            "n_freq": _F(int, 1, 4096)},
+    "unet8": {"ch": _F(int, 1, 4096), "image_shape": _F(list, 2, 2, items=int),
+              "n_freq": _F(int, 1, 4096)},
+    "unet": {"in_channels": _F(int, 1, 64), "channels": _F(list, 1, 16, items=int),
+             "image_size": _F(list, 2, 2, items=int),
+             "num_classes": _F((int, type(None)), 1, 1 << 20),
+             "num_res_blocks": _F(int, 1, 64), "n_freq": _F(int, 1, 4096)},
+}
+#: SDE spec schemas by ``kind`` (see :func:`sde_spec`).
+SDE_SCHEMAS = {
+    "vp": {"beta_min": _POS, "beta_max": _POS, "T": _POS},
+    "subvp": {"beta_min": _POS, "beta_max": _POS, "T": _POS},
+    "ve": {"sigma_min": _POS, "sigma_max": _POS, "T": _POS},
+}
+META_SCHEMA = {"format": _F(str, high=200), "step": _F(int, 0, 10**12), "train": _F(dict),
+               "net": _F(dict), "sde": _F((dict, type(None)), required=False),
+               "sigma_data": _F(float, 1e-12, 1e12, required=False)}
+
 
 def make_sde(kind: str, **params: float) -> Any:
     """``"vp"`` → :class:`VPSDE`, ``"subvp"`` → :class:`SubVPSDE`, ``"ve"`` → :class:`VESDE`,
@@ -329,7 +358,7 @@ def train(model: ScoreModel, sde: Any, data: torch.Tensor, *, steps: int, batch_
         hint=f"Lower lr (now {lr}), keep grad_clip > 0, or check the data for NaN/inf.",
         callback=(None if callback is None
                   else lambda step: callback(step, engine.history["loss"][-1])))
-    engine.resume(resume)
+    ckpt_io.resume_engine(engine, resume, schema={"format": _F(str, high=200)})
     task.distribute(engine.ddp)
     engine.run(steps)
     return TrainResult(model=model, ema=ema,
@@ -363,12 +392,26 @@ def load_score_model(path: str | Path, sde: Any = None, *, ema: bool = True,
     if meta.get("format") != TRAIN_FORMAT or not meta.get("net"):
         raise ValueError(f"{str(path)!r} is not a kexue.diffusion training checkpoint "
                          "(written by kexue.diffusion.train / kexue diffusion train)")
+    ckpt_io.validate_meta(path, meta, META_SCHEMA, extra="ignore")
+    ckpt_io.validate_spec(path, meta["net"], NET_SCHEMAS, where="metadata['net']")
     if sde is None:
         if not meta.get("sde"):
             raise ValueError(f"{str(path)!r} does not record its SDE; pass sde=...")
-        sde = sde_from_spec(meta["sde"])
-    model = ScoreModel(net_from_spec(meta["net"]), sde, sigma_data=meta.get("sigma_data", 1.0))
-    ckpt_io.load_module(model, tensors, "ema/" if ema else "model/", path=path)
+        ckpt_io.validate_spec(path, meta["sde"], SDE_SCHEMAS, where="metadata['sde']")
+        try:
+            sde = sde_from_spec(meta["sde"])
+        except (ValueError, TypeError) as exc:
+            raise ckpt_io.CorruptCheckpoint(
+                f"checkpoint {str(path)!r}: metadata['sde'] does not describe an SDE "
+                f"({str(exc).splitlines()[0] if str(exc) else exc!r})") from None
+    sigma_data = meta.get("sigma_data", 1.0)
+    prefix = "ema/" if ema else "model/"
+    net = ckpt_io.build_module(
+        path, lambda: net_from_spec(meta["net"]), {k: v for k, v in tensors.items()
+                                                   if k.startswith(prefix + "net.")},
+        prefix + "net.")
+    model = ScoreModel(net, sde, sigma_data=sigma_data)
+    ckpt_io.load_module(model, tensors, prefix, path=path)
     if device is not None:
         model.to(resolve_device(device))
     return model.eval(), meta

@@ -37,6 +37,20 @@ __all__ = ["train_image_gan", "IMAGE_TRAIN_FORMAT"]
 
 IMAGE_TRAIN_FORMAT = "kexue.gan.train-image/1"
 
+_F = ckpt_io.Field
+_MAXW = 1 << 15
+_IMAGE = {"channels": _F(int, 1, 64), "image_size": _F(list, 2, 2, items=int),
+          "norm": _F(str, choices=("none", "batch", "layer"))}
+#: Schemas of the image networks' specs in a checkpoint (:func:`kexue.gan.load_gan`; unknown
+#: keys refused, sizes bounded; see :data:`kexue.gan._train.NET_SCHEMAS`).
+IMAGE_NET_SCHEMAS = {
+    "conv-generator": {"z_dim": _F(int, 1, _MAXW), "dim": _F(int, 1, 4096), **_IMAGE},
+    "conv-critic": {"dim": _F(int, 1, 4096), "out_dim": _F(int, 1, _MAXW), **_IMAGE},
+    "conv-encoder": {"z_dim": _F(int, 1, _MAXW), "dim": _F(int, 1, 4096), **_IMAGE},
+    "conv-pair-critic": {"z_dim": _F(int, 1, _MAXW), "dim": _F(int, 1, 4096),
+                         "hidden": _F(int, 1, _MAXW), **_IMAGE},
+}
+
 
 def train_image_gan(model: str, data: Tensor, *, steps: int = 1000, batch_size: int = 64,
                     z_dim: int = 128, dim: int = 64, critic_norm: str = "none",

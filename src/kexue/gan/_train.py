@@ -39,7 +39,7 @@ from ._losses import (
     sgan_losses,
     wgan_gp_losses,
 )
-from ._nets import MLP, PairCritic, net_from_spec
+from ._nets import ACTIVATIONS, MLP, PairCritic, net_from_spec
 
 __all__ = ["MODELS", "DATASETS", "train_gan", "GANTrainResult", "TrainingDiverged",
            "TrainingInterrupted", "load_gan",
@@ -50,6 +50,27 @@ MODELS = ("gan-qp", "bigan-qp", "wgan-gp", "sgan")
 DATASETS = ("ring8", "grid25", "digits")
 TRAIN_FORMAT = "kexue.gan.train/2"
 _HIST = ("critic", "generator", "latent_rec", "image_rec")
+
+# Checkpoint metadata schemas (kexue.checkpoint.validate_meta). Rule: the objects a network is
+# built from refuse unknown keys (they would reach a constructor); unknown top-level keys are
+# free user metadata (train_gan(meta=...)) and are ignored. Sizes have upper bounds, and the
+# networks are then built on the meta device and compared with the stored weights first.
+_F = ckpt_io.Field
+MAX_WIDTH = 1 << 15  # hidden / z_dim / dim bounds of a stored network
+MAX_DEPTH = 64
+NET_SCHEMAS = {
+    "mlp": {"in_dim": _F(int, 1, MAX_WIDTH), "out_dim": _F(int, 1, MAX_WIDTH),
+            "hidden": _F(int, 1, MAX_WIDTH), "depth": _F(int, 1, MAX_DEPTH),
+            "act": _F(str, choices=tuple(ACTIVATIONS)),
+            "out_act": _F((str, type(None)), choices=(None, "tanh"))},
+    "pair": {"x_dim": _F(int, 1, MAX_WIDTH), "z_dim": _F(int, 1, MAX_WIDTH),
+             "hidden": _F(int, 1, MAX_WIDTH), "depth": _F(int, 1, MAX_DEPTH),
+             "act": _F(str, choices=tuple(ACTIVATIONS))},
+}
+_NETS = {"generator": _F(dict), "critic": _F(dict), "encoder": _F((dict, type(None)))}
+META_SCHEMA = {"format": _F(str, high=200), "step": _F(int, 0, 10**12),
+               "train": _F(dict),
+               "nets": _F(dict, schema=_NETS)}
 
 
 def load_gan_data(name: str, *, n: int = 50_000, seed: int = 0,
@@ -285,7 +306,7 @@ def run_gan_task(task: _GANTask, nets: tuple, *, fmt: str, config: dict, checkpo
         hint=f"Lower lr (now {lr}) or check the data for NaN/inf.",
         callback=(None if callback is None else lambda step: callback(step, result(step))),
         callback_every=callback_every)
-    engine.resume(resume)
+    ckpt_io.resume_engine(engine, resume, schema=META_SCHEMA)
     task.distribute(engine)
     engine.run(steps)
     return result(engine.step, engine.stopped)
@@ -415,35 +436,65 @@ def _stored_history(tensors: Mapping[str, Tensor]) -> dict[str, Tensor]:
             for k in _HIST}
 
 
+def _check_train(path: Path, train: dict) -> torch.dtype:
+    """The parts of ``meta["train"]`` a loader reads: ``dtype`` and ``z_dim``."""
+    if "z_dim" not in train:
+        raise ckpt_io.CorruptCheckpoint(f"checkpoint {str(path)!r}: metadata['train'] lacks "
+                                        "the key 'z_dim'; use another checkpoint")
+    ckpt_io.validate_meta(path, {"z_dim": train["z_dim"]}, {"z_dim": _F(int, 1, MAX_WIDTH)},
+                          where="metadata['train']")
+    return ckpt_io.dtype_from_name(path, train.get("dtype"), where="metadata['train']['dtype']")
+
+
 def load_gan(path: str | Path) -> tuple[GANTrainResult, dict[str, Any]]:
-    """Rebuild the networks stored by :func:`train_gan` at ``path``.
+    """Rebuild the networks stored by :func:`train_gan` (or :func:`kexue.gan.train_image_gan`)
+    at ``path``.
+
+    The metadata is checked first (:data:`META_SCHEMA`; network specs against
+    :data:`NET_SCHEMAS` / the image networks' schemas, unknown keys refused there, unknown
+    top-level keys ignored; ``dtype`` among float32/float64; sizes bounded), and every network
+    is built on the meta device and compared with the stored weights before any memory is
+    allocated (:func:`kexue.checkpoint.build_module`).
 
     Returns:
         ``(result, meta)``: a :class:`GANTrainResult` with the networks in eval mode, and the
         checkpoint's metadata (``meta["train"]`` is the training configuration).
 
     Raises:
-        FileNotFoundError: no such file. ValueError: not a kexue.gan training checkpoint.
+        FileNotFoundError: no such file. ValueError: not a kexue.gan training checkpoint, or
+        metadata of the wrong form (one line naming the file and the field).
     """
+    from ._conv import conv_net_from_spec
+    from ._image import IMAGE_NET_SCHEMAS, IMAGE_TRAIN_FORMAT
+
     path = Path(path)
     tensors, meta = ckpt_io.load(path)
-    if meta.get("format") != TRAIN_FORMAT:
+    if meta.get("format") not in (TRAIN_FORMAT, IMAGE_TRAIN_FORMAT):
         raise ValueError(f"{str(path)!r} is not a kexue.gan training checkpoint (written by "
                          "kexue.gan.train_gan / kexue gan train)")
+    ckpt_io.validate_meta(path, meta, META_SCHEMA, extra="ignore")
+    image = meta["format"] == IMAGE_TRAIN_FORMAT
+    schemas, from_spec = (IMAGE_NET_SCHEMAS, conv_net_from_spec) if image else (
+        NET_SCHEMAS, net_from_spec)
     nets = meta["nets"]
-    dtype = getattr(torch, meta["train"]["dtype"].replace("torch.", ""))
-    g = net_from_spec(nets["generator"]).to(dtype)
-    c = net_from_spec(nets["critic"]).to(dtype)
-    e = net_from_spec(nets["encoder"]).to(dtype) if nets.get("encoder") else None
-    ckpt_io.load_module(g, tensors, "generator/", path=path)
-    ckpt_io.load_module(c, tensors, "critic/", path=path)
-    if e is not None:
-        ckpt_io.load_module(e, tensors, "encoder/", path=path)
+    for name in ("generator", "critic", "encoder"):
+        if nets[name] is not None:
+            ckpt_io.validate_spec(path, nets[name], schemas, where=f"metadata['nets'][{name!r}]")
+    dtype = _check_train(path, meta["train"])
+    built = {}
+    for name in ("generator", "critic", "encoder"):
+        spec = nets[name]
+        built[name] = None if spec is None else ckpt_io.build_module(
+            path, lambda spec=spec: from_spec(spec).to(dtype), tensors, f"{name}/")
+    g, c, e = built["generator"], built["critic"], built["encoder"]
+    if "history/critic" not in tensors:
+        raise ckpt_io.CorruptCheckpoint(f"checkpoint {str(path)!r} has no loss history "
+                                        "(history/critic); use another checkpoint")
     for m in (g, c, e):
         if m is not None:
             m.eval()
     res = GANTrainResult(generator=g, critic=c, encoder=e,
-                         history=_stored_history(tensors), step=int(meta["step"]),
-                         start_step=int(meta["step"]), stopped=False, seconds=0.0,
+                         history=_stored_history(tensors), step=meta["step"],
+                         start_step=meta["step"], stopped=False, seconds=0.0,
                          checkpoint=path, config=meta["train"])
     return res, meta

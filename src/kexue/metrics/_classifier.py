@@ -51,6 +51,28 @@ _DTYPES = {"float32": torch.float32, "float64": torch.float64, "float16": torch.
            "bfloat16": torch.bfloat16}
 
 
+# Checkpoint metadata schema (kexue.checkpoint.validate_meta). Rule: ``spec`` (the network's
+# constructor arguments) refuses unknown keys; unknown top-level keys are the free metadata
+# returned in ``clf.meta`` (training record, save_classifier(meta=...)) and are not checked.
+_F = ckpt_io.Field
+SPEC_SCHEMA = {"kind": _F(str, choices=("DigitClassifier",)), "in_channels": _F(int, 1, 64),
+               "image_size": _F(list, 2, 2, items=int), "classes": _F(int, 2, 1 << 16),
+               "channels": _F(list, 2, 2, items=int), "features": _F(int, 1, 1 << 15)}
+META_SCHEMA = {"format": _F(str, high=200), "spec": _F(dict, schema=SPEC_SCHEMA),
+               "dtype": _F(str, choices=tuple(_DTYPES), required=False)}
+
+
+def _spec_shapes(spec: Mapping[str, Any]) -> dict[str, tuple[int, ...]]:
+    """The parameter shapes of the :class:`DigitClassifier` a (validated) ``spec`` describes,
+    in closed form (no network is built)."""
+    c_in, (h, w), (c1, c2) = spec["in_channels"], spec["image_size"], spec["channels"]
+    f, k = spec["features"], spec["classes"]
+    return {"conv1.weight": (c1, c_in, 3, 3), "conv1.bias": (c1,),
+            "conv2.weight": (c2, c1, 3, 3), "conv2.bias": (c2,),
+            "fc.weight": (f, c2 * (h // 4) * (w // 4)), "fc.bias": (f,),
+            "head.weight": (k, f), "head.bias": (k,)}
+
+
 def _pos_int(name: str, value: Any, minimum: int = 1) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
         raise ValueError(f"{name} must be an int >= {minimum}; got {value!r}")
@@ -379,15 +401,32 @@ def load_classifier(path: str | os.PathLike, *, device: str | torch.device | Non
     (default: the host); ``clf.meta`` holds the saved metadata.
 
     Raises:
-        FileNotFoundError: no such file. ValueError: not a classifier checkpoint, or weights that
-        do not match the recorded network.
+        FileNotFoundError: no such file. ValueError: not a classifier checkpoint, metadata of
+        the wrong form (:data:`META_SCHEMA`; checked, with the weights' shapes, before the
+        network is built), or weights that do not match the recorded network.
     """
     path = Path(path)
     tensors, meta = ckpt_io.load(path)
     if meta.get("format") != CLASSIFIER_FORMAT or not meta.get("spec"):
         raise ValueError(f"{str(path)!r} is not a kexue.metrics classifier checkpoint (written "
                          "by kexue.metrics.save_classifier)")
-    clf = DigitClassifier.from_spec(meta["spec"], dtype=_DTYPES[meta.get("dtype", "float32")])
+    ckpt_io.validate_meta(path, meta, META_SCHEMA, extra="ignore")
+    spec = meta["spec"]
+    if not (all(1 <= c <= 4096 for c in spec["channels"])
+            and all(4 <= s <= 4096 for s in spec["image_size"])):
+        raise ckpt_io.CorruptCheckpoint(
+            f"checkpoint {str(path)!r}: metadata['spec'] has channels {spec['channels']} / "
+            f"image_size {spec['image_size']} outside [1, 4096] / [4, 4096]; use another "
+            "checkpoint")
+    stored = {k[len("model/"):]: tuple(v.shape) for k, v in tensors.items()
+              if k.startswith("model/")}
+    for key, shape in _spec_shapes(spec).items():  # before any allocation
+        if stored.get(key) != shape:
+            raise ckpt_io.CorruptCheckpoint(
+                f"checkpoint {str(path)!r}: metadata['spec'] describes a classifier whose "
+                f"model/{key} has shape {shape}, but the file stores {stored.get(key)}; the "
+                "metadata was edited or belongs to another file")
+    clf = DigitClassifier.from_spec(spec, dtype=_DTYPES[meta.get("dtype", "float32")])
     ckpt_io.load_module(clf, tensors, "model/", path=path)
     clf.meta = {k: v for k, v in meta.items() if k not in ("format", "spec", "dtype")}
     if device is not None:

@@ -42,6 +42,29 @@ PAD, BOS = "<pad>", "<s>"
 #: ``TrainConfig.grammar`` of a model trained on the user's own sentences (``Trainer(sentences=)``).
 CORPUS = "corpus"
 
+# Checkpoint metadata schema (kexue.checkpoint.validate_meta). Rule: ``config`` (the keyword
+# arguments of TrainConfig) refuses unknown keys; unknown top-level keys are ignored. Sizes have
+# upper bounds and the network is built on the meta device and compared with the stored weights
+# before any memory is allocated, so a shortened vocabulary or ``hidden_size = 200000`` is
+# refused with one line.
+_F = checkpoint.Field
+_MAXW = 1 << 15
+CONFIG_SCHEMA = {
+    "grammar": _F(str, 1, 100), "kind": _F(str, choices=RNN_KINDS),
+    "embed_size": _F(int, 1, _MAXW), "hidden_size": _F(int, 1, _MAXW),
+    "num_layers": _F(int, 1, 64), "chunk_size": _F(int, 1, _MAXW),
+    "master_input": _F(str, choices=("paper", "symmetric")), "match_params": _F(bool),
+    "dropout": _F(float, 0.0, 1.0), "n_train": _F(int, 1, 10**8),
+    "batch_size": _F(int, 1, 1 << 20), "steps": _F(int, 0, 10**12),
+    "lr": _F(float, 0.0, 1e6), "lr_final": _F(float, 0.0, 1e6), "clip": _F(float, 0.0, 1e12),
+    "seed": _F(int, 0, 2**63 - 1), "checkpoint_every": _F(int, 1, 10**12)}
+META_SCHEMA = {
+    "format": _F(str, high=200), "step": _F(int, 0, 10**12),
+    "config": _F(dict, schema=CONFIG_SCHEMA),
+    "dtype": _F(str, choices=checkpoint.DTYPE_NAMES, required=False),
+    "vocab": _F(list, 3, 1 << 21, items=str), "info": _F(dict, required=False),
+    "corpus_fingerprint": _F((str, type(None)), high=200, required=False)}
+
 
 class Vocab:
     """Token ↔ id: ``<pad>`` = 0, ``<s>`` = 1 (start and end of sentence), then the tokens."""
@@ -371,23 +394,32 @@ class Trainer:
     @classmethod
     def load(cls, path: str | Path, *, out_dir: str | Path | None = None,
              device: str | torch.device | None = None, log: str | Path | None = None,
-             sentences: Sequence[Sequence[str]] | None = None) -> Trainer:
+             sentences: Sequence[Sequence[str]] | None = None,
+             expect: TrainConfig | dict[str, Any] | None = None) -> Trainer:
         """Rebuild a trainer from a checkpoint written by :meth:`save`, ready to resume.
 
+        The metadata is validated first (:data:`META_SCHEMA`: types, bounded sizes, ``dtype``
+        among float32/float64, ``config`` without unknown keys; unknown top-level keys are
+        ignored) and the stored network is built on the meta device and compared with the
+        stored weights, so edited metadata gives one ``ValueError`` naming the file and field.
+
         ``sentences``: the corpus of a ``grammar="corpus"`` run (the same one: its fingerprint
-        is checked).
+        is checked). ``expect``: the settings of the run that resumes (a :class:`TrainConfig`
+        or a dict of some of its fields, e.g. the CLI's ``--hidden/--chunk/--layers``): the
+        one resume rule of every kexue trainer applies — a field that differs from the
+        checkpoint's is refused, naming it, except :data:`kexue.checkpoint.SAFE_OVERRIDES`
+        (``lr``, ``lr_final``), which are taken from ``expect`` and used from the next step.
 
         Raises:
-            ValueError: the file is not a kexue.onlstm language-model checkpoint, or a corpus
-                run without its sentences or with other sentences.
+            ValueError: the file is not a kexue.onlstm language-model checkpoint, metadata of
+                the wrong form, settings in ``expect`` that differ from the checkpoint's, or a
+                corpus run without its sentences or with other sentences.
         """
-        _, meta = checkpoint.load(path)
-        if meta.get("format") != FORMAT:
-            raise ValueError(f"{str(path)!r} is not a kexue.onlstm language-model checkpoint "
-                             f"(format {meta.get('format')!r}); write one with `kexue onlstm "
-                             "train`")
-        cfg = TrainConfig(**meta["config"])
-        dtype = getattr(torch, meta.get("dtype", "float32"))
+        tensors, meta = checkpoint.load(path)
+        cfg, _, _ = _checked_meta(path, meta, tensors)
+        dtype = checkpoint.dtype_from_name(path, meta.get("dtype", "float32"))
+        if expect is not None:
+            cfg = _resume_config(path, cfg, expect)
         if cfg.grammar == CORPUS:
             if sentences is None:
                 raise ValueError(f"{str(path)!r} was trained on your own corpus: pass the same "
@@ -397,10 +429,74 @@ class Trainer:
                                  "sentences' fingerprint differs); use another --out directory")
         self = cls(cfg, out_dir=out_dir, dtype=dtype, device=device, log=log,
                    sentences=sentences if cfg.grammar == CORPUS else None)
+        if self.vocab.itos != meta["vocab"]:
+            raise checkpoint.CorruptCheckpoint(
+                f"checkpoint {str(path)!r}: metadata['vocab'] ({len(meta['vocab'])} tokens) is "
+                f"not the vocabulary of its {cfg.grammar!r} data ({len(self.vocab)} tokens); "
+                "the metadata was edited — use another checkpoint")
+        checkpoint.check_engine_meta(path, meta)
         self.engine.load(path, check=False)
         self.info = dict(meta.get("info", {}))
         self.model.eval()
         return self
+
+
+def _resume_config(path: str | Path, cfg: TrainConfig, expect: Any) -> TrainConfig:
+    """The one resume rule (as :func:`kexue.checkpoint.check_resume`): every setting in
+    ``expect`` must equal the checkpoint's, except :data:`kexue.checkpoint.SAFE_OVERRIDES`
+    (the learning rate), which are taken from ``expect``."""
+    if isinstance(expect, TrainConfig):
+        expect = dataclasses.asdict(expect)
+    if not isinstance(expect, dict):
+        raise TypeError(f"expect must be a TrainConfig or a dict of its fields; got "
+                        f"{type(expect).__name__}")
+    fields = {f.name for f in dataclasses.fields(TrainConfig)}
+    unknown = sorted(set(expect) - fields)
+    if unknown:
+        raise ValueError(f"expect has unknown TrainConfig fields {unknown}; valid: "
+                         f"{', '.join(sorted(fields))}")
+    old = dataclasses.asdict(cfg)
+    overrides = checkpoint.check_resume(path, {"format": FORMAT, "train": old}, FORMAT, expect,
+                                        what="kexue.onlstm language-model",
+                                        safe=checkpoint.SAFE_OVERRIDES)
+    new = dataclasses.replace(cfg, **{k: v for k, (_, v) in overrides.items()})
+    new.validate()
+    return new
+
+
+def _checked_meta(path: str | Path, meta: dict[str, Any], tensors: dict[str, torch.Tensor]
+                  ) -> tuple[TrainConfig, Vocab, LanguageModel]:
+    """Validate a language-model checkpoint's metadata and build its model (meta device first,
+    compared with the stored weights). Returns ``(config, vocab, model)``."""
+    if meta.get("format") != FORMAT:
+        raise ValueError(f"{str(path)!r} is not a kexue.onlstm language-model checkpoint "
+                         f"(format {meta.get('format')!r}); write one with `kexue onlstm train`")
+    checkpoint.validate_meta(path, meta, META_SCHEMA, extra="ignore")
+    where = f"checkpoint {str(path)!r}"
+    try:
+        cfg = TrainConfig(**meta["config"])
+        cfg.validate()
+        if meta["vocab"][:2] != [PAD, BOS]:
+            raise ValueError(f"metadata['vocab'] must start with {[PAD, BOS]}")
+        vocab = Vocab(meta["vocab"][2:])
+    except (ValueError, TypeError) as exc:
+        raise checkpoint.CorruptCheckpoint(f"{where}: {str(exc).splitlines()[0]}; use another "
+                                           "checkpoint") from None
+    dtype = checkpoint.dtype_from_name(path, meta.get("dtype", "float32"))
+    out = tensors.get("model/out.weight")
+    if out is None or out.ndim != 2 or not 1 <= out.shape[1] <= _MAXW:
+        raise checkpoint.CorruptCheckpoint(f"{where}: no usable model/out.weight (the output "
+                                           "layer); use another checkpoint")
+    hidden = int(out.shape[1])
+
+    def build() -> LanguageModel:
+        return LanguageModel(len(vocab), cfg.embed_size, hidden, cfg.num_layers, kind=cfg.kind,
+                             chunk_size=cfg.chunk_size, master_input=cfg.master_input,
+                             dropout=cfg.dropout).to(dtype)
+
+    with torch.random.fork_rng(devices=[]):  # initialisers draw from the global RNG
+        model = checkpoint.build_module(path, build, tensors, "model/")
+    return cfg, vocab, model
 
 
 class _TrainerTask:
@@ -447,18 +543,7 @@ def load_model(path: str | Path) -> tuple[LanguageModel, Vocab, dict[str, Any]]:
         ValueError: not a kexue.onlstm language-model checkpoint.
     """
     tensors, meta = checkpoint.load(path)
-    if meta.get("format") != FORMAT:
-        raise ValueError(f"{str(path)!r} is not a kexue.onlstm language-model checkpoint "
-                         f"(format {meta.get('format')!r}); write one with `kexue onlstm train`")
-    cfg = TrainConfig(**meta["config"])
-    vocab = Vocab(meta["vocab"][2:])
-    weights = {k[6:]: v for k, v in tensors.items() if k.startswith("model/")}
-    hidden = weights["out.weight"].shape[1]
-    model = LanguageModel(len(vocab), cfg.embed_size, hidden, cfg.num_layers, kind=cfg.kind,
-                          chunk_size=cfg.chunk_size, master_input=cfg.master_input,
-                          dropout=cfg.dropout)
-    model = model.to(getattr(torch, meta.get("dtype", "float32")))
-    model.load_state_dict(weights)
+    _, vocab, model = _checked_meta(path, meta, tensors)
     model.eval()
     return model, vocab, meta
 

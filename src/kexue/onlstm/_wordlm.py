@@ -463,9 +463,10 @@ class WordLMTrainer:
         return list(self.engine.history["loss"])
 
     def resume(self) -> bool:
-        """Continue from ``out_dir/last.safetensors`` if it exists (same config and data);
-        returns whether it did."""
-        return self.engine.resume()
+        """Continue from ``out_dir/last.safetensors`` if it exists (same config and data, except
+        the safe overrides :data:`kexue.checkpoint.SAFE_OVERRIDES`: ``lr``; the metadata is
+        validated first, see :func:`kexue.checkpoint.resume_engine`); returns whether it did."""
+        return checkpoint.resume_engine(self.engine)
 
     def _lr(self, step: int) -> float:
         cfg = self.config

@@ -132,7 +132,10 @@ class SDE:
                     f"{name} must be finite with shape () or (d,); got shape {tuple(t.shape)}"
                     f"{'' if bool(torch.isfinite(t).all()) else ' with non-finite values'}."
                 )
-            coefs.append(t.detach())
+            coefs.append(t)
+        # the drift/diffusion closures keep the coefficients as given, so a coefficient that
+        # requires grad gets gradients (solve then takes its autograd path, solve_adjoint its
+        # parameters); the fused no-autograd path reads detached copies
         ca, cb, cc, cd = coefs
         additive = not bool((cc != 0).any())
 
@@ -152,7 +155,7 @@ class SDE:
 
         sde = cls(drift, diffusion, noise="additive" if additive else "diagonal",
                   diffusion_dx=diffusion_dx)
-        sde.linear_coefficients = (ca, cb, cc, cd)
+        sde.linear_coefficients = tuple(v.detach() for v in (ca, cb, cc, cd))
         return sde
 
     def f(self, t: torch.Tensor, x: torch.Tensor) -> torch.Tensor:

@@ -238,22 +238,8 @@ class SDE:
         for name, v in (("drift", f), ("diffusion", g)):
             if name == "diffusion" and self.noise == "general":
                 continue
-            if not isinstance(v, torch.Tensor):
-                raise TypeError(
-                    f"{name}(t, x) must return a tensor broadcastable to x.shape "
-                    f"{tuple(x.shape)} = (batch, d); got {type(v).__name__}. Return e.g. "
-                    "torch.full_like(x, c) for a constant."
-                )
-            try:
-                shape = torch.broadcast_shapes(v.shape, x.shape)
-            except RuntimeError:
-                shape = None
-            if shape != x.shape:
-                raise ValueError(
-                    f"{name}(t, x) must return shape (batch, d) = {tuple(x.shape)} (or "
-                    f"something broadcastable to it); got {tuple(v.shape)} at t={tval:g}. "
-                    "Keep the trailing state dimension, e.g. return -x rather than -x[:, 0]."
-                )
+            _check_state_shaped(name, v, x, tval, "a constant", "or something broadcastable to "
+                                "it", "e.g. return -x rather than -x[:, 0]")
             if not bool(torch.isfinite(v).all()):
                 raise ValueError(
                     f"{name}(t, x) returned non-finite values at t={tval:g} for the initial "
@@ -281,23 +267,9 @@ class SDE:
     def _probe_diffusion_dx(self, t: torch.Tensor, x: torch.Tensor, tval: float) -> None:
         """Check ``diffusion_dx(t, x)``: a tensor broadcastable to ``x.shape`` = ``(batch, d)``
         (the elementwise ``∂g_i/∂x_i`` Milstein multiplies with ``g``)."""
-        v = self.diffusion_dx(t, x)
-        if not isinstance(v, torch.Tensor):
-            raise TypeError(
-                f"diffusion_dx(t, x) must return a tensor broadcastable to x.shape "
-                f"{tuple(x.shape)} = (batch, d); got {type(v).__name__}. Return e.g. "
-                "torch.full_like(x, c) for a constant derivative."
-            )
-        try:
-            shape = torch.broadcast_shapes(v.shape, x.shape)
-        except RuntimeError:
-            shape = None
-        if shape != x.shape:
-            raise ValueError(
-                f"diffusion_dx(t, x) must return shape (batch, d) = {tuple(x.shape)} (the "
-                f"elementwise ∂g_i/∂x_i, or something broadcastable to it); got "
-                f"{tuple(v.shape)} at t={tval:g}. Keep the trailing state dimension."
-            )
+        _check_state_shaped("diffusion_dx", self.diffusion_dx(t, x), x, tval,
+                            "a constant derivative",
+                            "the elementwise ∂g_i/∂x_i, or something broadcastable to it", "")
 
     def _probe_general(self, g, x: torch.Tensor, tval: float) -> None:
         """Check a ``noise="general"`` diffusion value: a finite ``(batch or 1, d, m)`` tensor."""
@@ -423,3 +395,24 @@ def stratonovich_to_ito(sde: SDE) -> SDE:
         ValueError: ``sde`` is already Itô.
     """
     return _converted(sde, +1.0, "ito")
+
+
+def _check_state_shaped(name: str, v: object, x: torch.Tensor, tval: float, constant: str,
+                        what: str, example: str) -> None:
+    """``name(t, x)`` must return a tensor broadcastable to ``x.shape`` = ``(batch, d)``."""
+    if not isinstance(v, torch.Tensor):
+        raise TypeError(
+            f"{name}(t, x) must return a tensor broadcastable to x.shape {tuple(x.shape)} = "
+            f"(batch, d); got {type(v).__name__}. Return e.g. torch.full_like(x, c) for "
+            f"{constant}."
+        )
+    try:
+        shape = torch.broadcast_shapes(v.shape, x.shape)
+    except RuntimeError:
+        shape = None
+    if shape != x.shape:
+        raise ValueError(
+            f"{name}(t, x) must return shape (batch, d) = {tuple(x.shape)} ({what}); got "
+            f"{tuple(v.shape)} at t={tval:g}. Keep the trailing state dimension"
+            f"{', ' + example if example else ''}."
+        )

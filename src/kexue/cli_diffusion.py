@@ -5,6 +5,7 @@
     kexue diffusion train --data digits --sde subvp --steps 4000 --out runs/digits
     kexue diffusion sample --ckpt runs/digits/model.safetensors --method heun --steps 20 \\
         --n 64 --out grid.png
+    kexue diffusion sample --ckpt runs/ring --method em --steps 50 --brownian tree  # one path
     kexue diffusion nll --ckpt runs/digits/model.safetensors          # bits/dim on the test split
     kexue diffusion inpaint --ckpt runs/digits/model.safetensors --mask bottom --out fill.png
     kexue diffusion train --data digits --device cuda --nproc 2 ...  # DDP on two processes
@@ -54,7 +55,25 @@ app = typer.Typer(
 DATASETS = ("ring", "moons", "digits")
 SDES = ("vp", "subvp", "ve")
 MASKS = ("bottom", "top", "left", "right", "center")
+BROWNIAN = ("increments", "tree")
 CKPT_NAME = "model.safetensors"
+# the toys' parameters, shared by training data (kexue.data.toy) and the exact oracles of `nll`
+# (kexue.diffusion.GaussianMixture.ring / .moons); as in the diffusion-toy experiment
+TOY_PARAMS: dict[str, dict[str, float]] = {"ring": {"std": 0.1}, "moons": {"noise": 0.05}}
+
+
+def _grid(ax: Any, imgs: torch.Tensor, rows: int, cols: int, title: str) -> None:
+    """Tile ``rows·cols`` flat 8×8 images (data scale ``[−1, 1]``) into one picture."""
+    import torch
+
+    tiles = imgs[: rows * cols].cpu().reshape(-1, 8, 8)  # (≤ rows·cols, 8, 8)
+    canvas = torch.full((rows * 9 - 1, cols * 9 - 1), float("nan"))
+    for n, tile in enumerate(tiles):
+        i, j = divmod(n, cols)
+        canvas[i * 9: i * 9 + 8, j * 9: j * 9 + 8] = tile
+    ax.imshow(canvas.numpy(), cmap="gray_r", vmin=-1, vmax=1, interpolation="nearest")
+    ax.set_title(title, fontsize=9)
+    ax.axis("off")
 
 
 def _sampler_names() -> list[str]:
@@ -88,9 +107,9 @@ def _train_data(name: str, n: int, seed: int) -> torch.Tensor:
         from .data import digits
 
         return digits().x_train
-    from .experiments.diffusion_toy import _data
+    from .data import toy
 
-    return _data(name, n, torch.Generator().manual_seed(seed))
+    return toy(name, n, torch.Generator().manual_seed(seed), **TOY_PARAMS[name])
 
 
 def _load(ckpt: Path, device: torch.device) -> tuple[Any, dict[str, Any]]:
@@ -136,10 +155,8 @@ def train(
     """Train a score model by denoising score matching; rerun to resume."""
     import torch
 
-    from .diffusion import MLPScoreNet, ScoreModel, UNet8
+    from .diffusion import MLPScoreNet, ScoreModel, UNet8, dequantise, make_sde, to_levels
     from .diffusion import train as train_model
-    from .diffusion._train import make_sde
-    from .experiments.diffusion_digits import _levels, _to_model
 
     dev = cli_device(device)
     try:
@@ -168,7 +185,7 @@ def train(
             def augment(x0: torch.Tensor, g: torch.Generator) -> torch.Tensor:
                 # dequantisation noise drawn where the generator lives, used where x0 is
                 u = torch.rand(x0.shape, generator=g, device=g.device).to(x0.device)
-                return _to_model(_levels(x0), u)
+                return dequantise(to_levels(x0), u)
         else:
             net = MLPScoreNet(2, hidden=width or 128, seed=seed)
             model = ScoreModel(net, sde_obj, sigma_data=float(x.std()))
@@ -204,9 +221,9 @@ def _plot_samples(x: torch.Tensor, data: str, title: str, out: Path) -> None:
     from matplotlib.figure import Figure
 
     if data == "digits":
-        from .experiments.diffusion_digits import _grid, _to_image
+        from .diffusion import to_data_scale
 
-        imgs = _to_image(x)
+        imgs = to_data_scale(x)
         cols = min(8, len(imgs))
         rows = max(1, len(imgs) // cols)
         fig = Figure(figsize=(0.6 * cols + 0.4, 0.6 * rows + 0.6))
@@ -230,8 +247,14 @@ def sample(
     = "heun",
     steps: Annotated[int, typer.Option(help="Sampler steps.")] = 20,
     n: Annotated[int, typer.Option(help="Number of samples.")] = 64,
-    grid: Annotated[str, typer.Option(help="Time grid: uniform, logsnr, karras.")] = "uniform",
+    grid: Annotated[str, typer.Option(help="Time grid: uniform, logsnr, karras, cosine.")]
+    = "uniform",
     seed: Annotated[int, typer.Option(help="Seed of the prior draw and sampler noise.")] = 0,
+    brownian: Annotated[str, typer.Option(
+        help="Noise of stochastic samplers: 'increments' (fresh normal draws per step, from "
+             "--seed) or 'tree' (one BrownianInterval on [0, T] seeded by --seed + 1: a sample "
+             "changes little when only --steps changes).",
+        **choice_option("--brownian", BROWNIAN))] = "increments",
     out: Annotated[Path, typer.Option(help="Figure (PNG/PDF/SVG).")] = Path("grid.png"),
     threads: Threads = 1,
     device: DeviceOption = "auto",
@@ -240,19 +263,26 @@ def sample(
     import torch
 
     from .diffusion import sample as run_sampler
+    from .stochastic import BrownianInterval
 
     dev = cli_device(device)
     try:
         _set_threads(threads)
         if n < 1:
             raise ValueError(f"--n must be >= 1; got {n}")
+        if brownian not in BROWNIAN:
+            raise ValueError(f"--brownian must be one of {', '.join(BROWNIAN)}; got "
+                             f"{brownian!r}")
         model, meta = _load(ckpt, dev)
         dim = model.net.dim
         gen = torch.Generator(device=dev).manual_seed(seed)
         x_T = model.sde.prior_sample((n, dim), gen, device=dev)
+        path = (BrownianInterval(0.0, float(model.sde.T), (n, dim), seed=seed + 1,
+                                 dtype=torch.float64, device=dev)
+                if brownian == "tree" else None)
         with torch.no_grad():
             x, info = run_sampler(model, model.sde, x_T, method=method, steps=steps, grid=grid,
-                                  generator=gen)
+                                  generator=gen, brownian=path)
         x = x.cpu()
     except (ValueError, TypeError, FileNotFoundError) as exc:
         raise fail(str(exc)) from None
@@ -291,10 +321,10 @@ def nll(
         model, meta = _load(ckpt, dev)
         if meta["data"] == "digits":
             from .data import digits
-            from .experiments.diffusion_digits import N_BINS, _levels
+            from .diffusion import DIGITS_N_BINS, to_levels
 
-            k = _levels(digits().x_test)[:n].to(dev)
-            bpd, info = bits_per_dim(model, model.sde, k, n_bins=N_BINS,
+            k = to_levels(digits().x_test)[:n].to(dev)
+            bpd, info = bits_per_dim(model, model.sde, k, n_bins=DIGITS_N_BINS,
                                      divergence="hutchinson", n_probes=probes, rtol=tol,
                                      atol=tol, generator=seed, dtype=torch.float32)
             se = float(bpd.std() / math.sqrt(len(bpd))) if len(bpd) > 1 else float("nan")
@@ -302,9 +332,10 @@ def nll(
                        f"images; offset {info['offset']:.4f}; {info['nfe']} score evaluations, "
                        f"rtol = atol = {tol:g}, {probes} probe(s)")
             return
-        from .experiments.diffusion_toy import _oracle
+        from .diffusion import GaussianMixture
 
-        oracle = _oracle(meta["data"], 100)
+        oracle = (GaussianMixture.ring(8, 2.0, TOY_PARAMS["ring"]["std"]) if meta["data"] == "ring"
+                  else GaussianMixture.moons(100, TOY_PARAMS["moons"]["noise"]))
         x = oracle.sample(n, seed).float()
         logp, info = log_likelihood(model, model.sde, x.to(dev), divergence="exact", rtol=tol,
                                     atol=tol)
@@ -354,8 +385,8 @@ def inpaint(
     import torch
 
     from .data import digits
+    from .diffusion import dequantise, to_data_scale, to_levels
     from .diffusion import inpaint as run_inpaint
-    from .experiments.diffusion_digits import _grid, _levels, _to_image, _to_model
 
     dev = cli_device(device)
     try:
@@ -370,13 +401,13 @@ def inpaint(
                              f"{str(ckpt)!r} is a {meta['data']} model")
         x = digits().x_test[:n]
         known = _image_mask(mask)
-        filled, info = run_inpaint(model, model.sde, _to_model(_levels(x)).to(dev),
+        filled, info = run_inpaint(model, model.sde, dequantise(to_levels(x)).to(dev),
                                    known.to(dev), steps=steps, resample=resample,
                                    generator=seed)
         filled = filled.cpu()
     except (ValueError, TypeError, FileNotFoundError) as exc:
         raise fail(str(exc)) from None
-    img = _to_image(filled)
+    img = to_data_scale(filled)
     mse = float((img - x)[:, ~known].pow(2).mean())
     masked = torch.where(known, x, torch.full_like(x, -1.0))
     from matplotlib.figure import Figure

@@ -256,6 +256,14 @@ def test_cli_train_resume_sample_nll_inpaint(tmp_path):
     assert png.stat().st_size > 0 and "7 score evaluations" in res.output
     res = runner.invoke(app, ["nll", "--ckpt", ckpt, "--n", "8", "--tol", "1e-2"])
     assert res.exit_code == 0 and "nats/point" in res.output and "true NLL" in res.output
+    # issue 18: stochastic samplers on one seeded Brownian tree; a method without noise refuses
+    tree = ["sample", "--ckpt", ckpt, "--method", "em", "--steps", "4", "--n", "8",
+            "--brownian", "tree", "--out", str(png)]
+    res = runner.invoke(app, tree)
+    assert res.exit_code == 0 and "5 score evaluations" in res.output, res.output
+    res = runner.invoke(app, [*tree[:3], "--method", "heun", *tree[5:]])
+    lines = [ln for ln in res.output.splitlines() if ln.strip()]
+    assert res.exit_code == 2 and len(lines) == 1 and "draws no noise" in lines[0], res.output
 
     dig = tmp_path / "digits"
     res = runner.invoke(app, ["train", "--data", "digits", "--sde", "subvp", "--steps", "2",
@@ -274,6 +282,7 @@ def test_cli_train_resume_sample_nll_inpaint(tmp_path):
     (["train", "--steps", "0"], "--steps must be >= 1"),
     (["sample", "--ckpt", "nowhere.safetensors"], "does not exist"),
     (["inpaint", "--ckpt", "x", "--mask", "diagonal"], "--mask must be one of"),
+    (["sample", "--ckpt", "x", "--brownian", "bridge"], "--brownian"),
 ])
 def test_cli_errors_are_one_line_with_status_2(args, message, tmp_path):
     from typer.testing import CliRunner

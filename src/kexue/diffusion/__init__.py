@@ -10,8 +10,14 @@ ICLR 2021 (arXiv:2011.13456).
   :class:`kexue.stochastic.SDE` with ``marginal``, ``prior_sample``, ``prior_logp`` and
   ``reverse(score_fn, eta)`` (the σ_t = ηg_t family; ``η = 0`` is the probability-flow ODE).
 * The exact oracle: :class:`GaussianMixture` (score, log-density, Laplacian at every ``t``).
-* Sampling: :func:`sample` (and :func:`sample_n`, ``n`` prior draws in seeded blocks) with the
-  methods in ``SAMPLERS`` and the grids in ``GRIDS``;
+* Sampling: one function per sampler on an explicit time grid (:func:`sample_heun`,
+  :func:`sample_euler_maruyama`, :func:`sample_dpmpp_2m`, …, k-diffusion's layout), registered
+  in ``SAMPLERS`` (:func:`register_sampler` adds one); :func:`sample` builds a grid from
+  ``GRIDS`` (:func:`time_grid`) and dispatches by name; :func:`sample_n` draws ``n`` prior samples
+  in seeded blocks (optionally on one Brownian tree per block, ``brownian="tree"``);
+* Interop: :func:`from_denoiser` (a k-diffusion denoiser ``D(x, σ)``, Karras et al. 2022,
+  arXiv:2206.00364), :func:`from_eps_model` (a diffusers ε-UNet on the DDPM table, Ho et al.
+  2020, arXiv:2006.11239) and :func:`sample_sigmas` (an explicit σ grid on :class:`EDMSDE`);
   :func:`calibrate` picks a sampler's knobs for a given NFE on a calibration draw (a grid search
   over a fixed family — by default 64 ``trig_pc`` settings — in the spirit of "Align Your Steps",
   Sabour et al. 2024, arXiv:2404.14507), returning a :class:`Calibration`.
@@ -46,7 +52,16 @@ from ._empirical import EmpiricalScore, empirical_score, nearest_distance
 from ._grids import GRIDS, time_grid
 from ._guidance import Guided, drop_labels, guided
 from ._inpaint import inpaint
+from ._interop import (
+    EDMSDE,
+    DenoiserScore,
+    EpsScore,
+    from_denoiser,
+    from_eps_model,
+    sample_sigmas,
+)
 from ._interpolate import interpolate_latents, pf_ode_decode, pf_ode_encode, slerp
+from ._levels import DIGITS_N_BINS, dequantise, to_data_scale, to_levels
 from ._likelihood import DIVERGENCES, bits_per_dim, log_likelihood
 from ._loss import WEIGHTINGS, dsm_loss
 from ._mixture import GaussianMixture, MixtureScore
@@ -59,16 +74,44 @@ from ._nets import (
     UNet8,
     net_from_spec,
 )
-from ._samplers import SAMPLERS, Sampler, pf_ode_lambda, sample, sample_n, sample_norm
-from ._sde import (
-    VESDE,
-    VPSDE,
-    GaussianPathSDE,
-    ReverseSDE,
-    SubVPSDE,
-    ddpm_alphas_cumprod,
+from ._ode_samplers import (
+    sample_ddim,
+    sample_dpm_solver_2,
+    sample_dpmpp_2m,
+    sample_dpmpp_3m,
+    sample_euler,
+    sample_heun,
+    sample_rk45,
 )
-from ._train import TrainingDiverged, TrainResult, load_score_model, train
+from ._samplers import (
+    BROWNIAN_MODES,
+    GRID_OPTIONS,
+    SAMPLERS,
+    Sampler,
+    pf_ode_lambda,
+    register_sampler,
+    sample,
+    sample_n,
+    sample_norm,
+)
+from ._sde import GaussianPathSDE, ReverseSDE, ddpm_alphas_cumprod
+from ._sde_kinds import VESDE, VPSDE, SubVPSDE
+from ._sde_samplers import (
+    sample_ancestral,
+    sample_eta,
+    sample_euler_maruyama,
+    sample_pc,
+    sample_reverse_diffusion,
+)
+from ._train import (
+    SDE_KINDS,
+    TrainingDiverged,
+    TrainResult,
+    load_score_model,
+    make_sde,
+    train,
+)
+from ._trig_pc import sample_trig_pc
 
 __all__ = [
     # SDEs
@@ -78,8 +121,14 @@ __all__ = [
     # the empirical (training-set) score
     "empirical_score", "EmpiricalScore", "nearest_distance",
     # sampling
-    "sample", "sample_n", "SAMPLERS", "Sampler", "time_grid", "GRIDS", "pf_ode_lambda",
-    "sample_norm",
+    "sample", "sample_n", "SAMPLERS", "Sampler", "register_sampler", "GRID_OPTIONS",
+    "BROWNIAN_MODES", "time_grid", "GRIDS", "pf_ode_lambda", "sample_norm",
+    # the samplers, one function each, on an explicit time grid
+    "sample_euler_maruyama", "sample_eta", "sample_reverse_diffusion", "sample_ancestral",
+    "sample_pc", "sample_euler", "sample_heun", "sample_rk45", "sample_ddim",
+    "sample_dpm_solver_2", "sample_dpmpp_2m", "sample_dpmpp_3m", "sample_trig_pc",
+    # interop: k-diffusion denoisers, diffusers ε-models, explicit σ grids
+    "from_denoiser", "from_eps_model", "sample_sigmas", "EDMSDE", "DenoiserScore", "EpsScore",
     "calibrate", "Calibration", "default_family", "pathwise_error", "TRIG_PC_DEFAULT",
     # likelihood
     "log_likelihood", "bits_per_dim", "DIVERGENCES",
@@ -88,7 +137,9 @@ __all__ = [
     # training and conditional generation
     "dsm_loss", "WEIGHTINGS", "ScoreModel", "MLPScoreNet", "UNet8", "FourierTimeFeatures",
     "net_from_spec", "NETS", "train", "TrainResult", "TrainingDiverged", "load_score_model",
-    "inpaint", "UNet",
+    "inpaint", "UNet", "make_sde", "SDE_KINDS",
+    # quantised images <-> the model's scale
+    "to_levels", "dequantise", "to_data_scale", "DIGITS_N_BINS",
     # classifier-free guidance
     "guided", "Guided", "drop_labels",
 ]

@@ -25,7 +25,9 @@ from typing import Any
 import torch
 
 from ._checks import check_score_and_sde, check_states
-from ._samplers import ScoreFn, _check_float, pf_ode_lambda, sample_norm
+from ._ode_samplers import pf_ode_lambda, sample_norm
+from ._sampling_core import ScoreFn
+from ._sampling_core import check_float as _check_float
 from ._sde import GaussianPathSDE
 
 __all__ = ["pf_ode_encode", "pf_ode_decode", "slerp", "interpolate_latents"]

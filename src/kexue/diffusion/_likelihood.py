@@ -33,7 +33,8 @@ from .. import parallel
 from ..rng import as_generator, block_generator
 from ._blocks import gather_rows
 from ._checks import check_score_and_sde, check_states
-from ._samplers import ScoreFn, _check_float
+from ._sampling_core import ScoreFn
+from ._sampling_core import check_float as _check_float
 from ._sde import GaussianPathSDE
 
 __all__ = ["log_likelihood", "bits_per_dim", "DIVERGENCES", "PROBES"]
@@ -197,8 +198,8 @@ def _log_likelihood(score_fn: ScoreFn, sde: GaussianPathSDE, x: torch.Tensor,
     def rhs(lam: torch.Tensor, state: torch.Tensor) -> torch.Tensor:
         lv = min(max(float(lam), lam_T), lam_0)
         t = sde.t_of_log_snr(lv)
-        _, s = sde._kernel(t)
-        f, g2 = sde._f_g2(t)
+        _, s = sde.kernel(t)
+        f, g2 = sde.coefficients(t)
         s2, c = float(s) ** 2, 2.0 * float(s) ** 2 * float(f) / float(g2)
         xx = state[:, :D].reshape(batch, *shape)
         tb = torch.full((batch,), float(t), dtype=x.dtype, device=x.device)

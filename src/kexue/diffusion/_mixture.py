@@ -107,6 +107,25 @@ class GaussianMixture:
                    torch.full((n_components,), std ** 2, dtype=_F64))
 
     @classmethod
+    def moons(cls, arc_nodes: int = 100, noise: float = 0.05) -> GaussianMixture:
+        """:func:`kexue.data.two_moons` as a Gaussian mixture: the midpoint rule in the arc angle.
+
+        Upper moon ``(cos θ, sin θ)``, lower moon ``(1 − cos θ, ½ − sin θ)``, ``θ ~ U(0, π)``,
+        each with probability ½, plus ``N(0, noise² I)``: ``2·arc_nodes`` equal-weight
+        components at ``θ_j = (j + ½)π/arc_nodes``.
+        """
+        if isinstance(arc_nodes, bool) or not isinstance(arc_nodes, int) or arc_nodes < 1:
+            raise ValueError(f"arc_nodes must be an int >= 1; got {arc_nodes!r}")
+        if not (isinstance(noise, (int, float)) and math.isfinite(noise) and noise > 0):
+            raise ValueError(f"noise must be a positive std; got {noise!r}")
+        th = (torch.arange(arc_nodes, dtype=_F64) + 0.5) * math.pi / arc_nodes
+        upper = torch.stack([th.cos(), th.sin()], 1)
+        lower = torch.stack([1 - th.cos(), 0.5 - th.sin()], 1)
+        means = torch.cat([upper, lower])                                   # (2·arc_nodes, 2)
+        k = means.shape[0]
+        return cls(torch.ones(k), means, torch.full((k,), noise ** 2))
+
+    @classmethod
     def random(cls, dim: int = 16, n_components: int = 4, generator: torch.Generator | int = 0,
                *, mean_scale: float = 1.5, cov_scale: float = 0.3, jitter: float = 0.01,
                ) -> GaussianMixture:

@@ -36,7 +36,7 @@ from ..training import Engine, TrainingDiverged, TrainingInterrupted
 from ._guidance import drop_labels
 from ._loss import WEIGHTINGS, dsm_loss
 from ._nets import ScoreModel, net_from_spec
-from ._sde import VESDE, VPSDE, SubVPSDE
+from ._sde_kinds import VESDE, VPSDE, SubVPSDE
 
 __all__ = ["train", "TrainResult", "TrainingDiverged", "TrainingInterrupted", "load_score_model",
            "TRAIN_FORMAT",

@@ -20,6 +20,7 @@ Usage::
     .venv/bin/python benchmarks/bench_onlstm.py --compile        # also torch.compile
     .venv/bin/python benchmarks/bench_onlstm.py --hidden 128 --reps 5 --threads 2
     .venv/bin/python benchmarks/bench_onlstm.py --threads 1 --clock cpu   # busy machine
+    .venv/bin/python benchmarks/bench_onlstm.py --hidden 512 --no-autograd --no-fallback  # goal
 
 Prints one markdown table (medians, ratios to nn.LSTM) ready to paste into BENCHMARKS.md, the load
 average before and after, and whether the goals of issue 13 are met (training ≤ 2× nn.LSTM at
@@ -153,6 +154,8 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--compile", action="store_true", help="also time torch.compile")
     ap.add_argument("--no-autograd", action="store_true", help="skip the autograd variant")
+    ap.add_argument("--no-fallback", action="store_true",
+                    help="skip the Python-loop fallback variant")
     ap.add_argument("--omp-spin", action="store_true",
                     help="keep OpenMP's default spin-waiting (quiet machines only)")
     ap.add_argument("--clock", choices=["wall", "cpu"], default="wall",
@@ -161,7 +164,8 @@ def main() -> None:
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     ops = load_extension()  # builds the C++ loop now (not inside a timed call)
-    kinds = ["lstm"] + (["cpp"] if ops is not None else []) + ["fused"] + (
+    kinds = ["lstm"] + (["cpp"] if ops is not None else []) + (
+        [] if args.no_fallback and ops is not None else ["fused"]) + (
         [] if args.no_autograd else ["autograd"])
     if args.compile:
         kinds.append("compiled")

@@ -149,6 +149,46 @@ def test_inference_forward_equals_training_forward_bitwise(ops):
         assert torch.equal(a.detach(), b) and torch.equal(b, c)
 
 
+@pytest.mark.parametrize("B, symmetric", [(5, False), (2, True)])
+def test_inference_row_blocks_on_two_threads_equal_the_reference(ops, B, symmetric):
+    """Large enough for the inference-only C++ forward to give each of two threads a block of
+    rows for the whole sequence (uneven blocks at B = 5: 3 + 2 rows); equal to the autograd
+    reference in float64."""
+    T, H, n = 8, 128, 16
+    grain = max(1, (1 << 20) // (T * (2 * n + 4 * H) * H))  # kSequenceGrain rows per block
+    assert B >= 2 * grain  # two blocks of rows
+    gen = torch.Generator().manual_seed(B + symmetric)
+    args = [a.detach() for a in _problem(T, B, H, n, gen, scale=0.2)]
+    ref = layer_reference(*args, n, symmetric)
+    old = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        with torch.inference_mode():
+            fast = onlstm_layer(*args, n, symmetric, backend="cpp")
+    finally:
+        torch.set_num_threads(old)
+    for a, b in zip(fast, ref):
+        torch.testing.assert_close(a, b, rtol=0, atol=1e-12)
+
+
+def test_inference_mode_and_no_grad_take_the_fast_path_with_equal_numbers(ops, monkeypatch):
+    torch.manual_seed(0)
+    m = ONLSTM(5, 16, 2, chunk_size=4, dtype=D)
+    x = torch.randn(7, 3, 5, generator=torch.Generator().manual_seed(1), dtype=D)
+    ref, (h_ref, c_ref) = m(x)
+    calls = []
+    real = layer_mod._ONLSTMLayerCppFn.apply
+    monkeypatch.setattr(layer_mod._ONLSTMLayerCppFn, "apply",
+                        lambda *a: calls.append(1) or real(*a))
+    for ctx in (torch.no_grad, torch.inference_mode):
+        with ctx():
+            out, (h, c) = m(x)
+        assert not out.requires_grad
+        assert torch.equal(out, ref.detach()) and torch.equal(h, h_ref.detach())
+        assert torch.equal(c, c_ref.detach())
+    assert not calls  # no autograd Function (nothing saved for a backward)
+
+
 def test_extreme_logits_stay_finite_and_nan_propagates(ops):
     # saturated gates (σ → 0/1, tanh → ±1, one-hot softmax) as in the article's hard cases
     gen = torch.Generator().manual_seed(9)

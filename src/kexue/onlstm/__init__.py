@@ -21,6 +21,7 @@ from ._cell import (
     MASTER_INPUT,
     ONLSTMCell,
     cumax,
+    default_chunk_size,
     master_gates,
     onlstm_step,
     syntactic_distance,
@@ -75,7 +76,8 @@ from ._wordlm import (
 )
 
 __all__ = [
-    "cumax", "master_gates", "onlstm_step", "MASTER_INPUT", "ONLSTMCell", "ONLSTM", "Distances",
+    "cumax", "default_chunk_size", "master_gates", "onlstm_step", "MASTER_INPUT", "ONLSTMCell",
+    "ONLSTM", "Distances",
     "LanguageModel", "lstm_gate_distances", "count_parameters", "matched_lstm_hidden",
     "syntactic_distance", "build_tree", "tree_f1", "TreeF1", "tree_spans", "tree_leaves",
     "tree_to_str", "right_branching", "left_branching", "balanced_tree", "random_tree",

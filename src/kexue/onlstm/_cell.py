@@ -26,9 +26,40 @@ import torch.nn.functional as F
 from torch import nn
 
 __all__ = ["cumax", "master_gates", "ONLSTMCell", "MASTER_INPUT", "onlstm_step",
-           "syntactic_distance"]
+           "syntactic_distance", "default_chunk_size", "PAPER_CHUNK_SIZE"]
 
 MASTER_INPUT = ("paper", "symmetric")
+PAPER_CHUNK_SIZE = 10  # Shen et al. 2019 (arXiv:1810.09536): 1150 hidden units, chunks of 10
+
+
+def default_chunk_size(hidden_size: int) -> int:
+    """The ``chunk_size`` used when none is given: the paper's 10, or the largest divisor of
+    ``hidden_size`` below it, keeping at least two levels.
+
+    Shen et al. (2019, arXiv:1810.09536) use chunks of 10 neurons for their 1150-unit layers
+    (115 levels). A chunk must divide ``hidden_size``; one level (``chunk = hidden_size``) would
+    make the paper's master input gate ``1 − cumax`` identically 0, so at least two levels are
+    kept where ``hidden_size ≥ 2``. Examples: 1150 → 10, 512 → 8, 400 → 10, 128 → 8, 12 → 6,
+    8 → 4, 7 → 1, 1 → 1.
+
+    Raises:
+        ValueError: ``hidden_size`` not a positive int.
+    """
+    if not isinstance(hidden_size, int) or isinstance(hidden_size, bool) or hidden_size <= 0:
+        raise ValueError(f"hidden_size must be a positive int; got {hidden_size!r}")
+    limit = min(PAPER_CHUNK_SIZE, max(1, hidden_size // 2))
+    return max(d for d in range(1, limit + 1) if hidden_size % d == 0)
+
+
+def check_float(x: torch.Tensor, name: str) -> None:
+    """TypeError for a non-floating tensor (integer/bool ids are not features)."""
+    if not isinstance(x, torch.Tensor):
+        raise TypeError(f"{name} must be a torch.Tensor; got {type(x).__name__}")
+    if not x.is_floating_point():  # integer, bool and complex dtypes
+        raise TypeError(
+            f"{name} must be a real floating-point tensor; got dtype {x.dtype}. Convert it "
+            f"with {name}.float() (or .to(torch.float64)); token ids go through an nn.Embedding "
+            "first")
 
 
 def cumax(x: torch.Tensor, dim: int = -1, *, reverse: bool = False) -> torch.Tensor:
@@ -43,7 +74,11 @@ def cumax(x: torch.Tensor, dim: int = -1, *, reverse: bool = False) -> torch.Ten
     Returns:
         A tensor of ``x``'s shape, monotone along ``dim`` (non-decreasing, or non-increasing when
         ``reverse``), with values in ``[0, 1]`` and last (first when ``reverse``) entry 1.
+
+    Raises:
+        TypeError: ``x`` not a real floating-point tensor (an integer or bool tensor).
     """
+    check_float(x, "x")
     p = torch.softmax(x, dim=dim)
     if reverse:
         return p.flip(dim).cumsum(dim).flip(dim)
@@ -147,8 +182,11 @@ class ONLSTMCell(nn.Module):
     Args:
         input_size: features of the input ``x``.
         hidden_size: features of ``h`` and ``c``; must be a multiple of ``chunk_size``.
-        chunk_size: neurons per level (the master gates are repeated this many times).
-        bias: use ``bias_ih`` and ``bias_hh`` (as ``nn.LSTMCell``).
+        bias: use ``bias_ih`` and ``bias_hh`` (as ``nn.LSTMCell``; same positional order).
+        device, dtype: of the parameters (as ``nn.LSTMCell``).
+        chunk_size: neurons per level (the master gates are repeated this many times); default
+            :func:`default_chunk_size` (the paper's 10, or the largest divisor of
+            ``hidden_size`` below it keeping ≥ 2 levels: 8 for 512, 10 for 1150).
         master_input: ``"paper"`` or ``"symmetric"`` (Su's variant); see :func:`master_gates`.
 
     Attributes:
@@ -162,13 +200,17 @@ class ONLSTMCell(nn.Module):
             unknown ``master_input``.
     """
 
-    def __init__(self, input_size: int, hidden_size: int, *, chunk_size: int, bias: bool = True,
-                 master_input: str = "paper", device=None, dtype=None) -> None:
+    def __init__(self, input_size: int, hidden_size: int, bias: bool = True, device=None,
+                 dtype=None, *, chunk_size: int | None = None,
+                 master_input: str = "paper") -> None:
         super().__init__()
-        for name, v in (("input_size", input_size), ("hidden_size", hidden_size),
-                        ("chunk_size", chunk_size)):
+        for name, v in (("input_size", input_size), ("hidden_size", hidden_size)):
             if not isinstance(v, int) or isinstance(v, bool) or v <= 0:
                 raise ValueError(f"{name} must be a positive int; got {v!r}")
+        if chunk_size is None:
+            chunk_size = default_chunk_size(hidden_size)
+        if not isinstance(chunk_size, int) or isinstance(chunk_size, bool) or chunk_size <= 0:
+            raise ValueError(f"chunk_size must be a positive int; got {chunk_size!r}")
         if hidden_size % chunk_size:
             raise ValueError(
                 f"hidden_size ({hidden_size}) must be a multiple of chunk_size ({chunk_size}); "
@@ -227,10 +269,10 @@ class ONLSTMCell(nn.Module):
             ``(h, c)``, each shaped like ``hx``; with ``return_master`` ``((h, c), (f̃, ĩ))``.
 
         Raises:
+            TypeError: ``input`` not a real floating-point tensor.
             ValueError: wrong input rank or feature size, or ``hx`` of the wrong shape.
         """
-        if not isinstance(input, torch.Tensor):
-            raise TypeError(f"input must be a torch.Tensor; got {type(input).__name__}")
+        check_float(input, "input")
         if input.dim() not in (1, 2):
             raise ValueError(
                 f"ONLSTMCell input must be 2-D (batch, input_size) or 1-D (input_size,); got "

@@ -3,7 +3,10 @@
 The whole time loop of a layer — per step one GEMM through ATen and one fused pass over each
 batch row (master-gate softmax and cumulative sums, gate activations, chunked cell update,
 ``tanh c``, ``h``), and the same for the hand-written backward — runs in C++ on the CPU (Shen et
-al. 2019, arXiv:1810.09536; kexue.fm 6621). It is compiled just in time with
+al. 2019, arXiv:1810.09536; kexue.fm 6621). A forward that needs no gradient (``torch.no_grad``,
+``torch.inference_mode``) keeps nothing for the backward and gives each thread one block of batch
+rows for the whole sequence (rows are independent through the recurrence), so its threads never
+synchronise between steps. It is compiled just in time with
 :func:`torch.utils.cpp_extension.load` (g++ and ninja; the ``ninja`` pip package is used when no
 ``ninja`` is on ``PATH``) the first time an ON-LSTM runs on the CPU, once per machine: the shared
 library is cached under ``$KEXUE_EXT_DIR`` (default ``$TORCH_EXTENSIONS_DIR``, else

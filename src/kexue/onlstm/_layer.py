@@ -20,7 +20,8 @@ per-operation overhead, not arithmetic, dominates:
 On the CPU (float32/float64) :func:`onlstm_layer` runs the same loop, forward and backward, in C++
 (:mod:`kexue.onlstm._ext`, compiled on first use): one GEMM per step plus one fused pass per batch
 row instead of ~12 tensor operations, and a forward that keeps nothing for the backward when no
-gradient is needed. The Python loop here is the fallback (CUDA, other dtypes, no compiler, or
+gradient is needed (and then splits the batch rows over threads once for the whole sequence,
+not per step). The Python loop here is the fallback (CUDA, other dtypes, no compiler, or
 ``KEXUE_ONLSTM_EXT=0``).
 """
 
@@ -29,7 +30,7 @@ from __future__ import annotations
 import torch
 from torch.autograd.function import once_differentiable
 
-from ._cell import onlstm_step
+from ._cell import check_float, onlstm_step
 from ._ext import load_extension
 
 __all__ = ["onlstm_layer", "layer_reference", "master_matrix", "LAYER_BACKENDS"]
@@ -218,12 +219,15 @@ def onlstm_layer(xproj: torch.Tensor, weight_hh: torch.Tensor, h0: torch.Tensor,
         backward is hand-written, so no double backward).
 
     Raises:
+        TypeError: a tensor that is not real floating point (integer, bool).
         ValueError: an unknown ``backend``.
         RuntimeError: ``backend="cpp"`` where the C++ loop cannot run.
     """
     if backend not in LAYER_BACKENDS:
         raise ValueError(f"backend must be one of {LAYER_BACKENDS}; got {backend!r}")
     args = (xproj, weight_hh, h0, c0)
+    for name, t in zip(("xproj", "weight_hh", "h0", "c0"), args):
+        check_float(t, name)
     ops = _cpp_ops(args, backend)
     if ops is None:
         return _ONLSTMLayerFn.apply(*args, n_chunk, symmetric)

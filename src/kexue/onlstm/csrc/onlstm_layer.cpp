@@ -216,11 +216,27 @@ void backward_row(const T* __restrict dh_gemm, const T* __restrict g_h, T* __res
   }
 }
 
-// Batch rows are split over threads only when a task gets at least this many gate values: a
-// fork/join per step costs microseconds, more than the elementwise work of a small layer.
-constexpr int64_t kParallelGrain = 16384;
+// Threads. Training (forward that saves, and the backward): per step one GEMM on all rows
+// (threaded by the BLAS), then the batch rows split over threads when a task gets at least
+// kStepGrain gate values (a fork/join per step costs microseconds, more than the elementwise
+// work of a small layer).
+//
+// Inference (forward that saves nothing): batch rows are independent through the whole
+// recurrence (row b of h_t depends only on row b of h_{t-1}), so the batch is split into one
+// block per thread ONCE per layer call and each thread runs all T steps of its rows — its own
+// GEMM (single-threaded inside the parallel region) and its own elementwise pass — with no
+// synchronisation between steps. Per-step fork/joins cost a wake-up each, and on a loaded machine
+// a descheduled thread then stalls every step; here it only delays the end of the layer. A block
+// gets at least kSequenceGrain multiply-adds of recurrent GEMM, so small layers stay on one
+// thread.
+constexpr int64_t kStepGrain = 16384;
+constexpr int64_t kSequenceGrain = int64_t(1) << 20;
 
-inline int64_t row_grain(int64_t H) { return std::max<int64_t>(1, kParallelGrain / (4 * H)); }
+inline int64_t step_grain(int64_t H) { return std::max<int64_t>(1, kStepGrain / (4 * H)); }
+
+inline int64_t sequence_grain(int64_t T, int64_t G, int64_t H) {
+  return std::max<int64_t>(1, kSequenceGrain / std::max<int64_t>(1, T * G * H));
+}
 
 void check_inputs(const at::Tensor& xproj, const at::Tensor& weight_hh, const at::Tensor& h0,
                   const at::Tensor& c0, int64_t n_chunk) {
@@ -266,19 +282,30 @@ std::vector<at::Tensor> layer_forward(const at::Tensor& xproj_in, const at::Tens
     scalar_t* ap = A.data_ptr<scalar_t>();
     scalar_t* pp = P.data_ptr<scalar_t>();
     scalar_t* tp = TC.data_ptr<scalar_t>();
-    const scalar_t* gp = gates.data_ptr<scalar_t>();
-    for (int64_t t = 0; t < T; ++t) {
-      at::mm_out(gates, hs.select(0, t), wt);  // h_{t−1} W_hhᵀ, (B, G)
+    scalar_t* gp = gates.data_ptr<scalar_t>();
+    auto rows = [&](int64_t t, int64_t b0, int64_t b1) {  // step t of rows b0..b1−1
       const int64_t ts = save ? t : 0;
       const scalar_t* c_prev = cp + (save ? t : t % 2) * B * H;
       scalar_t* c_next = cp + (save ? t + 1 : (t + 1) % 2) * B * H;
-      at::parallel_for(0, B, row_grain(H), [&](int64_t b0, int64_t b1) {
-        for (int64_t b = b0; b < b1; ++b) {
-          forward_row<scalar_t>(xp + (t * B + b) * G, gp + b * G, c_prev + b * H,
-                                c_next + b * H, hp + ((t + 1) * B + b) * H,
-                                ap + (ts * B + b) * 4 * H, pp + (ts * B + b) * 2 * n,
-                                mp + (t * B + b) * 2 * n, tp + (ts * B + b) * H, n, C,
-                                symmetric);
+      for (int64_t b = b0; b < b1; ++b) {
+        forward_row<scalar_t>(xp + (t * B + b) * G, gp + b * G, c_prev + b * H, c_next + b * H,
+                              hp + ((t + 1) * B + b) * H, ap + (ts * B + b) * 4 * H,
+                              pp + (ts * B + b) * 2 * n, mp + (t * B + b) * 2 * n,
+                              tp + (ts * B + b) * H, n, C, symmetric);
+      }
+    };
+    if (save) {  // training: per step a GEMM on all rows, then the rows in parallel
+      for (int64_t t = 0; t < T; ++t) {
+        at::mm_out(gates, hs.select(0, t), wt);  // h_{t−1} W_hhᵀ, (B, G)
+        at::parallel_for(0, B, step_grain(H), [&](int64_t b0, int64_t b1) { rows(t, b0, b1); });
+      }
+    } else {  // inference: one block of rows per thread for the whole sequence
+      at::parallel_for(0, B, sequence_grain(T, G, H), [&](int64_t b0, int64_t b1) {
+        at::NoGradGuard no_grad_in_thread;  // grad mode is thread-local
+        at::Tensor g_rows = gates.narrow(0, b0, b1 - b0);  // this block's rows, contiguous
+        for (int64_t t = 0; t < T; ++t) {
+          at::mm_out(g_rows, hs.select(0, t).narrow(0, b0, b1 - b0), wt);
+          rows(t, b0, b1);
         }
       });
     }
@@ -326,7 +353,7 @@ std::vector<at::Tensor> layer_backward(const at::Tensor& weight_hh, const at::Te
     const scalar_t* dhp = dh.data_ptr<scalar_t>();
     scalar_t* dgp = dgates.data_ptr<scalar_t>();
     for (int64_t t = T - 1; t >= 0; --t) {
-      at::parallel_for(0, B, row_grain(H), [&](int64_t b0, int64_t b1) {
+      at::parallel_for(0, B, step_grain(H), [&](int64_t b0, int64_t b1) {
         std::vector<scalar_t> u(3 * H + 2 * n);  // backward_row's scratch
         scalar_t* up = u.data();
         for (int64_t b = b0; b < b1; ++b) {

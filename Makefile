@@ -5,11 +5,12 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.kexue-dev-data-installed
 BENCH_STAMP := $(VENV)/.kexue-bench-installed
+DOCS_STAMP  := $(VENV)/.kexue-docs-installed
 # PyTorch first, pinned: on these machines pip takes this version's CPU wheel from a local file.
 # (Never uv/poetry here: they would download a multi-GB CUDA build.)
 TORCH  := torch==2.13.0
 
-.PHONY: run test test-all test-gpu bench lint install clean
+.PHONY: run test test-all test-gpu bench lint install clean docs
 
 run: $(STAMP)
 	$(BIN)/kexue reproduce --quick --jobs 2 --out report
@@ -27,6 +28,10 @@ test-gpu: $(STAMP)
 bench: $(BENCH_STAMP)
 	@set -e; for f in benchmarks/bench_*.py; do echo "== $$f"; $(BIN)/python $$f; done
 
+# the documentation site, from docs/ and the docstrings, into site/; warnings are errors; offline
+docs: $(DOCS_STAMP)
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict
+
 lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks examples
 
@@ -43,6 +48,10 @@ $(STAMP): pyproject.toml | $(BIN)/python
 
 $(BENCH_STAMP): $(STAMP)
 	$(BIN)/python -m pip install --quiet -e '.[dev,data,bench]'
+	touch $@
+
+$(DOCS_STAMP): $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[dev,data,docs]'
 	touch $@
 
 clean:

@@ -331,22 +331,27 @@ def brownian_queries(args: argparse.Namespace) -> None:
         for _, fn in active:                                         # warm-up, untimed
             fn(pairs[:50], grid[:51], 0)
         times: dict[str, list[float]] = {name: [] for name, _ in active}
+        cpu: dict[str, list[float]] = {name: [] for name, _ in active}
         for rep in range(args.reps):
             for name, fn in active:
                 gc.collect()
                 gc.disable()
-                t0 = time.perf_counter()
+                c0, t0 = time.process_time(), time.perf_counter()
                 fn(pairs, grid, 1000 + rep)
                 times[name].append(time.perf_counter() - t0)
+                cpu[name].append(time.process_time() - c0)
                 gc.enable()
         med = {name: statistics.median(v) for name, v in times.items()}
-        base = med[base_name]
+        mcpu = {name: statistics.median(v) for name, v in cpu.items()}
+        base, base_cpu = med[base_name], mcpu[base_name]
         print(f"\n### {title}: {len(pairs)} queries\n")
-        print("| contender | median ms | µs / query | vs torchsde (dt given) |")
-        print("|---|---:|---:|---:|")
+        print("| contender | median wall ms | µs / query (wall) | vs torchsde (dt given), wall | "
+              "µs / query (CPU) | vs torchsde (dt given), CPU |")
+        print("|---|---:|---:|---:|---:|---:|")
         for name, _ in active:
             print(f"| {name} | {med[name] * 1e3:.1f} | {med[name] / len(pairs) * 1e6:.1f} | "
-                  f"{base / med[name]:.2f}× |")
+                  f"{base / med[name]:.2f}× | {mcpu[name] / len(pairs) * 1e6:.1f} | "
+                  f"{base_cpu / mcpu[name]:.2f}× |")
     print(f"\nload average after: {os.getloadavg()[0]:.1f}")
 
 

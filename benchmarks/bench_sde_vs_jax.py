@@ -63,7 +63,7 @@ def main() -> None:
     import torchsde
 
     import bench_sde as b1
-    from kexue.stochastic import SDE, _compiled, solve
+    from kexue.stochastic import SDE, _affine, _compiled, solve
     torch.set_num_threads(args.threads)
     if args.block is not None:
         _compiled.BLOCK_STEPS = args.block
@@ -95,12 +95,23 @@ def main() -> None:
                 _compiled.BLOCK_STEPS = saved
         return fn
 
+    def no_affine(fn):
+        """The plain-callable paths themselves: the affine recognition off for this call."""
+        def wrapped(*a):
+            saved, _affine.RECOGNISE = _affine.RECOGNISE, False
+            try:
+                return fn(*a)
+            finally:
+                _affine.RECOGNISE = saved
+        return wrapped
+
     torch_contenders = [
         ("floor: randn + 1 fused update", b1.floor),
-        ("kexue euler (eager)", b1.ours("euler")),
-        ("kexue euler, compile=True", compiled),
-        *([(f"kexue euler, compile=True, block {args.extra_block}",
-            compiled_block(args.extra_block))] if args.extra_block else []),
+        ("kexue euler, callables (affine recognised, default)", b1.ours("euler")),
+        ("kexue euler (eager, recognition off)", no_affine(b1.ours("euler"))),
+        ("kexue euler, compile=True (recognition off)", no_affine(compiled)),
+        *([(f"kexue euler, compile=True, block {args.extra_block} (recognition off)",
+            no_affine(compiled_block(args.extra_block)))] if args.extra_block else []),
         ("kexue euler, SDE.linear", b1.ours("euler", linear=True)),
         ("torchsde euler (BrownianInterval)", b1.theirs("euler", False)),
         ("torchsde euler (pre-drawn dW)", b1.theirs("euler", True)),

@@ -12,12 +12,25 @@ import math
 import pytest
 import torch
 
-from kexue.stochastic import SDE, CompileFallbackWarning, _compiled, solve
+from kexue.stochastic import SDE, CompileFallbackWarning, _affine, _compiled, solve
 
 
 @pytest.fixture(autouse=True)
 def small_blocks(monkeypatch):
     monkeypatch.setattr(_compiled, "BLOCK_STEPS", 8)
+    # these SDEs are mostly affine, which solve would run on its fused linear path instead of
+    # compiling: turn the recognition off so the compiled path is what is tested
+    monkeypatch.setattr(_affine, "RECOGNISE", False)
+
+
+def test_affine_callables_take_the_fused_path_not_the_compiler(monkeypatch):
+    monkeypatch.setattr(_affine, "RECOGNISE", True)
+    monkeypatch.setattr(_compiled, "_unavailable", lambda: "must not be reached (test)")
+    sde = SDE(lambda t, x: -x, lambda t, x: 0.2 * x)
+    x0 = torch.ones(8, 3, dtype=torch.float64)
+    plain = solve(sde, x0, [0.0, 0.5, 1.0], dt=1 / 30, generator=2)
+    comp = solve(sde, x0, [0.0, 0.5, 1.0], dt=1 / 30, generator=2, compile=True)  # no warning
+    assert torch.equal(comp, plain)
 
 
 def _pair(sde, method, ts, dt, seed=3, batch=16, d=2):

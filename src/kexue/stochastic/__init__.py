@@ -41,6 +41,7 @@ from ._brownian_interval import LEVY_AREAS, BrownianInterval
 from ._compiled import CompileFallbackWarning
 from ._dyson import DYSON_MAX_ORDER, dyson_terms
 from ._feynman_kac import FeynmanKacResult, feynman_kac
+from ._finite import SolveDiverged
 from ._first_passage import FirstPassageResult, first_passage
 from ._lamperti import LampertiTransform, lamperti_transform
 from ._montecarlo import DEFAULT_BLOCK_SIZE, MonteCarloResult, expectation
@@ -52,7 +53,12 @@ from ._path_integral import (
     path_integral_propagator,
     schrodinger_potential,
 )
-from ._pde import BOUNDARY_CONDITIONS, fokker_planck, kolmogorov_backward
+from ._pde import (
+    BOUNDARY_CONDITIONS,
+    NegativeDensityWarning,
+    fokker_planck,
+    kolmogorov_backward,
+)
 from ._pde2d import PDE2D_ORDERS, fokker_planck_2d, path_integral_2d
 from ._sde import (
     NOISE_TYPES,
@@ -84,7 +90,7 @@ __all__ = [
     "first_passage", "FirstPassageResult",
     "expectation", "MonteCarloResult", "DEFAULT_BLOCK_SIZE",
     "RandomWalk", "LatticeWalk", "LATTICE_BOUNDARIES",
-    "fokker_planck", "kolmogorov_backward", "BOUNDARY_CONDITIONS",
+    "fokker_planck", "kolmogorov_backward", "BOUNDARY_CONDITIONS", "NegativeDensityWarning",
     "feynman_kac", "FeynmanKacResult",
     "path_integral_propagator", "onsager_machlup_action", "OM_CONVENTIONS",
     "schrodinger_potential", "SchrodingerPotential",
@@ -93,7 +99,7 @@ __all__ = [
     "path_integral_2d", "PDE2D_ORDERS",
     "closed_forms",
     "CoarseStepWarning", "MIN_DEFAULT_STEPS", "CompileFallbackWarning",
-    "solve_adjoint", "ADJOINT_METHODS", "ADJOINT_BACKWARD_METHODS",
+    "solve_adjoint", "ADJOINT_METHODS", "ADJOINT_BACKWARD_METHODS", "SolveDiverged",
 ]
 
 

@@ -79,6 +79,8 @@ ERROR_ESTIMATES = ("auto", "embedded", "doubling")
 class AdaptiveSolution:
     """Result of :func:`solve_adaptive`.
 
+    Source: Gaines and Lyons 1997 (SIAM J. Appl. Math.).
+
     Attributes:
         xs: states at the output times ``(len(ts), batch, d)``.
         steps: the accepted step times ``(n_accepted + 1,)`` float64 (NumPy).
@@ -231,6 +233,9 @@ def solve_adaptive(sde: SDE, x0: torch.Tensor, ts: torch.Tensor | Sequence[float
                    factor_min: float = 0.2, factor_max: float = 5.0) -> AdaptiveSolution:
     """Adaptive-step solve of ``dx = f dt + g dW`` on one Brownian path (embedded pair or step
     doubling, PI controller).
+
+    Source: step control on one Brownian path (Gaines and Lyons 1997, SIAM J. Appl. Math.); rejected
+    steps keep their noise (Rackauckas and Nie 2017).
 
     See the module docstring for the error estimates and the controller. The SDE is solved as
     declared by ``sde.sde_type`` (converted for the method like :func:`solve` does).

@@ -36,11 +36,22 @@ seed gives another path (with the same law) with and without Lévy area.
 ``t0 + k 2^-L (t1 - t0)`` with ``L <= depth`` are nodes and exact. Other times stop at a leaf of
 length ``<= tol`` and take the conditional mean of the path given the leaf's ``W`` (and ``H``):
 linear (quadratic) interpolation, whose variance falls short of Brownian motion's by at most
-``tol/4`` — choose ``tol`` well below the step size (diffrax's advice: ``tol <= dt/2``). A
-bounded LRU cache (``cache_size`` nodes) keeps the children of recently visited nodes, so a
-sequence of nearby queries (a solver's steps) draws about two nodes per query; evicted nodes are
-recomputed identically, so memory stays ``O((cache_size + depth) × prod(shape))`` for any
-number of queries. A query resumes from the deepest node of the previous one that contains it.
+``tol/4`` — choose ``tol`` well below the step size (diffrax's advice: ``tol <= dt/2``).
+
+**One query** does not walk the tree node by node: the nodes on the way to ``t`` are read off
+the bits of ``ceil(u 2^depth)`` (``u`` the time rescaled to ``[0, 1]``), and ``W(t) - W(t0)``
+(and ``I(t)``) is a linear combination of the root's ``(W, H)`` and the normals of those nodes
+whose coefficients depend on ``u`` only (every bridge formula above is linear): they are computed
+in Python floats by one backward sweep over the levels, and the value is one small matrix
+product with the path's normals. The normals of the last queried path are kept, so a query draws
+(in one vectorised call) only the nodes below the level where its path leaves the previous one
+— about ``log2(dt/tol)`` nodes for a step ``dt``, 10 at the default ``tol`` and ``dt = 10^-3``.
+A bounded LRU cache (``cache_size`` nodes) keeps the normals of the upper levels (those with at
+most ``cache_size`` nodes), which every query shares; evicted nodes are redrawn identically, so
+memory stays bounded for any number of queries. Every value is a pure function of the seed and
+the time: the same numbers whatever the order of queries or the cache. :meth:`increments` (a
+grid known in advance) descends level by level for all points at once, the same tree (equal up
+to rounding).
 
 Space-time Lévy area of a query ``[s, t]`` is returned as ``dZ = ∫_s^t (W(u) - W(s)) du =
 (t - s)(H_{s,t} + W_{s,t}/2)`` — the ``I_(1,0)`` of Kloeden & Platen (1992, §5.8) that
@@ -71,6 +82,7 @@ _ONE_BITS = _U64(0x3FF0000000000000)       # exponent bits of 1.0
 _MASK = (1 << 64) - 1
 _GOLDEN_INT = 0x9E3779B97F4A7C15
 _MAX_DEPTH = 50   # dyadic times of depth <= 50 are exact in float64 on [0, 1]
+_MEMO_POINTS = 8  # query points whose values are kept
 _CHUNK_NUMBERS = 1 << 22   # grid points × prod(shape) per vectorised descent in increments()
 
 
@@ -103,23 +115,41 @@ def counter_normals(key: np.uint64, nodes: np.ndarray, stream: int, n: int) -> n
     bits (``u1 ∈ (0, 1]``, ``u2 ∈ [0, 1)`` for the two halves of ``b``), Box–Muller.
     """
     nodes = np.asarray(nodes).reshape(-1)
-    if nodes.size == 1:                                  # the per-query path: Python ints
-        nk = _mix_int((int(key) + (4 * int(nodes[0]) + stream + 1) * _GOLDEN_INT) & _MASK)
-        node_key = np.array([[nk]], dtype=_U64)
+    return _counter_rows(key, [4 * int(v) + stream + 1 for v in nodes.tolist()], n)
+
+
+def _counter_rows(key: np.uint64, counters: list[int], n: int) -> np.ndarray:
+    """:func:`counter_normals` for the node counters ``4 node + stream + 1`` (Python ints; any
+    mix of nodes and streams in one call): ``(len(counters), n)`` float64."""
+    if len(counters) <= 4:                               # few rows: node keys as Python ints
+        k0 = int(key)
+        node_key = np.array([[_mix_int((k0 + c * _GOLDEN_INT) & _MASK)] for c in counters],
+                            dtype=_U64)
     else:
-        nodes = nodes.astype(_U64).reshape(-1, 1)                        # (k, 1)
-        node_key = _mix(key + (nodes * _U64(4) + _U64(stream + 1)) * _GOLDEN)  # (k, 1)
+        c = np.array(counters, dtype=_U64).reshape(-1, 1)                 # (k, 1)
+        node_key = _mix(key + c * _GOLDEN)                                 # (k, 1)
     half = (n + 1) // 2
     ctr = _CTR.get(half)
     if ctr is None:
         ctr = np.arange(1, 2 * half + 1, dtype=_U64) * _GOLDEN          # (2 half,)
         if half <= 1 << 16:
             _CTR[half] = ctr
-    bits = _mix(node_key + ctr)                                          # (k, 2 half)
-    f = ((bits >> _U64(12)) | _ONE_BITS).view(np.float64)               # [1, 2), 52 bits
-    r = np.sqrt(-2.0 * np.log(2.0 - f[:, :half]))                        # u1 = 2 - f ∈ (0, 1]
-    theta = (f[:, half:] - 1.0) * (2.0 * math.pi)                        # u2 = f - 1 ∈ [0, 1)
-    out = np.empty((bits.shape[0], 2 * half))
+    z = node_key + ctr                                                   # (k, 2 half)
+    z ^= z >> _U64(30)                                                   # _mix, in place
+    z *= _M1
+    z ^= z >> _U64(27)
+    z *= _M2
+    z ^= z >> _U64(31)
+    z >>= _U64(12)
+    z |= _ONE_BITS
+    f = z.view(np.float64)                                               # [1, 2), 52 bits
+    r = np.subtract(2.0, f[:, :half])                # u1 = 2 - f ∈ (0, 1]; contiguous (k, half)
+    np.log(r, out=r)
+    r *= -2.0
+    np.sqrt(r, out=r)
+    theta = np.subtract(f[:, half:], 1.0)                                # u2 = f - 1 ∈ [0, 1)
+    theta *= 2.0 * math.pi
+    out = np.empty((z.shape[0], 2 * half))
     np.multiply(r, np.cos(theta), out=out[:, :half])
     np.multiply(r, np.sin(theta), out=out[:, half:])
     return out[:, :n]
@@ -165,14 +195,25 @@ class BrownianInterval:
             ``sra1``).
         tol: leaf length; default ``(t1 - t0) 2^-20``. Times off the dyadic grid of depth
             ``depth = ceil(log2((t1 - t0)/tol))`` are interpolated inside a leaf.
-        cache_size: number of nodes whose children are kept (LRU); the object holds at most
-            ``(4 cache_size + 6 depth + 6) × prod(shape) × 8`` bytes of path values
-            (:attr:`held_nbytes`), whatever the number of queries.
+        cache_size: number of upper-level nodes whose normals are kept (LRU); the object
+            holds a bounded number of path arrays (:attr:`held_nbytes`), whatever the number of
+            queries.
 
     Raises:
         TypeError / ValueError: non-finite or unordered ``t0, t1``; a bad ``shape``; both
             ``seed`` and ``generator``; unknown ``levy_area``; ``tol`` not in ``(0, t1 - t0]``;
             ``cache_size < 1``.
+
+    Examples:
+        >>> import torch
+        >>> from kexue.stochastic import BrownianInterval
+        >>> bm = BrownianInterval(0.0, 1.0, (3, 1), seed=0)
+        >>> bm(0.0, 1.0).shape
+        torch.Size([3, 1])
+        >>> torch.allclose(bm(0.0, 0.5) + bm(0.5, 1.0), bm(0.0, 1.0))   # increments add up
+        True
+        >>> torch.equal(bm(0.2, 0.7), bm(0.2, 0.7))                      # same query, same path
+        True
     """
 
     def __init__(self, t0: float, t1: float, shape: Sequence[int] | int, *,
@@ -220,12 +261,29 @@ class BrownianInterval:
         self._key = _tree_key(self.seed)
         self._numel = math.prod(shape)
         self._cache: OrderedDict[int, tuple] = OrderedDict()
-        self._last: dict[float, tuple] = {}            # the last two query points' values
-        self._pending: dict[int, tuple] = {}           # prefetched normals of one descent
-        self._stack: list[tuple] = []                  # the last descent's states (<= depth)
+        # the values at the last _MEMO_POINTS query points (an adaptive solver re-queries the
+        # end of a rejected step or of the step before)
+        self._last: OrderedDict[float, tuple] = OrderedDict()
         w = self._normals(np.array([0]), 0)[0] * math.sqrt(span)
         h = self._normals(np.array([0]), 1)[0] * math.sqrt(span / 12) if levy_area else None
         self._root = (w, h)
+        # Single queries (_point): rows [W_root, (H_root,) Z1 of levels 0..depth-1, (Z2 ...)]
+        # of the last queried path, and that path's split nodes per level.
+        self._off = 1 if levy_area is None else 2
+        self._m = np.zeros((self._off + (1 if levy_area is None else 2) * self.depth,
+                            self._numel))
+        self._m[0] = w.reshape(-1)
+        if levy_area is not None:
+            self._m[1] = h.reshape(-1)
+        self._leaf_old, self._f_old = 1 << self.depth, 0   # rows of levels < _f_old are valid
+        # the LRU cache takes the nodes of the levels with at most cache_size nodes (node ids
+        # below 2^(L+1)): a solver's queries share those; deeper nodes are rarely revisited
+        self._cache_levels = cache_size.bit_length()
+        self._cache_below = 1 << self._cache_levels
+        # sqrt(h_L)/2 (the bridge's sd) without Lévy area; with it, sqrt(h_L)
+        self._sqrt_h = [math.sqrt(span * 2.0 ** -i) * (0.5 if levy_area is None else 1.0)
+                        for i in range(self.depth)]
+        self._half_sqrt_12 = 0.5 / math.sqrt(12.0)
 
     # ------------------------------------------------------------------ tree
     # The tree lives on the host in float64 NumPy arrays (small-array NumPy calls cost a
@@ -250,99 +308,131 @@ class BrownianInterval:
         p = hh * 2.0 - d * 0.5
         return (w + d) * 0.5, (p + k) * 0.5, (w - d) * 0.5, (p - k) * 0.5
 
-    def _prefetch(self, node: int, level: int, a: float, u: float) -> None:
-        """Draw, in one vectorised call per stream, the normals of every uncached node on the
-        way from ``node`` (at ``level``, left end ``a``) down to ``u``: a cache miss usually
-        means the rest of the path is missing too."""
-        nodes = []
-        while level < self.depth:
-            width = 2.0 ** -level
-            if u >= a + width:
-                break
-            if node not in self._cache:
-                nodes.append(node)
-            mid = a + width * 0.5
-            if u <= mid:
-                node = 2 * node
-            else:
-                node, a = 2 * node + 1, mid
-            level += 1
-        if not nodes:
-            return
-        ids = np.array(nodes, dtype=np.int64)
-        z1 = self._normals(ids, 0)
-        z2 = self._normals(ids, 1) if self.levy_area is not None else None
-        for i, n in enumerate(nodes):
-            self._pending[n] = (z1[i:i + 1], None if z2 is None else z2[i:i + 1])
-
-    def _children(self, node: int, w: np.ndarray, hh: np.ndarray | None, h: float,
-                  level: int, a: float, u: float):
-        cache = self._cache
-        got = cache.get(node)
-        if got is not None:
+    def _rows(self, leaf: int, j: int, f: int) -> None:
+        """Put the normals of the split nodes of levels ``j .. f-1`` on the way to ``leaf``
+        (node ``leaf >> (depth - level)`` at ``level``) into the path buffer ``self._m``: from
+        the LRU cache where held, the rest drawn in one vectorised call (both streams) and
+        cached. Rows of levels ``< j`` are the previous query's, unchanged."""
+        cache, m, depth, off = self._cache, self._m, self.depth, self._off
+        levy = self.levy_area is not None
+        miss_lv: list[int] = []
+        miss: list[int] = []
+        for level in range(j, min(f, self._cache_levels)):     # deeper levels are never cached
+            node = leaf >> (depth - level)
+            got = cache.get(node)
+            if got is None:
+                miss_lv.append(level)
+                miss.append(node)
+                continue
             cache.move_to_end(node)
-            return got
-        z = self._pending.pop(node, None)
-        if z is None:
-            self._pending.clear()
-            self._prefetch(node, level, a, u)
-            z = self._pending.pop(node)
-        wl, hl, wr, hr = self._split(np.array([node]), w[None], None if hh is None else hh[None],
-                                     h, z)
-        got = (wl[0], None if hl is None else hl[0], wr[0], None if hr is None else hr[0])
-        cache[node] = got
-        if len(cache) > self.cache_size:
-            cache.popitem(last=False)
-        return got
+            block, i, k = got
+            m[off + level] = block[i]
+            if levy:
+                m[off + depth + level] = block[i + k]
+        deep = range(max(j, self._cache_levels), f)
+        miss_lv.extend(deep)
+        miss.extend(leaf >> (depth - level) for level in deep)
+        if not miss:
+            return
+        k = len(miss)
+        ctr = [4 * v + 1 for v in miss]
+        if levy:
+            ctr += [4 * v + 2 for v in miss]
+        block = _counter_rows(self._key, ctr, self._numel)                 # (k or 2k, numel)
+        if miss_lv[-1] - miss_lv[0] == k - 1:                              # contiguous levels
+            m[off + miss_lv[0]: off + miss_lv[0] + k] = block[:k]
+            if levy:
+                m[off + depth + miss_lv[0]: off + depth + miss_lv[0] + k] = block[k:]
+        else:
+            lv = np.array(miss_lv) + off
+            m[lv] = block[:k]
+            if levy:
+                m[lv + depth] = block[k:]
+        if miss[0] < self._cache_below:           # upper levels only (deeper: no revisits)
+            for i, node in enumerate(miss):
+                if node >= self._cache_below:
+                    break
+                cache[node] = (block, i, k)
+            while len(cache) > self.cache_size:
+                cache.popitem(last=False)
 
     def _point(self, u: float) -> tuple[np.ndarray | float, np.ndarray | float]:
         """``(W(t) - W(t0), ∫_{t0}^t (W - W(t0)) du)`` at ``t = t0 + u (t1 - t0)``, float64
-        ``shape`` (the integral is 0.0 without Lévy area)."""
-        p: np.ndarray | float = 0.0
-        integ: np.ndarray | float = 0.0
+        ``shape`` (the integral is 0.0 without Lévy area).
+
+        Without materialising the nodes on the way down: the descent is read off the bits of
+        ``K = ceil(u 2^depth)`` (the node at level ``L`` that holds ``u`` in ``(a, a + width]``
+        is ``(2^depth + K - 1) >> (depth - L)``; a dyadic ``u`` stops at its own level), and the
+        value is linear in the root's ``(W, H)`` and the normals ``(Z1, Z2)`` of the nodes split
+        on the way, with coefficients that depend on ``u`` only (the bridge formulas of the
+        module docstring are linear), computed as Python floats by one backward sweep over the
+        levels (the adjoint of the descent). The normals of the current path sit in a
+        ``(rows, numel)`` buffer whose upper levels are shared with the previous query
+        (adaptive and grid queries are local), so a query draws only the nodes below the level
+        where its path leaves the previous one, and the answer is one small matrix product:
+        the same numbers for a point whatever the queries before it (order- and
+        cache-independent)."""
         if u <= 0.0:
-            return p, integ
-        span, levy = self.t1 - self.t0, self.levy_area is not None
-        # Resume from the deepest node of the previous descent with u strictly inside it
-        # (a < u < a + width): exactly the nodes a descent from the root passes through before
-        # stopping, so the same states and the same numbers, without walking the shared upper
-        # levels again.
-        stack = self._stack
-        while stack:
-            node, level, a, p, integ, w, hh = stack[-1]
-            if a < u < a + 2.0 ** -level:
-                break
-            stack.pop()
+            return 0.0, 0.0
+        depth = self.depth
+        scaled = u * (1 << depth) if u < 1.0 else float(1 << depth)      # exact (power of 2)
+        kk = math.ceil(scaled)
+        leaf = (1 << depth) + kk - 1                                      # node at level depth
+        if scaled == kk:                                                  # dyadic: stops early
+            f = depth - ((kk & -kk).bit_length() - 1)
+            x = 1.0
         else:
-            node, level, a = 1, 0, 0.0
-            w, hh = self._root
-        self._pending.clear()
-        while True:
-            width = 2.0 ** -level
-            h = span * width
-            if u >= a + width:                                 # the node ends at u
-                if levy:
-                    integ = integ + (hh + w * 0.5) * h + p * h
-                return p + w, integ
-            if level >= self.depth:                            # inside a leaf: cond. mean
-                x = (u - a) / width
-                if levy:
-                    integ = integ + (w * (0.5 * x * x) + hh * (3 * x * x - 2 * x ** 3)) * h \
-                        + p * (x * h)
-                    return p + w * x + hh * (6 * x * (1 - x)), integ
-                return p + w * x, integ
-            if not stack or stack[-1][0] != node:
-                stack.append((node, level, a, p, integ, w, hh))
-            wl, hl, wr, hr = self._children(node, w, hh, h, level, a, u)
-            mid = a + width * 0.5
-            if u <= mid:
-                node, w, hh = 2 * node, wl, hl
+            f = depth
+            x = scaled - (kk - 1)
+        j = min(f, self._f_old, depth + 1 - (leaf ^ self._leaf_old).bit_length())
+        if j < f:                                  # rows j.. now hold this path's nodes
+            self._rows(leaf, j, f)
+            self._leaf_old, self._f_old = leaf, f
+        sq = self._sqrt_h
+        if self.levy_area is None:
+            coef = [0.0] * (1 + depth)
+            cw = x                                             # ∂P/∂W at the current level
+            for i in range(f - 1, -1, -1):                     # backward over the splits
+                if (leaf >> (depth - i - 1)) & 1:              # went right at level i
+                    coef[1 + i] = sq[i] * (1.0 - cw)
+                    cw = 0.5 * cw + 0.5
+                else:
+                    coef[1 + i] = sq[i] * cw
+                    cw = 0.5 * cw
+            coef[0] = cw
+            return np.dot(coef, self._m).reshape(self.shape), 0.0
+        span = self.t1 - self.t0
+        hf = span * 2.0 ** -f
+        # adjoints of P (pw, ph, pp, pi) and of I (iw, ih, ip, ii) w.r.t. (W, H, p, I)
+        pw, ph, pp, pi_ = x, 6.0 * x * (1.0 - x), 1.0, 0.0
+        iw, ih, ip, ii = hf * x * x * 0.5, hf * (3.0 * x * x - 2.0 * x ** 3), x * hf, 1.0
+        cp = [0.0] * (2 + 2 * depth)
+        ci = [0.0] * (2 + 2 * depth)
+        c12 = self._half_sqrt_12
+        for i in range(f - 1, -1, -1):
+            ai, bi = sq[i] * 0.25, sq[i] * c12
+            hi = span * 2.0 ** -i
+            if (leaf >> (depth - i - 1)) & 1:
+                cp[2 + i] = ai * (pp - pw - 0.5 * ph)
+                cp[2 + depth + i] = bi * (0.5 * hi * pi_ - ph)
+                ci[2 + i] = ai * (ip - iw - 0.5 * ih)
+                ci[2 + depth + i] = bi * (0.5 * hi * ii - ih)
+                pw, ph, pp = (0.5 * pw + 0.5 * pp + 0.125 * hi * pi_,
+                              -1.5 * pw + 0.25 * ph + 1.5 * pp + 0.5 * hi * pi_,
+                              pp + 0.5 * hi * pi_)
+                iw, ih, ip = (0.5 * iw + 0.5 * ip + 0.125 * hi * ii,
+                              -1.5 * iw + 0.25 * ih + 1.5 * ip + 0.5 * hi * ii,
+                              ip + 0.5 * hi * ii)
             else:
-                if levy:
-                    integ = integ + (hl + wl * 0.5) * (0.5 * h) + p * (0.5 * h)
-                p = p + wl
-                node, w, hh, a = 2 * node + 1, wr, hr, mid
-            level += 1
+                cp[2 + i] = ai * (pw - 0.5 * ph)
+                cp[2 + depth + i] = bi * ph
+                ci[2 + i] = ai * (iw - 0.5 * ih)
+                ci[2 + depth + i] = bi * ih
+                pw, ph = 0.5 * pw, 1.5 * pw + 0.25 * ph
+                iw, ih = 0.5 * iw, 1.5 * iw + 0.25 * ih
+        cp[0], cp[1], ci[0], ci[1] = pw, ph, iw, ih
+        both = np.dot([cp, ci], self._m)                       # (2, numel)
+        return both[0].reshape(self.shape), both[1].reshape(self.shape)
 
     def _points(self, us: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
         """Vectorised :meth:`_point` over ``us`` ``(n,)``: ``(P, I)`` each ``(n, *shape)``
@@ -406,6 +496,16 @@ class BrownianInterval:
             level += 1
         return P, I
 
+    def _memo(self, u: float) -> tuple:
+        """:meth:`_point` at ``u`` through the memo of the last query points."""
+        last = self._last
+        got = last.get(u)
+        if got is None:
+            got = last[u] = self._point(u)
+        else:
+            last.move_to_end(u)
+        return got
+
     def _out(self, v: np.ndarray | float) -> torch.Tensor:
         """A float64 host value as a ``dtype`` tensor on ``device`` (a float: ``shape``)."""
         if not isinstance(v, np.ndarray):
@@ -440,9 +540,10 @@ class BrownianInterval:
             raise ValueError("return_U needs the Lévy area: build the BrownianInterval with "
                              "levy_area='space-time'")
         last = self._last
-        ps, i_s = last.get(us) or self._point(us)
-        pt, i_t = last.get(ut) or self._point(ut)
-        self._last = {us: (ps, i_s), ut: (pt, i_t)}
+        ps, i_s = self._memo(us)
+        pt, i_t = self._memo(ut)
+        while len(last) > _MEMO_POINTS:
+            last.popitem(last=False)
         dw = self._out(pt - ps)
         if not return_U:
             return dw
@@ -491,14 +592,12 @@ class BrownianInterval:
 
     @property
     def held_nbytes(self) -> int:
-        """Bytes of path values the object holds (root, cache, last query points, prefetched
-        normals, the last descent): at most ``2 + 4 cache_size + 4 + 6 depth`` arrays of
-        ``prod(shape)`` float64, whatever the number of queries (arrays shared between these
-        are counted once)."""
-        arrays = [*self._root, *(v for vals in self._cache.values() for v in vals),
-                  *(v for vals in self._last.values() for v in vals),
-                  *(v for vals in self._pending.values() for v in vals),
-                  *(v for st in self._stack for v in st[3:])]
+        """Bytes of path values the object holds (root, the normals blocks referenced by the
+        cache, the last query points, the last path's normals): at most
+        ``2 + 2 depth (cache_size + 1) + 18`` rows of ``prod(shape)`` float64, whatever the number
+        of queries (arrays shared between these are counted once)."""
+        arrays = [*self._root, *(entry[0] for entry in self._cache.values()),
+                  *(v for vals in self._last.values() for v in vals), self._m]
         unique = {id(v): v for v in arrays if isinstance(v, np.ndarray)}
         return sum(v.nbytes for v in unique.values())
 

@@ -42,6 +42,8 @@ from collections.abc import Callable, Iterator
 import numpy as np
 import torch
 
+from ._finite import CHECK_EVERY, all_finite
+
 __all__ = ["CompileFallbackWarning", "BLOCK_STEPS", "MIN_BLOCK_STEPS", "solve_blocks"]
 
 #: Steps fused into one compiled call (at most; fewer when a noise chunk is shorter). Larger
@@ -88,7 +90,8 @@ def _unavailable() -> str | None:
 
 
 def solve_blocks(stepper, sde, chunks: Iterator, t_all: torch.Tensor, h: list[float],
-                 x0: torch.Tensor, n_out: int, slot: list[int]) -> torch.Tensor:
+                 x0: torch.Tensor, n_out: int, slot: list[int],
+                 locate: Callable | None = None) -> torch.Tensor:
     """Run the no-grad fixed-step loop of ``solve`` with compiled blocks of steps.
 
     Args:
@@ -96,6 +99,9 @@ def solve_blocks(stepper, sde, chunks: Iterator, t_all: torch.Tensor, h: list[fl
         chunks: ``solve``'s noise iterator of ``(k0, noise_terms)``, terms ``(n_c, batch, m)``.
         t_all: step times ``(n + 1,)`` in ``x0``'s dtype/device; ``h``: the ``n`` step sizes.
         x0: ``(batch, d)``; n_out, slot: output rows and the grid-index → row map of ``solve``.
+        locate: ``solve``'s finiteness check (``None``: none): the state is tested after every
+            compiled block and every ``CHECK_EVERY`` eager steps; a failure is replayed eagerly
+            from the last good state to name the step.
 
     Returns:
         ``(n_out, batch, d)``, as the eager loop of ``solve`` returns.
@@ -121,6 +127,8 @@ def solve_blocks(stepper, sde, chunks: Iterator, t_all: torch.Tensor, h: list[fl
         rows = list(out.unbind(0))
         priv = (torch.empty_like(x0), torch.empty_like(x0))
         x = rows[0]
+        saved = x0.clone() if locate is not None else None         # last checked state
+        k_saved = 0
         K = None
         for k0, terms in chunks:
             n_c = terms[0].shape[0]
@@ -153,9 +161,14 @@ def solve_blocks(stepper, sde, chunks: Iterator, t_all: torch.Tensor, h: list[fl
                     target = rows[s] if s >= 0 else (priv[1] if x is priv[0] else priv[0])
                     x = target.copy_(y)
                     j += K
-                    continue
-                s = slot[k + 1]
-                target = rows[s] if s >= 0 else (priv[1] if x is priv[0] else priv[0])
-                x = eager_step(k, x, tuple(v[j] for v in terms), target)
-                j += 1
+                else:
+                    s = slot[k + 1]
+                    target = rows[s] if s >= 0 else (priv[1] if x is priv[0] else priv[0])
+                    x = eager_step(k, x, tuple(v[j] for v in terms), target)
+                    j += 1
+                if saved is not None and (k0 + j - k_saved >= CHECK_EVERY or j == n_c):
+                    if not all_finite(x):
+                        locate(saved, k_saved, k0 + j, terms, k0)
+                    saved.copy_(x)
+                    k_saved = k0 + j
     return out

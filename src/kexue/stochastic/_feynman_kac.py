@@ -39,6 +39,8 @@ __all__ = ["feynman_kac", "FeynmanKacResult"]
 class FeynmanKacResult(MonteCarloResult):
     """Monte Carlo estimate with its standard error (a :class:`MonteCarloResult`).
 
+    Source: Feynman–Kac (Kac 1949) as in Su's thesis, path integral (kexue.fm archive 3757).
+
     Attributes:
         mean: estimates, float64 tensor of the shape of the starting points ``x`` (0-d for a
             scalar ``x``) on the device of the computation. (Before kexue 12 a NumPy array;

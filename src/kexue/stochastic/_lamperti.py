@@ -34,6 +34,8 @@ _GL_NODES, _GL_WEIGHTS = np.polynomial.legendre.leggauss(64)
 class LampertiTransform:
     r"""A Lamperti map ``Y = φ(X) = ∫_{x_ref}^X dz/g(z)`` with its transformed Itô drift.
 
+    Source: Lamperti 1964; Su's thesis, part 5 (kexue.fm archive 3766) uses ``x = ln S``.
+
     Built by :func:`lamperti_transform`. ``to_y``/``to_x``/``drift_y``/``density_x`` accept
     tensors (returned as tensors) or arrays (returned as arrays).
 

@@ -51,6 +51,8 @@ DEFAULT_BLOCK_SIZE = 2**14
 class MonteCarloResult:
     """A Monte Carlo mean with its standard error.
 
+    Source: Chan, Golub and LeVeque 1983 for the merged block moments.
+
     Attributes:
         mean: the estimate, a float64 tensor on the device of the computation (0-d for a scalar
             quantity, else the shape of one sample).
@@ -156,6 +158,9 @@ def expectation(sde: SDE, x0: torch.Tensor | float, ts: torch.Tensor | Sequence[
     r"""Monte Carlo ``E[fn(X)]`` over paths of ``dx = f dt + g dW`` from one start state, with a
     standard error and a confidence interval; identical for any number of processes.
 
+    Source: plain Monte Carlo over the SDE of kexue.fm archive 3762; block moments merged as in
+    Chan, Golub and LeVeque 1983.
+
     The paths are simulated by :func:`~kexue.stochastic.solve` (``method``, ``dt`` as there) in
     fixed blocks of ``block_size`` paths, block ``b`` driven by
     :func:`kexue.rng.block_generator` ``(seed, b)``; per-block float64 moments are combined in
@@ -201,6 +206,15 @@ def expectation(sde: SDE, x0: torch.Tensor | float, ts: torch.Tensor | Sequence[
         ValueError: bad ``n_paths``/``block_size``, ``x0`` not one state, ``fn`` returning a
             first dimension other than the block's number of paths, both ``seed`` and
             ``generator``, or more processes than blocks.
+
+    Examples:
+        >>> import math
+        >>> from kexue.stochastic import SDE, expectation
+        >>> ou = SDE.linear(a=-1.0, d=1.0)
+        >>> r = expectation(ou, 1.0, [0.0, 1.0], lambda xs: xs[-1, :, 0], n_paths=4000, dt=0.01,
+        ...                 seed=0)
+        >>> abs(r.mean.item() - math.exp(-1.0)) < 3 * r.stderr.item()   # E[X_1] = e^{-1}
+        True
     """
     if not isinstance(sde, SDE):
         raise TypeError(f"sde must be a kexue.stochastic.SDE; got {type(sde).__name__}")

@@ -61,6 +61,8 @@ def _steps(v) -> int:
 class MostProbablePath:
     """Result of :func:`most_probable_path`.
 
+    Source: Su's thesis, parts 3–4 (kexue.fm archives 3757, 3762).
+
     Attributes:
         ts: times, shape ``(n_steps + 1,)`` (float64 tensor).
         path: the minimising path, shape ``(n_steps + 1,)``, end points included.
@@ -259,6 +261,8 @@ def _solve_tridiagonal(diag: torch.Tensor, off: torch.Tensor, rhs: torch.Tensor)
 @dataclass
 class BridgeSample:
     """Monte Carlo bridges from :func:`sde_bridges`.
+
+    Source: Su's thesis, parts 3–4 (kexue.fm archives 3757, 3762).
 
     Attributes:
         ts: times, shape ``(n_steps + 1,)``.

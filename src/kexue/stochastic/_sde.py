@@ -36,6 +36,9 @@ Fn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 class SDE:
     """An SDE ``dx = drift(t, x) dt + diffusion(t, x) dW`` (Itô, or Stratonovich ``∘ dW``).
 
+    Source: Su's thesis, SDE chapter (kexue.fm archive 3762): ``dx = p(x, t) dt + sqrt(alpha) dW``
+    is the 1-D case; Itô and Stratonovich as in Kloeden and Platen 1992.
+
     Args:
         drift: ``f(t, x) -> (batch, d)``; ``t`` is a 0-d tensor, ``x`` is ``(batch, d)``.
         diffusion: ``g(t, x)``; ``(batch, d)`` for diagonal noise (each component driven by its
@@ -118,6 +121,14 @@ class SDE:
         Raises:
             TypeError: a coefficient that is neither a real number nor a floating tensor.
             ValueError: a non-finite coefficient, or one with more than one dimension.
+
+        Examples:
+            >>> from kexue.stochastic import SDE
+            >>> gbm = SDE.linear(a=0.05, c=0.2)              # dx = 0.05 x dt + 0.2 x dW
+            >>> gbm.noise
+            'diagonal'
+            >>> SDE.linear(a=-1.0, d=0.5).noise              # c == 0: additive noise
+            'additive'
         """
         coefs = []
         for name, v in (("a", a), ("b", b), ("c", c), ("d", d)):

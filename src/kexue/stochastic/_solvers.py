@@ -34,8 +34,10 @@ import numpy as np
 import torch
 
 from ..rng import as_generator
+from ._affine import affine_coefficients
 from ._brownian import BrownianIncrements, _draw, _grid_floats
 from ._brownian_interval import BrownianInterval
+from ._finite import CHECK_EVERY, SolveDiverged, all_finite, locate_nonfinite
 from ._sde import SDE, ito_to_stratonovich, stratonovich_to_ito
 
 __all__ = [
@@ -56,6 +58,8 @@ def _gdw(g: torch.Tensor, dw: torch.Tensor) -> torch.Tensor:
 
 class Method:
     """A fixed-step SDE scheme. Subclasses set the class attributes and ``make_step``.
+
+    Source: Kloeden and Platen 1992, Numerical Solution of Stochastic Differential Equations.
 
     Attributes:
         name: the string accepted by ``solve(method=...)``.
@@ -550,7 +554,9 @@ def solve(sde: SDE, x0: torch.Tensor, ts: torch.Tensor | Sequence[float], *,
           brownian: BrownianInterval | BrownianIncrements | torch.Tensor | Callable | None = None,
           adaptive: bool = False, rtol: float = 1e-3, atol: float = 1e-4,
           dt0: float | None = None, max_steps: int = 100_000, dt_max: float | None = None,
-          error_estimate: str = "auto", compile: bool = False) -> torch.Tensor:
+          error_estimate: str = "auto", compile: bool = False, check_finite: bool = True,
+          adjoint: bool = False, params=None, adjoint_method: str | None = None,
+          ) -> torch.Tensor:
     """Integrate ``dx = f(t, x) dt + g(t, x) dW`` with a fixed-step scheme; states at ``ts``.
 
     Su's SDE ``dx = p(x, t) dt + sqrt(alpha) dW`` (kexue.fm archive 3762) is the special case
@@ -565,6 +571,13 @@ def solve(sde: SDE, x0: torch.Tensor, ts: torch.Tensor | Sequence[float], *,
     midpoint   Stratonovich 1.0    1    any (strong 0.5 for general noise)
     sra1       Itô          1.5    2    additive only
     ========== ============ ====== ==== ==================================================
+
+    Affine SDEs run fused without being declared: when the drift and diffusion are plain
+    callables whose traced graph (``torch.fx``; :mod:`kexue.stochastic._affine`) is elementwise
+    affine in ``x`` and does not use ``t`` (``lambda t, x: x * mu``, ``-theta * (x - m)``, ...),
+    Euler and Milstein without autograd run as :meth:`SDE.linear` does (``x ← M_k x + A_k``;
+    for ``b = d = 0``, e.g. GBM, one cumulative product over the steps) — same increments, same
+    result up to rounding.
 
     The SDE is solved as declared by ``sde.sde_type``: when the method reads ``g dW`` in the
     other calculus, the drift is converted first (:func:`~kexue.stochastic.ito_to_stratonovich`
@@ -607,7 +620,24 @@ def solve(sde: SDE, x0: torch.Tensor, ts: torch.Tensor | Sequence[float], *,
             same noise, same result up to rounding, much less per-step overhead for few paths.
             Compiling takes seconds to a minute, once per process and SDE object; where it is
             unavailable or fails, a ``CompileFallbackWarning`` and the eager solver. Ignored
-            with autograd, ``adaptive=True`` and ``SDE.linear`` (already fused).
+            with autograd, ``adaptive=True``, ``SDE.linear`` and affine callables (below),
+            which run fused already.
+        check_finite: test the state for NaN/inf every ``CHECK_EVERY`` (64) steps and at the
+            end of each noise chunk / compiled block (no host sync per step on CUDA); on a
+            failure replay the steps since the last good check and raise
+            :class:`~kexue.stochastic.SolveDiverged` naming the first non-finite step, its times,
+            the paths, and whether the drift, the diffusion or the update produced it.
+            ``False``: no checks, non-finite states are returned as they are. With
+            ``adjoint=True`` only the returned states are checked (no step is named).
+        adjoint, params, adjoint_method: ``adjoint=True`` routes to
+            :func:`~kexue.stochastic.solve_adjoint` (gradients with memory independent of the
+            number of steps; same arguments, same result): ``params`` (an ``nn.Module`` or
+            tensors requiring grad) is then required and ``method`` must be one of
+            ``ADJOINT_METHODS`` (``euler``, ``heun``, ``midpoint``, ``reversible_heun``);
+            ``adjoint_method`` picks the backward scheme of the stochastic adjoint. With
+            ``brownian=None`` the path is ``solve_adjoint``'s counter-based path from
+            ``generator`` (re-drawn by the backward pass), not the ``torch.randn`` draws of
+            ``adjoint=False``. Not with ``adaptive=True`` or ``compile=True`` (``ValueError``).
 
     Returns:
         ``(len(ts), batch, d)`` tensor; ``[0]`` is ``x0``. Differentiable with respect to
@@ -621,13 +651,42 @@ def solve(sde: SDE, x0: torch.Tensor, ts: torch.Tensor | Sequence[float], *,
             non-finite, or a negative diffusion at ``(ts[0], x0)``; a method that does not apply
             to the noise type (``sra1`` with non-additive noise, ``milstein`` with general
             noise); a general-noise diffusion not ``(batch, d, m)``, or a ``(batch, d, m)``
-            diffusion without ``noise="general"``; ``brownian`` of the wrong shape or interval.
+            diffusion without ``noise="general"``; ``brownian`` of the wrong shape or interval;
+            ``adjoint=True`` with ``adaptive``/``compile``/a method the adjoint lacks, or
+            ``params``/``adjoint_method`` without ``adjoint=True``.
+        SolveDiverged: (a ``FloatingPointError``) with ``check_finite``, the state turned
+            NaN/inf mid-solve; the message names the step.
+
+    Examples:
+        >>> import math, torch
+        >>> from kexue.stochastic import SDE, solve
+        >>> sde = SDE.linear(a=-1.0, d=0.5)            # OU: dx = -x dt + 0.5 dW
+        >>> x0 = torch.ones(4000, 1, dtype=torch.float64)
+        >>> xs = solve(sde, x0, [0.0, 1.0], dt=0.01, generator=0)
+        >>> xs.shape                                     # (len(ts), batch, d)
+        torch.Size([2, 4000, 1])
+        >>> se = xs[-1].std().item() / math.sqrt(4000)
+        >>> abs(xs[-1].mean().item() - math.exp(-1.0)) < 3 * se   # E[X_1] = e^{-1}
+        True
     """
     if not isinstance(sde, SDE):
         raise TypeError(
             f"sde must be a kexue.stochastic.SDE; got {type(sde).__name__}. Build one with "
             "SDE(drift, diffusion, noise=...)."
         )
+    if adjoint:
+        return _solve_via_adjoint(sde, x0, ts, method=method, dt=dt, generator=generator,
+                                  brownian=brownian, adaptive=adaptive, compile=compile,
+                                  params=params, adjoint_method=adjoint_method,
+                                  check_finite=check_finite)
+    if params is not None or adjoint_method is not None:
+        raise ValueError(
+            "params / adjoint_method are used only with adjoint=True (gradients by the adjoint "
+            "method, kexue.stochastic.solve_adjoint); pass adjoint=True, or leave them out to "
+            "backpropagate through the solver."
+        )
+    if isinstance(check_finite, torch.Tensor) or not isinstance(check_finite, bool):
+        raise TypeError(f"check_finite must be True or False; got {check_finite!r}")
     if adaptive:
         if dt is not None:
             raise ValueError("adaptive=True chooses the steps itself: pass dt0 (the first "
@@ -673,24 +732,38 @@ def solve(sde: SDE, x0: torch.Tensor, ts: torch.Tensor | Sequence[float], *,
     slot = [-1] * grid_np.size                                       # grid index -> output row
     for i, k in enumerate(out_index):
         slot[k] = i
-    if sde.linear_coefficients is not None and not grad and type(stepper) in (Euler, Milstein):
-        return _solve_linear(sde.linear_coefficients, sde.noise == "additive",
-                             type(stepper) is Milstein, chunks, steps, x0, len(out_index), slot)
+    locate = _locator(stepper, sde, t_all, h, x0) if check_finite else None
+    lin = None
+    if not grad and type(stepper) in (Euler, Milstein):
+        lin = sde.linear_coefficients
+        if lin is None:                      # plain callables that are affine in x (traced)
+            lin = affine_coefficients(sde, t_all[0], x0, f0, g0)
+    if lin is not None:
+        return _solve_linear(lin, sde.noise == "additive", type(stepper) is Milstein, chunks,
+                             steps, x0, len(out_index), slot, locate)
     if compile and not grad:
         from ._compiled import solve_blocks
 
-        return solve_blocks(stepper, sde, chunks, t_all, h, x0, len(out_index), slot)
+        return solve_blocks(stepper, sde, chunks, t_all, h, x0, len(out_index), slot,
+                            locate=locate)
     t = list(t_all.unbind(0))                                        # 0-d tensors, made once
     step = stepper.make_step(sde, t, h, like=x0, inplace=not grad)
 
     if grad:
         xs = [x0]
-        x = x0
+        x = saved = x0
+        k_saved = 0
         for k0, terms in chunks:
+            n_c = terms[0].shape[0]
             for k, nk in enumerate(zip(*(v.unbind(0) for v in terms)), start=k0):
                 x = step(k, x, nk, None)
                 if slot[k + 1] >= 0:
                     xs.append(x)
+                if locate is not None and (k + 1 - k_saved >= CHECK_EVERY
+                                           or k + 1 == k0 + n_c):
+                    if not all_finite(x.detach()):
+                        locate(saved.detach(), k_saved, k + 1, terms, k0)
+                    saved, k_saved = x, k + 1
         return torch.stack(xs)                                       # (n_out, batch, d)
 
     with torch.no_grad():
@@ -699,12 +772,85 @@ def solve(sde: SDE, x0: torch.Tensor, ts: torch.Tensor | Sequence[float], *,
         rows = list(out.unbind(0))                                   # (batch, d) views
         priv = (torch.empty_like(x0), torch.empty_like(x0))          # ping-pong buffers
         x = rows[0]
+        saved = x0.detach().clone() if locate is not None else None   # last checked state
+        k_saved = 0
         for k0, terms in chunks:
+            n_c = terms[0].shape[0]
             for k, nk in enumerate(zip(*(v.unbind(0) for v in terms)), start=k0):
                 s = slot[k + 1]
                 target = rows[s] if s >= 0 else (priv[1] if x is priv[0] else priv[0])
                 x = step(k, x, nk, target)
+                if saved is not None and (k + 1 - k_saved >= CHECK_EVERY or k + 1 == k0 + n_c):
+                    if not all_finite(x):
+                        locate(saved, k_saved, k + 1, terms, k0)
+                    saved.copy_(x)
+                    k_saved = k + 1
         return out
+
+
+def _locator(stepper: Method, sde: SDE, t_all: torch.Tensor, h: list[float],
+             x0: torch.Tensor) -> Callable:
+    """``locate(x_start, k_start, k_stop, terms, k0)``: replay steps ``k_start .. k_stop - 1``
+    (inside the noise chunk ``terms`` that starts at step ``k0``) and raise
+    :class:`SolveDiverged` naming the first non-finite one. Costs nothing until called."""
+    t: list[torch.Tensor] = []
+
+    def make_step():
+        return stepper.make_step(sde, t, h, like=x0, inplace=False)
+
+    def locate(x_start, k_start, k_stop, terms, k0):
+        nonlocal t
+        t = list(t_all.unbind(0))
+        locate_nonfinite(make_step, sde.drift, sde.diffusion, t, x_start, k_start, k_stop,
+                         lambda k: tuple(v[k - k0] for v in terms))
+        raise SolveDiverged(
+            f"solve: the state became non-finite between steps {k_start} and {k_stop} (t = "
+            f"{float(t[k_start]):.6g} → {float(t[k_stop]):.6g}), but a step-by-step replay "
+            "from the last finite state stayed finite: the drift/diffusion is not a "
+            "deterministic function of (t, x) (or the fused/linear kernel overflowed where the "
+            "plain step does not). Check f and g there, or reduce dt.",
+            step=k_start, t_start=float(t[k_start]), t_end=float(t[k_stop]),
+            source="update", paths=[])
+    return locate
+
+
+def _solve_via_adjoint(sde, x0, ts, *, method, dt, generator, brownian, adaptive, compile,
+                       params, adjoint_method, check_finite) -> torch.Tensor:
+    """``solve(..., adjoint=True)``: check the options the adjoint does not have, then
+    :func:`~kexue.stochastic.solve_adjoint` with the same arguments."""
+    from ._adjoint import ADJOINT_METHODS, solve_adjoint
+
+    if adaptive:
+        raise ValueError(
+            "adjoint=True with adaptive=True is not supported: the adjoint walks a fixed step "
+            "grid backwards. Pass dt (fixed steps), or use adaptive=True without adjoint "
+            "(gradients by backprop through solve_adaptive's steps)."
+        )
+    if compile:
+        raise ValueError(
+            "adjoint=True with compile=True is not supported: the compiled blocks run without "
+            "autograd. Drop compile=True (the adjoint's memory does not grow with the steps)."
+        )
+    if isinstance(method, Method):
+        method = method.name
+    if method not in ADJOINT_METHODS:
+        raise ValueError(
+            f"adjoint=True: method {method!r} has no adjoint here; use one of "
+            f"{', '.join(ADJOINT_METHODS)} ('reversible_heun' gives gradients exact to rounding), "
+            "or adjoint=False to backpropagate through the solver."
+        )
+    if isinstance(check_finite, torch.Tensor) or not isinstance(check_finite, bool):
+        raise TypeError(f"check_finite must be True or False; got {check_finite!r}")
+    ys = solve_adjoint(sde, x0, ts, params=params, method=method, adjoint_method=adjoint_method,
+                       dt=dt, brownian=brownian, generator=generator)
+    if check_finite and not all_finite(ys.detach()):
+        bad = (~torch.isfinite(ys.detach())).flatten(1).any(1).nonzero().flatten().tolist()
+        raise SolveDiverged(
+            f"solve(adjoint=True): the returned states are non-finite at output times "
+            f"{bad[:5]} (index into ts); the adjoint solve does not name the step. Rerun with "
+            "adjoint=False (same scheme) to locate it, or reduce dt.",
+            step=-1, t_start=float("nan"), t_end=float("nan"), source="update", paths=[])
+    return ys
 
 
 def _axpy(base: torch.Tensor, coef: torch.Tensor, dw: torch.Tensor,
@@ -718,14 +864,17 @@ def _axpy(base: torch.Tensor, coef: torch.Tensor, dw: torch.Tensor,
 
 def _solve_linear(coefs: tuple[torch.Tensor, ...], additive: bool, milstein: bool,
                   chunks: Iterator, steps: np.ndarray, x0: torch.Tensor, n_out: int,
-                  slot: list[int]) -> torch.Tensor:
+                  slot: list[int], locate: Callable | None = None) -> torch.Tensor:
     """Euler / Milstein for ``dx = (a x + b) dt + (c x + d) dW`` (``SDE.linear``), no autograd.
 
     Both schemes are affine in the state, ``x_{k+1} = M_k x_k + A_k`` with
     ``M_k = 1 + a h_k + c ΔW_k (+ c² q_k)`` and ``A_k = b h_k + d ΔW_k (+ c d q_k)``,
     ``q_k = (ΔW_k² − h_k)/2`` (Milstein's ``½ g g' (ΔW² − h)`` with ``g' = c``). ``M`` and ``A``
     are built for a whole chunk of steps with a few vectorised kernels; the loop is then one
-    ``addcmul`` per step. Returns ``(n_out, batch, d)`` like :func:`solve`.
+    ``addcmul`` per step; when ``A ≡ 0`` (``b = d = 0``, e.g. GBM) not even that: one
+    ``torch.cumprod`` of ``M`` over the chunk's steps gives every state. Returns
+    ``(n_out, batch, d)`` like :func:`solve`. ``locate``: the finiteness check of :func:`solve`
+    (``None``: no checks).
     """
     dtype, device = x0.dtype, x0.device
     a, b, c, d = (v.to(dtype=dtype, device=device) for v in coefs)
@@ -737,6 +886,9 @@ def _solve_linear(coefs: tuple[torch.Tensor, ...], additive: bool, milstein: boo
     milstein = milstein and not additive          # Milstein's correction vanishes for c = 0
     homogeneous = not bool((b != 0).any() or (d != 0).any())         # A ≡ 0 (e.g. GBM)
     m_buf = a_buf = None                                             # (chunk, batch, d)
+    saved = x0.clone() if locate is not None else None               # last checked state
+    k_saved = 0
+    slot_np = np.asarray(slot)
 
     for k0, terms in chunks:
         dw = terms[0]                                                # (n_c, batch, m)
@@ -744,7 +896,7 @@ def _solve_linear(coefs: tuple[torch.Tensor, ...], additive: bool, milstein: boo
         hk = torch.as_tensor(steps[k0:k0 + n_c], dtype=dtype, device=device).view(-1, 1, 1)
         M = (a * hk).add_(1.0)                                       # (n_c, 1, d or 1)
         if k0 == 0:                                                  # the largest chunk
-            full = torch.broadcast_shapes(M.shape, c.shape, dw.shape, x0.shape)
+            full = np.broadcast_shapes(M.shape, c.shape, dw.shape, x0.shape)  # (torch's: slow)
             m_buf = None if additive else torch.empty(full, dtype=dtype, device=device)
             a_buf = None if homogeneous else torch.empty(full, dtype=dtype, device=device)
         if not additive:
@@ -756,13 +908,31 @@ def _solve_linear(coefs: tuple[torch.Tensor, ...], additive: bool, milstein: boo
             if A is not None:
                 A.addcmul_(c * d, q)
         if A is None:
-            for k, m_k in enumerate(M.unbind(0), start=k0):
-                s = slot[k + 1]
-                target = rows[s] if s >= 0 else (priv[1] if x is priv[0] else priv[0])
-                x = torch.mul(x, m_k, out=target)
+            # x_k = x_{k0} · M_{k0} ⋯ M_{k-1}: one cumulative product for the chunk, then the
+            # output rows and the chunk's last state in one indexed multiply each
+            P = torch.cumprod(M, dim=0)                              # (n_c, batch or 1, d)
+            ks = (k0 + np.flatnonzero(slot_np[k0 + 1:k0 + n_c + 1] >= 0)).tolist()
+            if ks:
+                idx = torch.tensor([k - k0 for k in ks], device=device)
+                out[[slot[k + 1] for k in ks]] = x * P.index_select(0, idx)
+            s = slot[k0 + n_c]
+            target = rows[s] if s >= 0 else (priv[1] if x is priv[0] else priv[0])
+            if s < 0:
+                torch.mul(x, P[-1], out=target)
+            x = target
+            if saved is not None:
+                if not all_finite(x) or (ks and not all_finite(out)):
+                    locate(saved, k_saved, k0 + n_c, terms, k0)
+                saved.copy_(x)
+                k_saved = k0 + n_c
             continue
         for k, (m_k, a_k) in enumerate(zip(M.unbind(0), A.unbind(0)), start=k0):
             s = slot[k + 1]
             target = rows[s] if s >= 0 else (priv[1] if x is priv[0] else priv[0])
             x = torch.addcmul(a_k, x, m_k, out=target)
+            if saved is not None and (k + 1 - k_saved >= CHECK_EVERY or k + 1 == k0 + n_c):
+                if not all_finite(x):
+                    locate(saved, k_saved, k + 1, terms, k0)
+                saved.copy_(x)
+                k_saved = k + 1
     return out

@@ -1,9 +1,19 @@
 r"""Closed forms of Su Jianlin's thesis (kexue.fm archives 3749–3766): test cases V1–V16.
 
-Every function is NumPy/SciPy in float64 and broadcasts over array arguments. Notation follows the
-thesis: diffusion constant ``alpha`` (the variance rate, ``dx = p dt + sqrt(alpha) dW``), drift
-``p``; the finance and first-passage cases use the customary ``mu`` and volatility ``sigma``
-(``sigma**2`` plays the role of ``alpha``). ``Φ`` is the standard normal CDF.
+Every function computes in float64 NumPy/SciPy and broadcasts over array arguments. **Inputs and
+outputs:** NumPy arrays / Python numbers in → NumPy arrays / NumPy scalars out; **tensors in →
+tensors out** on the tensors' device, in their (promoted) floating dtype (PyTorch's default dtype
+for integer tensors) — the maths still runs in float64 on the host and is not differentiable
+(tensors are detached). Tuples of results come back as tuples of tensors; a scipy law
+(:func:`cir_distribution`) is returned as it is. A potential passed to :func:`gibbs_density`
+receives NumPy arrays.
+
+Notation follows the thesis: diffusion constant ``alpha`` (the variance rate,
+``dx = p dt + sqrt(alpha) dW``), drift ``p``. **Every function with an ``alpha`` argument also
+accepts ``sigma=`` instead** (keyword only; ``alpha = sigma**2``, the volatility of
+``dx = p dt + sigma dW``; passing both is a ``TypeError``). The finance, first-passage and CIR
+cases take the customary ``mu`` and volatility ``sigma`` directly. ``Φ`` is the standard normal
+CDF.
 
 Cases and functions:
 
@@ -45,6 +55,7 @@ import math
 from collections.abc import Callable
 
 import numpy as np
+import torch
 from scipy import integrate, special, stats
 
 __all__ = [
@@ -114,13 +125,19 @@ def walk_pmf(n: int, p: float, up: float = 1.0, down: float = 1.0) -> tuple[np.n
 
 
 def walk_mean(n, p, up: float = 1.0, down: float = 1.0):
-    """V1: ``E X_n = n (p·up − q·down)``."""
+    """V1: ``E X_n = n (p·up − q·down)``.
+
+    Source: random-walk model of Su's thesis, part 2 (kexue.fm archive 3750); reference case V1.
+    """
     n, p = _f64(n, p)
     return n * (p * up - (1.0 - p) * down)
 
 
 def walk_var(n, p, up: float = 1.0, down: float = 1.0):
-    """V1: ``Var X_n = n p q (up + down)^2``."""
+    """V1: ``Var X_n = n p q (up + down)^2``.
+
+    Source: random-walk model of Su's thesis, part 2 (kexue.fm archive 3750); reference case V1.
+    """
     n, p = _f64(n, p)
     return n * p * (1.0 - p) * (up + down) ** 2
 
@@ -142,6 +159,9 @@ def drift_diffusion_density(x, t, x0=0.0, p=0.0, alpha=1.0):
 def gamblers_ruin_probability(k, N, p):
     """V3: probability that the ±1 walk started at ``k`` hits ``N`` before ``0``.
 
+    Source: the classical ruin problem (Feller 1968, An Introduction to Probability Theory and Its
+    Applications, vol. 1, ch. XIV); walks as in kexue.fm archive 3750.
+
     ``(1 − r^k)/(1 − r^N)`` with ``r = q/p``; ``k/N`` when ``p = q = 1/2`` (Feller vol. 1, XIV.2).
     ``p = 0`` and ``p = 1`` give 0 and 1 for interior ``k``.
     """
@@ -160,6 +180,9 @@ def gamblers_ruin_probability(k, N, p):
 
 def gamblers_ruin_duration(k, N, p):
     """V3: expected number of steps until the ±1 walk from ``k`` hits ``0`` or ``N``.
+
+    Source: the classical ruin problem (Feller 1968, An Introduction to Probability Theory and Its
+    Applications, vol. 1, ch. XIV); walks as in kexue.fm archive 3750.
 
     ``k(N − k)`` when ``p = q``; otherwise ``k/(q − p) − N/(q − p) · (1 − r^k)/(1 − r^N)``,
     ``r = q/p`` (Feller vol. 1, XIV.3). The asymmetric form loses about ``eps/|q − p|`` relative
@@ -180,6 +203,9 @@ def gamblers_ruin_duration(k, N, p):
 def exit_probability(x, a, b, mu, sigma):
     """V4: probability that ``dX = mu dt + sigma dW`` from ``x ∈ (a, b)`` exits at ``b`` first.
 
+    Source: the scale function of drifted Brownian motion (Karlin and Taylor 1981, A Second Course
+    in Stochastic Processes, ch. 15); the SDE of kexue.fm archive 3762 with constant drift.
+
     ``(1 − exp(−2mu(x−a)/sigma²)) / (1 − exp(−2mu(b−a)/sigma²))``, and ``(x − a)/(b − a)`` for
     ``mu = 0``. (Scale function of the diffusion; Karlin & Taylor, *A Second Course*, §15.3.)
     """
@@ -195,6 +221,9 @@ def exit_probability(x, a, b, mu, sigma):
 def mean_exit_time(x, a, b, mu, sigma):
     """V4: ``E[τ]`` for the exit of ``dX = mu dt + sigma dW`` from ``(a, b)``, started at ``x``.
 
+    Source: the scale function of drifted Brownian motion (Karlin and Taylor 1981, A Second Course
+    in Stochastic Processes, ch. 15); the SDE of kexue.fm archive 3762 with constant drift.
+
     Solves ``mu u' + (sigma²/2) u'' = −1``, ``u(a) = u(b) = 0``:
     ``u = [(b − a) P_b(x) − (x − a)]/mu`` with ``P_b`` from :func:`exit_probability`, and
     ``(x − a)(b − x)/sigma²`` for ``mu = 0``.
@@ -209,6 +238,9 @@ def mean_exit_time(x, a, b, mu, sigma):
 # --------------------------------------------------------------------------------------------- V5
 def first_passage_density(t, a, mu=0.0, sigma=1.0):
     """V5: density of ``τ = inf{t: X_t = a}`` for ``X = mu t + sigma W``, level ``a > 0``.
+
+    Source: the inverse-Gaussian first-passage law of drifted Brownian motion (Karatzas and Shreve
+    1991, Brownian Motion and Stochastic Calculus, ch. 3); the SDE of kexue.fm archive 3762.
 
     ``a / (sigma sqrt(2π t³)) · exp(−(a − mu t)²/(2 sigma² t))`` (inverse Gaussian; defective
     when ``mu < 0``).
@@ -226,6 +258,9 @@ def first_passage_density(t, a, mu=0.0, sigma=1.0):
 def first_passage_cdf(T, a, mu=0.0, sigma=1.0):
     """V5: ``P(τ ≤ T) = Φ((mu T − a)/(sigma√T)) + e^{2 mu a/sigma²} Φ((−a − mu T)/(sigma√T))``.
 
+    Source: the first-passage law of drifted Brownian motion (Karatzas and Shreve 1991, Brownian
+    Motion and Stochastic Calculus, ch. 3); the SDE of kexue.fm archive 3762.
+
     E.g. ``mu=0.3, sigma=1, a=1, T=1 → 0.418346``. The second term is evaluated in log space
     (``log Φ`` via :func:`scipy.special.log_ndtr`) so large ``2 mu a/sigma²`` does not overflow.
     """
@@ -241,6 +276,9 @@ def first_passage_cdf(T, a, mu=0.0, sigma=1.0):
 # --------------------------------------------------------------------------------------------- V6
 def heat_kernel(xb, xa, t, alpha=1.0):
     """V6: free propagator ``(2π alpha t)^{-1/2} exp(−(xb − xa)²/(2 alpha t))`` (thesis eq. 7, 28).
+
+    Source: the free propagator of Su's thesis, path integral (kexue.fm archive 3757); reference
+    case V6.
 
     The kernel of ``P_t = (alpha/2) P_xx``; also the VVPM formula with ``S_cl = (xb−xa)²/(2t)``.
     """
@@ -260,13 +298,26 @@ def _linear_var(t, theta, alpha):
 
 
 def ou_mean(xa, t, theta):
-    """V7: ``E[X_t | X_0 = xa] = xa e^{−θ t}`` for ``dx = −θ x dt + sqrt(alpha) dW``."""
+    """V7: ``E[X_t | X_0 = xa] = xa e^{−θ t}`` for ``dx = −θ x dt + sqrt(alpha) dW``.
+
+    Ornstein–Uhlenbeck (Uhlenbeck and Ornstein 1930) in the thesis' notation of kexue.fm archive
+    3762; the mean does not depend on ``alpha``.
+
+    Examples:
+        >>> from kexue.stochastic import closed_forms
+        >>> round(float(closed_forms.ou_mean(1.0, 1.0, 1.0)), 6)   # e^{-1}
+        0.367879
+    """
     xa, t, theta = _f64(xa, t, theta)
     return xa * np.exp(-theta * t)
 
 
 def ou_var(t, theta, alpha):
-    """V7: ``Var X_t = alpha (1 − e^{−2θ t})/(2θ)`` (``alpha t`` at θ = 0; any real θ)."""
+    """V7: ``Var X_t = alpha (1 − e^{−2θ t})/(2θ)`` (``alpha t`` at θ = 0; any real θ).
+
+    Source: Ornstein–Uhlenbeck (Uhlenbeck and Ornstein 1930) in the notation of kexue.fm archive
+    3762.
+    """
     _positive("alpha", alpha)
     out = _linear_var(t, theta, alpha)
     return out[()] if out.ndim == 0 else out
@@ -274,6 +325,9 @@ def ou_var(t, theta, alpha):
 
 def ou_transition_density(xb, xa, t, theta, alpha):
     """V7: ``N(xa e^{−θt}, alpha(1 − e^{−2θt})/(2θ))`` evaluated at ``xb``.
+
+    Source: Ornstein–Uhlenbeck (Uhlenbeck and Ornstein 1930) in the notation of kexue.fm archive
+    3762.
 
     Valid for any real ``theta``; ``theta < 0`` is the unstable linear SDE (V8 is θ = −1).
     """
@@ -288,6 +342,9 @@ def ou_transition_density(xb, xa, t, theta, alpha):
 def ou_gaussian_evolution(m0, s0, t, theta, alpha):
     """V7: a Gaussian start ``N(m0, s0²)`` stays Gaussian: returns ``(mean, var)`` at time ``t``.
 
+    Source: Ornstein–Uhlenbeck (Uhlenbeck and Ornstein 1930) in the notation of kexue.fm archive
+    3762.
+
     ``mean = m0 e^{−θt}``, ``var = s0² e^{−2θt} + alpha(1 − e^{−2θt})/(2θ)``.
     """
     _positive("alpha", alpha)
@@ -296,7 +353,11 @@ def ou_gaussian_evolution(m0, s0, t, theta, alpha):
 
 
 def ou_stationary_density(x, theta, alpha):
-    """V7: stationary law ``N(0, alpha/(2θ))`` of the OU process (``theta > 0``)."""
+    """V7: stationary law ``N(0, alpha/(2θ))`` of the OU process (``theta > 0``).
+
+    Source: Ornstein–Uhlenbeck (Uhlenbeck and Ornstein 1930) in the notation of kexue.fm archive
+    3762.
+    """
     _positive("theta", theta, "The OU process has a stationary law only for theta > 0.")
     _positive("alpha", alpha)
     x = _f64(x)
@@ -306,6 +367,8 @@ def ou_stationary_density(x, theta, alpha):
 
 def linear_sde_density(xb, xa, t, alpha, lam=1.0):
     """V8: transition density of ``dx = lam·x dt + sqrt(alpha) dW``; Su's eq. 49 is ``lam = 1``.
+
+    Source: Su's thesis, SDE chapter (kexue.fm archive 3762), eq. 49 (reference case V8).
 
     ``N(xa e^{lam t}, alpha (e^{2 lam t} − 1)/(2 lam))``.
     """
@@ -331,7 +394,11 @@ def mehler_kernel(xb, xa, T, omega, alpha):
 
 
 def harmonic_classical_action(xb, xa, T, omega):
-    """V9: ``S_cl = ω[(xa² + xb²) cosh ωT − 2 xa xb]/(2 sinh ωT)``, ``S = ∫(ẋ²/2 + ω²x²/2)dt``."""
+    """V9: ``S_cl = ω[(xa² + xb²) cosh ωT − 2 xa xb]/(2 sinh ωT)``, ``S = ∫(ẋ²/2 + ω²x²/2)dt``.
+
+    Source: the quadratic-action case of Su's thesis, path integral (kexue.fm archive 3757); Mehler
+    1866 for the kernel it enters.
+    """
     _positive("omega", omega)
     xb, xa, T, omega = _f64(xb, xa, T, omega)
     return omega * ((xa**2 + xb**2) * np.cosh(omega * T) - 2.0 * xa * xb) / (
@@ -339,7 +406,11 @@ def harmonic_classical_action(xb, xa, T, omega):
 
 
 def harmonic_classical_path(t, xa, xb, T, omega):
-    """V9: the most probable path ``[xa sinh ω(T−t) + xb sinh ωt]/sinh ωT`` (solves ẍ = ω² x)."""
+    """V9: the most probable path ``[xa sinh ω(T−t) + xb sinh ωt]/sinh ωT`` (solves ẍ = ω² x).
+
+    Source: the most probable path of Su's thesis (kexue.fm archives 3757, 3762) for a harmonic
+    potential.
+    """
     t, xa, xb, T, omega = _f64(t, xa, xb, T, omega)
     return (xa * np.sinh(omega * (T - t)) + xb * np.sinh(omega * t)) / np.sinh(omega * T)
 
@@ -386,6 +457,9 @@ def linear_density_from_mehler(xb, xa, t, lam, alpha):
 def feynman_kac_harmonic(x, T, omega, alpha):
     """V11: ``E_x[exp(−(ω²/(2alpha))∫_0^T X_s² ds)] = (cosh ωT)^{-½} exp(−ω x² tanh(ωT)/(2alpha))``.
 
+    Source: Feynman–Kac (Kac 1949) as in Su's thesis, path integral (kexue.fm archive 3757);
+    reference case V11.
+
     ``X = x + sqrt(alpha) W``; this is Feynman–Kac with ``V = −ω² x²/2`` and ``φ_0 ≡ 1``, i.e.
     ``∫ K_Mehler(y, x) dy``. Example: ``alpha=0.7, ω=1.1, T=0.9, x=0.5 → 0.6963794``.
     """
@@ -396,6 +470,9 @@ def feynman_kac_harmonic(x, T, omega, alpha):
 
 def feynman_kac_harmonic_gaussian(x, T, omega, alpha, beta):
     """V11: ``E_x[exp(−(ω²/(2alpha)) ∫_0^T X_s² ds) exp(−beta X_T²)]`` (Gaussian initial data).
+
+    Source: Feynman–Kac (Kac 1949) as in Su's thesis, path integral (kexue.fm archive 3757);
+    reference case V11.
 
     ``u = A sqrt(π/(c/2 + β)) exp(b² x²/(4(c/2 + β)) − c x²/2)`` with
     ``A = sqrt(ω/(2π alpha sinh ωT))``, ``c = ω cosh ωT/(alpha sinh ωT)``,
@@ -415,6 +492,9 @@ def feynman_kac_harmonic_gaussian(x, T, omega, alpha, beta):
 # -------------------------------------------------------------------------------------------- V12
 def feynman_kac_linear(x, T, c, alpha):
     """V12: ``E_x[exp(−c ∫_0^T X_s ds)] = exp(−c x T + c² alpha T³/6)``, ``X = x + sqrt(alpha) W``.
+
+    Source: Feynman–Kac (Kac 1949) as in Su's thesis, path integral (kexue.fm archive 3757);
+    reference case V12.
 
     Feynman–Kac with ``V(x) = −alpha c x`` (so that ``(1/alpha)∫V = −c∫X``).
     Example: ``x=0, c=0.8, alpha=0.7, T=0.9 → 1.05594``.
@@ -440,19 +520,27 @@ def gbm_density(s, s0, t, mu, sigma):
 
 
 def gbm_mean(s0, t, mu):
-    """V13: ``E S_t = s0 e^{mu t}``."""
+    """V13: ``E S_t = s0 e^{mu t}``.
+
+    Source: Su's thesis, part 5, the stock price (kexue.fm archive 3766); reference case V13.
+    """
     s0, t, mu = _f64(s0, t, mu)
     return s0 * np.exp(mu * t)
 
 
 def gbm_var(s0, t, mu, sigma):
-    """V13: ``Var S_t = s0² e^{2 mu t}(e^{sigma² t} − 1)``."""
+    """V13: ``Var S_t = s0² e^{2 mu t}(e^{sigma² t} − 1)``.
+
+    Source: Su's thesis, part 5, the stock price (kexue.fm archive 3766); reference case V13.
+    """
     s0, t, mu, sigma = _f64(s0, t, mu, sigma)
     return s0**2 * np.exp(2.0 * mu * t) * np.expm1(sigma**2 * t)
 
 
 def gbm_exact(s0, t, w, mu, sigma):
     """V13: the exact solution ``S_t = s0 exp((mu − sigma²/2) t + sigma W_t)`` for ``W_t = w``.
+
+    Source: Su's thesis, part 5, the stock price (kexue.fm archive 3766); reference case V13.
 
     The strong-error reference: pass the same Brownian value the scheme used.
     """
@@ -462,6 +550,9 @@ def gbm_exact(s0, t, w, mu, sigma):
 
 def euler_gbm_moments(s0, mu, sigma, dt, n):
     """V13: exact first two moments of the Euler–Maruyama *scheme* for GBM after ``n`` steps.
+
+    Source: the Euler–Maruyama scheme (Kloeden and Platen 1992, §10.2) applied to the GBM of
+    kexue.fm archive 3766.
 
     ``S_{k+1} = S_k (1 + mu dt + sigma ΔW_k)`` gives ``E S_n = s0 (1 + mu dt)^n`` and
     ``E S_n² = s0² ((1 + mu dt)² + sigma² dt)^n``; a deterministic weak-order-1 test
@@ -498,7 +589,11 @@ def black_scholes_call(S, K, r, sigma, T):
 
 
 def black_scholes_put(S, K, r, sigma, T):
-    """V14: Black–Scholes put ``K e^{−rT} Φ(−d2) − S Φ(−d1)`` (put–call parity)."""
+    """V14: Black–Scholes put ``K e^{−rT} Φ(−d2) − S Φ(−d1)`` (put–call parity).
+
+    Source: Black and Scholes 1973 (put–call parity); Feynman–Kac pricing as in kexue.fm archive
+    3766.
+    """
     S, K, r, T, d1, d2 = _d12(S, K, r, sigma, T)
     return K * np.exp(-r * T) * special.ndtr(-d2) - S * special.ndtr(-d1)
 
@@ -506,7 +601,11 @@ def black_scholes_put(S, K, r, sigma, T):
 # -------------------------------------------------------------------------------------------- V15
 def heat_dirichlet_mode(x, t, L, alpha):
     """V15: ``u = exp(−(alpha/2)(π/L)² t) sin(πx/L)`` solves ``u_t = (alpha/2) u_xx`` on [0, L]
-    with ``u(0) = u(L) = 0``."""
+    with ``u(0) = u(L) = 0``.
+
+    Source: the heat equation of Su's thesis (kexue.fm archive 3750, the walk's continuum limit),
+    reference case V15.
+    """
     _positive("L", L)
     _positive("alpha", alpha)
     x, t = _f64(x, t)
@@ -515,6 +614,9 @@ def heat_dirichlet_mode(x, t, L, alpha):
 
 def heat_absorbing_wall(x, t, x0, alpha):
     """V15: density of ``x0 + sqrt(alpha) W`` killed at the wall ``x = 0`` (method of images).
+
+    Source: the method of images, i.e. the reflection principle (Feller 1968, An Introduction to
+    Probability Theory and Its Applications, vol. 1, ch. III); reference case V15.
 
     ``[φ_N((x − x0)/s) − φ_N((x + x0)/s)]/s`` with ``s = sqrt(alpha t)``, for ``x, x0 ≥ 0``;
     it solves ``P_t = (alpha/2) P_xx`` with ``P(0, t) = 0``.
@@ -529,6 +631,9 @@ def heat_absorbing_wall(x, t, x0, alpha):
 # -------------------------------------------------------------------------------------------- V16
 def gibbs_density(U: Callable[[np.ndarray], np.ndarray], x, alpha, *, bounds=(-np.inf, np.inf)):
     """V16: stationary density ``exp(−2U/alpha)/Z`` of ``dx = −U'(x) dt + sqrt(alpha) dW``.
+
+    Source: the stationary Fokker–Planck density (Risken 1989, The Fokker–Planck Equation, ch. 5) of
+    the SDE of kexue.fm archive 3762.
 
     The normalising constant ``Z = ∫ exp(−2U/alpha) dx`` over ``bounds`` is computed by adaptive
     quadrature (:func:`scipy.integrate.quad`).
@@ -551,13 +656,20 @@ def gibbs_density(U: Callable[[np.ndarray], np.ndarray], x, alpha, *, bounds=(-n
 
 
 def double_well_potential(x):
-    """V16: the double well ``U(x) = x⁴/4 − x²/2`` (drift ``p = −U' = x − x³``)."""
+    """V16: the double well ``U(x) = x⁴/4 − x²/2`` (drift ``p = −U' = x − x³``).
+
+    Source: reference case V16, the SDE of kexue.fm archive 3762 with a non-linear drift.
+    """
     x = _f64(x)
     return 0.25 * x**4 - 0.5 * x**2
 
 
 def double_well_stationary_density(x, alpha):
-    """V16: ``∝ exp(−2U/alpha)`` for ``U = x⁴/4 − x²/2``, normalised by quadrature."""
+    """V16: ``∝ exp(−2U/alpha)`` for ``U = x⁴/4 − x²/2``, normalised by quadrature.
+
+    Source: the stationary Fokker–Planck density (Risken 1989, The Fokker–Planck Equation, ch. 5) of
+    the SDE of kexue.fm archive 3762.
+    """
     return gibbs_density(double_well_potential, x, alpha)
 
 
@@ -587,7 +699,10 @@ def cir_mean(x0, t, kappa, theta):
 
 
 def cir_var(x0, t, kappa, theta, sigma):
-    """CIR variance ``x0 σ²(e^{−κt} − e^{−2κt})/κ + θσ²(1 − e^{−κt})²/(2κ)``."""
+    """CIR variance ``x0 σ²(e^{−κt} − e^{−2κt})/κ + θσ²(1 − e^{−κt})²/(2κ)``.
+
+    Source: Cox, Ingersoll and Ross 1985 (Econometrica 53, 385–407).
+    """
     x0, t = _f64(x0, t)
     e = np.exp(-kappa * t)
     return x0 * sigma**2 * (e - e * e) / kappa + theta * sigma**2 * (1.0 - e) ** 2 / (2.0 * kappa)
@@ -595,6 +710,9 @@ def cir_var(x0, t, kappa, theta, sigma):
 
 def cir_distribution(x0, t, kappa, theta, sigma):
     """CIR transition law (frozen ``scipy.stats``): ``2c X_t ~ χ'²(4κθ/σ², 2c x0 e^{−κt})``.
+
+    Source: Cox, Ingersoll and Ross 1985 (Econometrica 53, 385–407): a scaled non-central chi-
+    squared law.
 
     ``c = 2κ/(σ²(1 − e^{−κt}))``; returned with ``scale = 1/(2c)`` so that it is the law of
     ``X_t`` itself (``.pdf``, ``.cdf``, ``.mean()``, ``.var()``).
@@ -642,7 +760,11 @@ def linear_sde_nd_moments(A, b, Q, m0, S0, t):
 
 
 def lyapunov_covariance(A, Q):
-    """Stationary covariance of ``dX = A X dt + B dW`` (stable ``A``): ``A Σ + Σ Aᵀ + Q = 0``."""
+    """Stationary covariance of ``dX = A X dt + B dW`` (stable ``A``): ``A Σ + Σ Aᵀ + Q = 0``.
+
+    Source: the stationary covariance of a linear SDE, ``A S + S Aᵀ + Q = 0`` (Gardiner 1985,
+    Handbook of Stochastic Methods, §4.4.6).
+    """
     from scipy.linalg import solve_continuous_lyapunov
 
     A, Q = _f64(A, Q)
@@ -660,3 +782,82 @@ def gaussian_density_2d(x, y, m, S):
     dx, dy = X - m[0], Y - m[1]
     q = P[0, 0] * dx * dx + 2.0 * P[0, 1] * dx * dy + P[1, 1] * dy * dy
     return np.exp(-0.5 * q) / (2.0 * math.pi * math.sqrt(np.linalg.det(S)))
+
+
+# ------------------------------------------------------------------ tensors in, tensors out; σ
+def _tensor_spec(values) -> tuple[torch.dtype, torch.device] | None:
+    """``(dtype, device)`` of the results when any argument is a tensor, else ``None``.
+
+    dtype: the promotion of the floating tensors' dtypes (PyTorch's default dtype if only integer
+    tensors were given); device: the tensors' common device.
+    """
+    tensors = [v for v in values if isinstance(v, torch.Tensor)]
+    if not tensors:
+        return None
+    devices = {t.device for t in tensors}
+    if len(devices) > 1:
+        raise ValueError(f"closed forms: tensor arguments on several devices "
+                         f"{sorted(map(str, devices))}; move them to one device (the result is "
+                         "returned there).")
+    floats = [t.dtype for t in tensors if t.is_floating_point()]
+    dtype = torch.get_default_dtype()
+    if floats:
+        dtype = floats[0]
+        for d in floats[1:]:
+            dtype = torch.promote_types(dtype, d)
+    return dtype, tensors[0].device
+
+
+def _to_numpy(v):
+    if isinstance(v, torch.Tensor):
+        if v.is_complex():
+            raise TypeError("closed forms take real tensors; got a complex tensor.")
+        return v.detach().cpu().numpy()
+    return v
+
+
+def _to_torch(v, dtype, device):
+    if isinstance(v, (np.ndarray, np.generic, float)) and not isinstance(v, (bool, np.bool_)):
+        a = np.asarray(v)
+        if a.dtype.kind == "f":
+            return torch.as_tensor(a, dtype=dtype, device=device)
+        if a.dtype.kind in "iub":
+            return torch.as_tensor(a, device=device)
+        return v
+    if isinstance(v, tuple):
+        return tuple(_to_torch(x, dtype, device) for x in v)
+    if isinstance(v, list):
+        return [_to_torch(x, dtype, device) for x in v]
+    return v                                    # e.g. cir_distribution's frozen scipy law
+
+
+def _tensors_and_sigma(fn: Callable) -> Callable:
+    """Wrap a closed form: tensor arguments in → tensors out (same dtype/device; the maths runs
+    in float64 NumPy on the host, without autograd); ``sigma=`` for ``alpha = sigma**2`` where the
+    function takes ``alpha`` and no ``sigma`` of its own."""
+    import functools
+    import inspect
+
+    params = inspect.signature(fn).parameters
+    has_alpha = "alpha" in params and "sigma" not in params
+    names = list(params)
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        if has_alpha and "sigma" in kwargs:
+            sigma = kwargs.pop("sigma")
+            if "alpha" in kwargs or len(args) > names.index("alpha"):
+                raise TypeError(f"{fn.__name__}: pass either alpha= (the variance rate) or "
+                                "sigma= (its square root, alpha = sigma**2), not both.")
+            kwargs["alpha"] = sigma ** 2
+        spec = _tensor_spec([*args, *kwargs.values()])
+        if spec is None:
+            return fn(*args, **kwargs)
+        out = fn(*(_to_numpy(a) for a in args), **{k: _to_numpy(v) for k, v in kwargs.items()})
+        return _to_torch(out, *spec)
+    return wrapper
+
+
+for _name in __all__:
+    globals()[_name] = _tensors_and_sigma(globals()[_name])
+del _name

@@ -136,14 +136,107 @@ class Counter:
         self.nfe = 0
 
 
-def run_diffusers(make, eps_fn, x_vp: torch.Tensor, nfe: int, counter: Counter):
+def diffusers_defaults() -> list[tuple[str, object]]:
+    """Each scheduler class with its own defaults on the DDPM table (no schedule chosen by us);
+    DDIM's ``clip_sample`` (an image-range clip to [−1, 1]) is switched off, since it would
+    clip the toy data."""
+    from diffusers import (
+        DDIMScheduler,
+        DPMSolverMultistepScheduler,
+        EulerDiscreteScheduler,
+        HeunDiscreteScheduler,
+        UniPCMultistepScheduler,
+    )
+
+    base = dict(num_train_timesteps=1000, beta_start=1e-4, beta_end=0.02,
+                beta_schedule="linear")
+    return [("DDIM default", lambda: DDIMScheduler(**base, clip_sample=False)),
+            ("Euler default", lambda: EulerDiscreteScheduler(**base)),
+            ("Heun default", lambda: HeunDiscreteScheduler(**base)),
+            ("DPM++2M default", lambda: DPMSolverMultistepScheduler(**base)),
+            ("UniPC default", lambda: UniPCMultistepScheduler(**base))]
+
+
+#: The table's smallest nonzero σ (t = 0): where Karras/exponential grids stop before σ = 0.
+SIG_MIN = math.sqrt((1.0 - float(AC[0])) / float(AC[0]))
+#: "Align Your Steps" 10-step σ schedule for Stable Diffusion 1.5 (Sabour et al. 2024,
+#: arXiv:2404.14507, as published with the paper): its shape in log σ, rescaled to our range.
+AYS_SD15 = (14.615, 6.475, 3.861, 2.697, 1.886, 1.396, 0.963, 0.652, 0.399, 0.152, 0.029)
+KARRAS_RHOS = (1.5, 2.0, 3.0, 4.0, 5.0, 7.0, 10.0, 14.0, 20.0)
+SIGMA_GRIDS = tuple(f"karras{r:g}" for r in KARRAS_RHOS) + ("exp", "trailing", "ays")
+
+
+def sigma_grid(kind: str, n: int) -> list[float]:
+    """``n`` decreasing σ from σ_max, then 0 (``n + 1`` values; a multistep solver spends one
+    evaluation per nonzero σ). ``karras<ρ>``: σ^{1/ρ} uniform down to the table's σ_min (Karras
+    et al. 2022, arXiv:2206.00364); ``exp``: log σ uniform; ``trailing``: the table's σ at the
+    trailing timesteps ``round(1000 − i·1000/n) − 1``; ``ays``: the AYS SD1.5 schedule's shape,
+    log-linearly interpolated to ``n`` points (the AYS paper's recipe) and mapped onto
+    [log σ_min, log σ_max]."""
+    i = torch.arange(n, dtype=F64) / max(n - 1, 1)
+    lo, hi = math.log(SIG_MIN), math.log(SIG_MAX)
+    if kind.startswith("karras"):
+        r = float(kind[6:])
+        sig = (SIG_MAX ** (1 / r) + i * (SIG_MIN ** (1 / r) - SIG_MAX ** (1 / r))) ** r
+    elif kind == "exp":
+        sig = torch.exp(hi + i * (lo - hi))
+    elif kind == "trailing":
+        ts = [round(1000 - k * 1000 / n) - 1 for k in range(n)]
+        sig = torch.tensor([math.sqrt((1 - float(AC[t])) / float(AC[t])) for t in ts], dtype=F64)
+    elif kind == "ays":
+        ays = torch.tensor(AYS_SD15, dtype=F64).log()
+        u = (ays - ays[-1]) / (ays[0] - ays[-1])                      # 1 → 0, 11 knots
+        pos = i * (len(AYS_SD15) - 1)
+        j = torch.clamp(pos.floor().long(), max=len(AYS_SD15) - 2)
+        sig = torch.exp(lo + (u[j] + (pos - j) * (u[j + 1] - u[j])) * (hi - lo))
+    else:
+        raise ValueError(f"unknown σ grid {kind!r}; valid: {', '.join(SIGMA_GRIDS)}")
+    sig[0] = SIG_MAX
+    return [float(v) for v in sig] + [0.0]
+
+
+def diffusers_family() -> list[tuple[str, object, str]]:
+    """The schedule search given to diffusers: five deterministic solvers × twelve σ grids
+    (:data:`SIGMA_GRIDS`) = 60 members, against the 64 of ``kexue.diffusion.calibrate``. Heun
+    (2N − 1 evaluations, no custom σ in its ``set_timesteps``), DDIM (integer timesteps) and
+    UniPC-bh1 (NaN whenever the last σ is 0) are left out."""
+    from diffusers import (
+        DPMSolverMultistepScheduler,
+        EulerDiscreteScheduler,
+        UniPCMultistepScheduler,
+    )
+
+    base = dict(num_train_timesteps=1000, beta_start=1e-4, beta_end=0.02,
+                beta_schedule="linear", final_sigmas_type="zero")
+    solvers = [
+        ("Euler", lambda: EulerDiscreteScheduler(**{k: v for k, v in base.items()
+                                                    if k != "final_sigmas_type"})),
+        ("DPM++2M", lambda: DPMSolverMultistepScheduler(**base, algorithm_type="dpmsolver++",
+                                                        solver_order=2)),
+        ("DPM++3M", lambda: DPMSolverMultistepScheduler(**base, algorithm_type="dpmsolver++",
+                                                        solver_order=3)),
+        ("UniPC-bh2", lambda: UniPCMultistepScheduler(**base)),
+        ("UniPC-3", lambda: UniPCMultistepScheduler(**base, solver_order=3)),
+    ]
+    return [(f"{sname} {g}", make, g) for sname, make in solvers for g in SIGMA_GRIDS]
+
+
+def run_diffusers(make, eps_fn, x_vp: torch.Tensor, nfe: int, counter: Counter,
+                  grid: str | None = None):
     """Sample with a diffusers scheduler from the VP state ``x_vp`` at σ_max; returns (x, nfe)
-    or None when the configuration does not start at σ_max or end at σ = 0."""
+    or None when the configuration does not start at σ_max or end at σ = 0. ``grid``: one of
+    :data:`SIGMA_GRIDS`, written over the scheduler's own σ after ``set_timesteps(nfe)``
+    (multistep and Euler schedulers only; the timesteps stay as labels, the model gets σ)."""
     from diffusers import EulerDiscreteScheduler, HeunDiscreteScheduler
 
     sched = make()
     heun = isinstance(sched, HeunDiscreteScheduler)
     sched.set_timesteps((nfe + 1) // 2 if heun else nfe)
+    if grid is not None:
+        if heun or not hasattr(sched, "sigmas") or len(sched.sigmas) != nfe + 1:
+            raise ValueError(f"a custom σ grid needs a one-evaluation-per-step scheduler; got "
+                             f"{type(sched).__name__}")
+        sched.sigmas = torch.tensor(sigma_grid(grid, nfe), dtype=sched.sigmas.dtype)
     sigma_space = isinstance(sched, (EulerDiscreteScheduler, HeunDiscreteScheduler))
     has_sigmas = hasattr(sched, "sigmas")
     if has_sigmas:
@@ -257,9 +350,10 @@ def bench_fixture(fname: str, configs: list, n: int, calib_n: int) -> dict:
     # pathwise error on a separate draw (seed 1), against the same σ-space reference
     x_c = draw(gm, calib_n, 1)
     ref_c = reference(gm, x_c)
-    best, ablation = {}, {}
+    best, ablation, cal_errors = {}, {}, {}
     for nfe in NFES:
         cal = calibrate(score_fn, SDE, x_c, nfe, family=FAMILY, reference=ref_c)
+        cal_errors[nfe] = list(cal.errors)
         cfg = trig_cfg(cal.kwargs)
         res, secs = timed(partial(ours, nfe, cal.kwargs))
         best[nfe] = dict(metrics(*res, secs), config=cfg, calib_err=cal.error,
@@ -269,7 +363,45 @@ def bench_fixture(fname: str, configs: list, n: int, calib_n: int) -> dict:
         ablation[nfe] = metrics(*res, secs)
     rows["ours"]["trig_pc calibrated"] = best
     rows["ours"]["dpmpp_3m on the calibrated grid"] = ablation
+    # default vs default: every scheduler class with its own defaults (no schedule chosen)
+    rows["diffusers_default"] = {}
+    for cname, make in diffusers_defaults():
+        rec = {}
+        for nfe in NFES:
+            res, secs = timed(partial(run_diffusers, make, eps_fn, x_T, nfe, counter))
+            if res is not None:
+                rec[nfe] = metrics(*res, secs)
+        rows["diffusers_default"][cname] = rec
+    # calibrated vs calibrated: diffusers' 60-member schedule family, chosen on the same
+    # calibration draw as kexue's calibrate, then evaluated on the benchmark draw
+    fam = diffusers_family()
+    cal_d, rows["calib_errors"] = {}, {"kexue": cal_errors, "diffusers": {}}
+    for nfe in NFES:
+        errs = []
+        for _name, make, grid in fam:
+            out = run_diffusers(make, eps_fn, x_c, nfe, counter, grid=grid)
+            e = pathwise(out[0], ref_c) if out is not None else math.inf
+            errs.append(e if math.isfinite(e) else math.inf)
+        k = min(range(len(fam)), key=lambda j: errs[j])
+        cname, make, grid = fam[k]
+        res, secs = timed(partial(run_diffusers, make, eps_fn, x_T, nfe, counter, grid=grid))
+        cal_d[nfe] = dict(metrics(*res, secs), config=cname, calib_err=errs[k])
+        rows["calib_errors"]["diffusers"][nfe] = errs
+    rows["diffusers_calibrated"] = cal_d
     return rows
+
+
+def candidate_errors(fname: str, kw: dict, nfes, n: int) -> dict:
+    """Pathwise error of one ``sample`` setting on the benchmark draw (seed 0, ``n`` points)."""
+    gm = fixture(fname)
+
+    def score_fn(x, t):
+        a, s = SDE._kernel(t[:1])
+        return gm.kernel_score(x, float(a), float(s))
+
+    x_T = draw(gm, n, 0)
+    ref = reference(gm, x_T)
+    return {nfe: pathwise(run_ours(score_fn, x_T, nfe, **kw)[0], ref) for nfe in nfes}
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -278,7 +410,27 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("--calib-n", type=int, default=1000)
     ap.add_argument("--quick", action="store_true", help="n=1000, calib-n=300")
     ap.add_argument("--json", default="", help="write the results to this JSON file")
+    ap.add_argument("--fixtures", default="ring2d,gmm16d",
+                    help="comma-separated subset of ring2d,gmm16d (one process per fixture can "
+                         "run in parallel; --merge joins their JSON files)")
+    ap.add_argument("--no-overhead", action="store_true", help="skip the timing section")
+    ap.add_argument("--nfes", default="5,10,20,50", help="evaluation budgets to run")
+    ap.add_argument("--merge", nargs="*", default=None,
+                    help="JSON files of single-fixture runs: print the fair summary of all")
     args = ap.parse_args(argv)
+    global NFES
+    NFES = tuple(int(v) for v in args.nfes.split(","))
+    if args.merge:
+        merged: dict = {"fixtures": {}}
+        for path in args.merge:
+            with open(path) as fh:
+                for fname, rows in json.load(fh)["fixtures"].items():
+                    merged["fixtures"][fname] = _int_keys(rows)
+        merged["fair"] = fair_summary(merged["fixtures"])
+        if args.json:
+            with open(args.json, "w") as fh:
+                json.dump(merged, fh, indent=1, default=str)
+        return merged
     if args.quick:
         args.n, args.calib_n = 1000, 300
     torch.set_num_threads(1)
@@ -289,17 +441,31 @@ def main(argv: list[str] | None = None) -> dict:
                                 f"torch {torch.__version__}, diffusers {diffusers.__version__},"
                                 " 1 thread", "fixtures": {}}
     configs = diffusers_configs()
-    for fname in ("ring2d", "gmm16d"):
+    for fname in args.fixtures.split(","):
         rows = bench_fixture(fname, configs, args.n, args.calib_n)
         results["fixtures"][fname] = rows
         _print_fixture(fname, rows)
 
-    results["overhead"] = overhead(args.n)
-    _print_overhead(results["overhead"])
+    if args.json:  # the fixtures first: the summary and the timings come after
+        with open(args.json, "w") as fh:
+            json.dump(results, fh, indent=1, default=str)
+    if len(results["fixtures"]) == 2:
+        results["fair"] = fair_summary(results["fixtures"])
+    if not args.no_overhead:
+        results["overhead"] = overhead(args.n)
+        _print_overhead(results["overhead"])
     if args.json:
         with open(args.json, "w") as fh:
             json.dump(results, fh, indent=1, default=str)
     return results
+
+
+def _int_keys(obj):
+    """JSON turns the NFE keys into strings; turn them back."""
+    if isinstance(obj, dict):
+        return {int(k) if isinstance(k, str) and k.isdigit() else k: _int_keys(v)
+                for k, v in obj.items()}
+    return obj
 
 
 def best_diffusers(rows: dict, nfe: int) -> tuple[str, dict]:
@@ -325,6 +491,63 @@ def _print_fixture(fname: str, rows: dict) -> None:
             cells = " / ".join(f"{r[n]['err']:.3g}" if n in r else "-" for n in NFES)
             used = "/".join(str(r[n]["nfe"]) for n in NFES if n in r)
             print(f"  {side:9s} {name:42s} {cells}   (nfe {used})")
+
+
+def fair_summary(fixtures: dict) -> dict:
+    """Default vs default, calibrated vs calibrated, and the family member that would make the
+    best untuned default: the one whose worst ratio to diffusers' calibrated best over both
+    fixtures and NFE <= 20 is smallest *on the calibration draw* (then read on the benchmark
+    draw). Prints the tables; returns them."""
+    out: dict = {"rows": []}
+    print("\n### fair comparison: pathwise error, ratio = kexue / diffusers")
+    print("| fixture | NFE | diffusers default best | err | kexue default | ratio | diffusers "
+          "calibrated | err | kexue calibrated | ratio | kexue default / diffusers best "
+          "anywhere |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+    for fname, rows in fixtures.items():
+        for nfe in NFES:
+            dd = [(r[nfe]["err"], n) for n, r in rows["diffusers_default"].items()
+                  if nfe in r and math.isfinite(r[nfe]["err"])]
+            dd_err, dd_name = min(dd)
+            kd = rows["ours"]["trig_pc default (σ_data 1, cosine 1)"][nfe]["err"]
+            dc = rows["diffusers_calibrated"][nfe]
+            kc = rows["ours"]["trig_pc calibrated"][nfe]["err"]
+            anywhere = min(dd_err, dc["err"], best_diffusers(rows, nfe)[1]["err"])
+            row = dict(fixture=fname, nfe=nfe, diffusers_default=dd_name,
+                       diffusers_default_err=dd_err, kexue_default_err=kd,
+                       diffusers_calibrated=dc["config"], diffusers_calibrated_err=dc["err"],
+                       kexue_calibrated_err=kc, diffusers_best_anywhere=anywhere)
+            out["rows"].append(row)
+            print(f"| {fname} | {nfe} | {dd_name} | {dd_err:.3g} | {kd:.3g} | {kd / dd_err:.3f} "
+                  f"| {dc['config']} | {dc['err']:.3g} | {kc:.3g} | {kc / dc['err']:.3f} | "
+                  f"{kd / anywhere:.3f} |")
+    # the candidate default, chosen on the calibration draws of both fixtures
+    worst = []
+    for j in range(len(FAMILY)):
+        w = 0.0
+        for rows in fixtures.values():
+            for nfe in NFES:
+                if nfe > 20:
+                    continue
+                w = max(w, rows["calib_errors"]["kexue"][nfe][j]
+                        / min(rows["calib_errors"]["diffusers"][nfe]))
+        worst.append(w)
+    order = sorted(range(len(FAMILY)), key=lambda j: worst[j])
+    out["candidates"] = [dict(config=trig_cfg(FAMILY[j]), worst_calib_ratio=worst[j])
+                         for j in order[:5]]
+    j = order[0]
+    print(f"\nbest single default on the calibration draws: {trig_cfg(FAMILY[j])}, worst ratio "
+          f"there {worst[j]:.3f}; on the benchmark draw (ratio to diffusers' best anywhere):")
+    cand = {f: candidate_errors(f, FAMILY[j], [v for v in NFES if v <= 20], rows["n"])
+            for f, rows in fixtures.items()}
+    for r in out["rows"]:
+        if r["nfe"] <= 20:
+            e = cand[r["fixture"]][r["nfe"]]
+            r["candidate_err"] = e
+            print(f"  {r['fixture']} NFE {r['nfe']}: {e:.3g} / {r['diffusers_best_anywhere']:.3g}"
+                  f" = {e / r['diffusers_best_anywhere']:.3f}")
+    out["candidate"] = trig_cfg(FAMILY[j])
+    return out
 
 
 def overhead(n: int) -> dict:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import pytest
@@ -45,9 +46,13 @@ def test_quick_preset_differs_from_full_only_in_size():
 
 def test_bad_convergence_steps():
     spec = m.EXPERIMENT
-    cfg = resolve_config(spec, quick=True, overrides={"conv_steps": "(16, 32)"})
+    # refused by Config.validate (through resolve_config's hook, or called directly) and by run
     with pytest.raises(ValueError, match="conv_steps"):
-        m.run(cfg)
+        cfg = resolve_config(spec, quick=True, overrides={"conv_steps": "(16, 32)"})
+        cfg.validate()
+    bad = dataclasses.replace(resolve_config(spec, quick=True), conv_steps=(16, 32))
+    with pytest.raises(ValueError, match="conv_steps"):
+        m.run(bad)
 
 
 @pytest.mark.slow

@@ -11,12 +11,23 @@ import time
 import traceback
 from typing import Any
 
-from ._base import Claim, ConfigError, Experiment, Reference, Result, Table, resolve_config
+from ._base import (
+    Claim,
+    ConfigError,
+    Experiment,
+    Reference,
+    Result,
+    Table,
+    claim_verdict,
+    finding_for,
+    resolve_config,
+)
 from ._listing import listing
 
 __all__ = [
     "Claim", "ConfigError", "Experiment", "Reference", "Result", "Table",
     "registry", "get", "listing", "resolve_config", "run_experiment",
+    "claim_verdict", "finding_for",
 ]
 
 # Report order. Add a module here when it defines ``EXPERIMENT``.

@@ -20,6 +20,7 @@ Ablations (same steps and seed): no stop-gradient, ``β1 = 0``, ``β2 = 0``.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import torch
@@ -28,7 +29,9 @@ from matplotlib.figure import Figure
 from ..data import digits
 from ..devices import resolve_device
 from ..gan import train_gan
+from . import _config_checks as cc
 from ._base import Claim, Experiment, Reference, Result, Table
+from ._stats import clears, mean_se, paired_diff
 
 
 @dataclass
@@ -59,12 +62,32 @@ class Config:
     seed: int = 0
     device: str = "auto"
 
+    def validate(self) -> None:
+        """Ranges (``ConfigError`` naming the field): counts ≥ 1 (``batch_size ≥ 2``), ``lr``
+        and ``lam`` > 0, ``beta1``/``beta2`` ≥ 0, ablations among ``no-sg``, ``beta1=0``,
+        ``beta2=0``."""
+        name = "bigan-qp-digits"
+        cc.at_least(self, name, ("steps", "z_dim", "hidden", "depth", "threads"))
+        cc.at_least(self, name, ("batch_size",), 2)
+        cc.positive(self, name, ("lr", "lam"))
+        cc.non_negative(self, name, ("beta1", "beta2"))
+        valid = ("no-sg", "beta1=0", "beta2=0")
+        cc.require(isinstance(self.ablations, (tuple, list))
+                   and all(a in valid for a in self.ablations), name, "ablations",
+                   self.ablations, f"a tuple of {', '.join(valid)} (or empty)")
+
+
+def _tv_rows(x: torch.Tensor) -> torch.Tensor:
+    """Per-image total variation of ``(N, 64)`` images: the mean absolute difference between
+    neighbouring pixels (vertical and horizontal averaged), ``(N,)``."""
+    img = x.reshape(-1, 8, 8)
+    return ((img[:, 1:] - img[:, :-1]).abs().mean((1, 2))
+            + (img[:, :, 1:] - img[:, :, :-1]).abs().mean((1, 2))) / 2
+
 
 def _tv(x: torch.Tensor) -> float:
     """Mean absolute difference between neighbouring pixels of ``(N, 64)`` images."""
-    img = x.reshape(-1, 8, 8)
-    return float(((img[:, 1:] - img[:, :-1]).abs().mean() + (img[:, :, 1:] - img[:, :, :-1])
-                  .abs().mean()) / 2)
+    return float(_tv_rows(x).mean())
 
 
 def _grid(ax, images: torch.Tensor, rows: int, cols: int, title: str) -> None:
@@ -88,13 +111,16 @@ def _evaluate(res, data, clf, gen: torch.Generator) -> dict[str, float]:
         codes_tr = res.encoder(data.x_train.to(dev)).cpu().numpy()
         codes_te = res.encoder(x_test).cpu().numpy()
     probe = LogisticRegression(max_iter=2000).fit(codes_tr, data.y_train.numpy())
-    mse = float((rec - x_test).pow(2).mean())
+    mse_rows = (rec - x_test).pow(2).mean(1).cpu().numpy()  # (N_test,)
     rec = rec.cpu()
+    tv_rows = (_tv_rows(samples.cpu()) / _tv(data.x_train)).numpy()  # (1000,)
+    probe_ok = (probe.predict(codes_te) == data.y_test.numpy()).astype(float)  # (N_test,)
     return {
-        "mse": mse,
+        "mse": float(mse_rows.mean()),
         "agree": float((clf.predict(rec.numpy()) == clf.predict(data.x_test.numpy())).mean()),
-        "probe": float(probe.score(codes_te, data.y_test.numpy())),
-        "tv": _tv(samples.cpu()) / _tv(data.x_train),
+        "probe": float(probe_ok.mean()),
+        "tv": float(tv_rows.mean()),
+        "mse_rows": mse_rows, "tv_rows": tv_rows, "probe_rows": probe_ok,
     }
 
 
@@ -133,8 +159,8 @@ def run(config: Config) -> Result:
     # baseline for the probe: the same encoder at initialisation (a random MLP feature map)
     init = train_gan("bigan-qp", "digits", steps=0, z_dim=config.z_dim, hidden=config.hidden,
                      depth=config.depth, seed=config.seed, progress=False, device=dev)
-    probe0 = _evaluate(init, data, clf,
-                       torch.Generator(device=dev).manual_seed(config.seed))["probe"]
+    m_init = _evaluate(init, data, clf, torch.Generator(device=dev).manual_seed(config.seed))
+    probe0 = m_init["probe"]
     main = results["BiGAN-QP"]
     gen = torch.Generator(device=dev).manual_seed(config.seed + 1)
     fig = Figure(figsize=(12, 4.4))
@@ -164,23 +190,41 @@ def run(config: Config) -> Result:
     rows = [[name, round(m["mse"], 4), round(m["agree"], 3), round(m["probe"], 3),
              round(m["tv"], 3), round(m["seconds"], 1)] for name, m in metrics.items()]
     m0 = metrics["BiGAN-QP"]
+    # margins: 2 SE of the mean paired difference over the 450 test digits (probe, MSE) or of
+    # the difference of two means over 1000 samples each (TV); one training seed, so the SE is
+    # the evaluation noise of this run's networks
+    d_probe, se_probe = paired_diff(m_init["probe_rows"], m0["probe_rows"])
     claims = [
         Claim("held-out reconstructions keep the digit: classifier agreement on x vs G(E(x))",
               "≫ 0.1 (chance); ≥ 0.5", round(m0["agree"], 3), "≥ 0.5", m0["agree"] >= 0.5),
         Claim("the code is informative: linear-probe accuracy on E(x) (held out) beats the "
-              "same encoder at initialisation", f"> {probe0:.3f} (untrained E)",
-              round(m0["probe"], 3), ">", m0["probe"] > probe0),
+              "same encoder at initialisation; obtained: accuracy(trained) − "
+              f"accuracy(untrained, {probe0:.3f}), paired over test digits",
+              f"> 2 SE (SE {se_probe:.3f})", round(d_probe, 4), "> 2 × paired SE",
+              clears(d_probe, se_probe)),
     ]
     if "no-sg" in metrics:
+        m1 = metrics["no-sg"]
+        tv_a, se_a = mean_se(m0["tv_rows"])
+        tv_b, se_b = mean_se(m1["tv_rows"])
+        d_tv, se_tv = tv_a - tv_b, math.hypot(se_a, se_b)
         claims.append(Claim(
             "stop-gradients avoid blur: sample sharpness (TV relative to data) with stop-gradient "
-            "> without", f"> {metrics['no-sg']['tv']:.3f} (no-sg)", round(m0["tv"], 3), ">",
-            m0["tv"] > metrics["no-sg"]["tv"]))
+            f"> without; obtained: TV ratio(stop-gradient, {tv_a:.3f}) − TV ratio(no-sg, "
+            f"{tv_b:.3f}) over 1000 samples each", f"> 2 SE (SE {se_tv:.3f})", round(d_tv, 4),
+            "> 2 × SE", clears(d_tv, se_tv)))
+    b2 = ("the image-reconstruction term makes G(E(x)) reconstruct: held-out MSE with β2 "
+          "< with β2 = 0")
     if "beta2=0" in metrics:
+        d_b2, se_b2 = paired_diff(m0["mse_rows"], metrics["beta2=0"]["mse_rows"])
         claims.append(Claim(
-            "the image-reconstruction term makes G(E(x)) reconstruct: held-out MSE with β2 "
-            "< with β2 = 0", f"< {metrics['beta2=0']['mse']:.4f} (β2 = 0)", round(m0["mse"], 4),
-            "<", m0["mse"] < metrics["beta2=0"]["mse"]))
+            f"{b2}; obtained: MSE(β2 = 0, {metrics['beta2=0']['mse']:.4f}) − MSE(β2 = "
+            f"{config.beta2:g}, {m0['mse']:.4f}), paired over test digits",
+            f"> 2 SE (SE {se_b2:.4f})", round(d_b2, 5), "> 2 × paired SE", clears(d_b2, se_b2)))
+    else:  # shown as "not checked": the β2 = 0 ablation was not trained in this run
+        claims.append(Claim(
+            f"{b2}; not checked: the β2 = 0 ablation is not in this run's ablations",
+            "> 2 SE", "not run", "> 2 × paired SE", False, checked=False))
     table = Table("Held-out metrics (450 test digits) per variant",
                   ["variant", "reconstruction MSE", "classifier agreement x vs G(E(x))",
                    "linear probe on E(x)", "sample TV / data TV", "train s"], rows)
@@ -197,7 +241,12 @@ def run(config: Config) -> Result:
              "of the per-dimension mean L1 distances of x and z, as in the reference code. "
              f"Digits classifier: logistic regression on raw pixels, {clf_acc:.3f} test accuracy. "
              "MSE is per pixel on the [-1, 1] scale. Linear probe (logistic regression) on the "
-             f"untrained encoder's codes: {probe0:.3f}.")
+             f"untrained encoder's codes: {probe0:.3f}. Margins: 2 SE of the evaluation noise "
+             "of this run (paired over the 450 test digits, or over 1000 samples per model for "
+             "TV); the spread over training seeds is not in them."
+             + ("" if "beta2=0" in metrics else
+                " Not checked in this run: the β2 claim (the β2 = 0 ablation is not among "
+                f"ablations = {tuple(config.ablations)}; add beta2=0 to check it)."))
     return Result(claims=claims, tables=[table], figures=figs, notes=notes)
 
 
@@ -210,7 +259,7 @@ EXPERIMENT = Experiment(
           "encoder whose reconstructions keep the digit",
     config=Config,
     run=run,
-    quick={"steps": 1000, "hidden": 64, "ablations": ("no-sg",)},
+    quick={"steps": 1000, "hidden": 64, "ablations": ("no-sg", "beta2=0")},
     quick_runtime_s=60,
     known_findings={
         "stop-gradients avoid blur": (

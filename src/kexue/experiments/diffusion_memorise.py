@@ -23,7 +23,17 @@ Articles: Su Jianlin, "Generative diffusion models (5): the SDE framework" (kexu
 * Part 6: the probability-flow ODE is an invertible encoder, so latents can be interpolated
   (slerp, :func:`kexue.diffusion.interpolate_latents`) and decoded. With the empirical score the
   decoded path jumps from training point to training point; with the trained score it moves
-  through the data law.
+  through the data law. "Visits a training point" is measured at the sampler's resolution: within
+  ``β̄(t_end)`` (0.0105 at ``t_end = 1e-3``), the noise scale at which sampling stops. Below it
+  the noised empirical law cannot tell training points apart, and Tweedie's last step returns
+  their posterior-weighted average: a path point that lands between two training points closer
+  than a few ``β̄`` (or on the watershed between two basins) is decoded to a blend, not a copy.
+  Measured on seeds 0–4 (empirical score only, 2026-12-07): within ``β̄`` 0.94–1.00 of the
+  interior points (full preset) and 1.00 (quick), within 1e-3 only 0.58–0.71 (full) and
+  0.77–0.95 (quick); p_0's own draws fall within ``β̄`` of a training point by chance 0.02–0.04
+  of the time (quick, 64 points; the claim reports it each run). An earlier version counted
+  exact copies (< 1e-3) and had lowered its threshold from 0.9 to 0.5 after a full-preset miss;
+  the claim now asks ≥ 0.9 at ``β̄`` again.
 
 How far a trained score generalises depends on the data size: with 64 training points the
 128×2 MLP after 4000 steps is already pulled towards them (ratio of median NN distances
@@ -58,6 +68,7 @@ from ..diffusion import (
     train,
 )
 from ..stochastic import BrownianInterval
+from . import _config_checks as cc
 from ._base import Claim, Experiment, Reference, Result, Table, config_device, torch_threads
 
 
@@ -97,6 +108,24 @@ class Config:
     threads: int = 1
     device: str = "auto"
     seed: int = 0
+
+    def validate(self) -> None:
+        """Ranges and relations (``ConfigError`` naming the field): counts ≥ 1 (``n_train``,
+        sample counts ≥ 2); ``ring_std``, ``lr``, ``interp_tol`` > 0; ``0 < t_end < 1``;
+        ``conv_steps`` ≥ 3 increasing step counts, the second largest ≥ 32, all below
+        ``conv_ref_steps``; ``interp_points`` ≥ 3 (interior points to check)."""
+        name = "diffusion-memorise"
+        cc.at_least(self, name, ("train_steps", "hidden", "depth", "batch_size", "sample_steps",
+                                 "conv_ref_steps", "interp_pairs", "threads"))
+        cc.at_least(self, name, ("n_train", "n_samples", "conv_samples"), 2)
+        cc.at_least(self, name, ("interp_points",), 3)
+        cc.positive(self, name, ("ring_std", "lr", "interp_tol"))
+        cc.require(0 < self.t_end < 1, name, "t_end", self.t_end, "in (0, 1) (T = 1)")
+        cs = cc.tuple_values(self, name, "conv_steps", min_len=3, integer=True, minimum=1)
+        cc.require(list(cs) == sorted(set(cs)) and cs[-2] >= 32
+                   and cs[-1] < self.conv_ref_steps, name, "conv_steps", cs,
+                   f"increasing step counts, the second largest ≥ 32, all below "
+                   f"conv_ref_steps ({self.conv_ref_steps})")
 
 
 _CLOSE = 1e-3       # "a copy of a training point": closer than 1e-3 (the ring's std is 0.1)
@@ -236,7 +265,9 @@ def _run(config: Config) -> Result:
     tol = dict(t_end=config.t_end, rtol=config.interp_tol, atol=config.interp_tol)
     a_end, s_end = (float(v) for v in sde.marginal(config.t_end))
     paths: dict[str, list[torch.Tensor]] = {}
-    end_err, interior_copy, interp_nfe = {}, {}, {}
+    end_err, interior_copy, interp_nfe, interior_res = {}, {}, {}, {}
+    # chance level: p_0's own draws within β̄(t_end) of a training point
+    chance_res = float((nearest_distance(fresh, train_x)[0] < s_end).double().mean())
     for name, sc in (("empirical", emp), ("trained", trained)):
         # interpolate_latents for all pairs at once: one encode, slerp per pair, one decode
         with torch.no_grad():
@@ -253,17 +284,22 @@ def _run(config: Config) -> Result:
                                          (p[:, -1] - ends[n_pairs:]).norm(dim=1)]).max())
         near = nearest_distance(d[:, 1:-1].reshape(-1, 2), train_x)[0]
         interior_copy[name] = float((near < _CLOSE).double().mean())
+        interior_res[name] = float((near < s_end).double().mean())
     claims += [
         Claim("PF-ODE encode → slerp → decode returns the end points (largest distance of a "
               "decoded end point from its input, empirical score; dopri5 tolerance "
               f"{config.interp_tol:g}, {interp_nfe['empirical']} evaluations)", "≤ 1e-3",
               f"{end_err['empirical']:.2g}", "ODE tolerance", end_err["empirical"] <= 1e-3),
-        Claim("with the empirical score the interpolation path only visits training points "
-              f"(fraction of interior decoded points, after Tweedie's last step, within "
-              f"{_CLOSE:g} of one; trained score: {interior_copy['trained']:.2f})",
-              "≥ 0.5 (trained ≤ 0.05)",
-              f"{interior_copy['empirical']:.2f}", "≥ 0.5 and trained ≤ 0.05",
-              interior_copy["empirical"] >= 0.5 and interior_copy["trained"] <= 0.05),
+        Claim("with the empirical score the interpolation path only visits training points: "
+              "fraction of interior decoded points (after Tweedie's last step) within "
+              f"β̄(t_end) = {s_end:.3g} of one — the noise scale where sampling stops, below "
+              "which p̂_t cannot tell training points apart (p_0's own draws: "
+              f"{chance_res:.2f}; exact copies within {_CLOSE:g}: "
+              f"{interior_copy['empirical']:.2f}); the trained score's decoded points are not "
+              f"copies (within {_CLOSE:g}: {interior_copy['trained']:.2f})",
+              "≥ 0.9 (trained copies ≤ 0.05)", f"{interior_res['empirical']:.2f}",
+              "≥ 0.9 and trained ≤ 0.05",
+              interior_res["empirical"] >= 0.9 and interior_copy["trained"] <= 0.05),
     ]
 
     # ------------------------------------------------------------------------- report

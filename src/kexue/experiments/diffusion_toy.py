@@ -37,11 +37,13 @@ from ..diffusion import (
     ScoreModel,
     dsm_loss,
     log_likelihood,
+    make_sde,
     sample,
     train,
 )
-from ..diffusion._train import make_sde
+from . import _config_checks as cc
 from ._base import Claim, Experiment, Reference, Result, Table, torch_threads
+from ._stats import clears, paired_diff
 
 
 @dataclass
@@ -79,6 +81,27 @@ class Config:
     seed: int = 0
     threads: int = 1
     device: str = "auto"
+
+    def validate(self) -> None:
+        """Ranges and relations (``ConfigError`` naming the field): ``datasets`` a non-empty
+        tuple among ring, moons; ``sde`` vp, subvp or ve; counts ≥ 1 (sample and point counts
+        ≥ 2, for standard errors; ``kde_points`` in [3, n_train]); ``lr``, ``nll_tol`` > 0;
+        ``ema_decay`` in [0, 1)."""
+        name = "diffusion-toy"
+        cc.require(isinstance(self.datasets, tuple) and len(self.datasets) >= 1
+                   and all(d in ("ring", "moons") for d in self.datasets), name, "datasets",
+                   self.datasets, "a non-empty tuple among ring, moons (exact scores known)")
+        cc.require(self.sde in ("vp", "subvp", "ve"), name, "sde", self.sde, "vp, subvp or ve")
+        cc.at_least(self, name, ("steps", "batch_size", "hidden", "depth", "sample_steps",
+                                 "arc_nodes", "threads"))
+        cc.at_least(self, name, ("n_train", "n_eval", "n_samples", "nll_points"), 2)
+        cc.require(isinstance(self.kde_points, int) and 3 <= self.kde_points <= self.n_train,
+                   name, "kde_points", self.kde_points, f"an integer in [3, n_train = "
+                   f"{self.n_train}]")
+        cc.positive(self, name, ("lr", "nll_tol"))
+        cc.require(0 <= self.ema_decay < 1, name, "ema_decay", self.ema_decay, "in [0, 1)")
+        cc.require(self.lr_schedule in ("constant", "cosine"), name, "lr_schedule",
+                   self.lr_schedule, "constant or cosine")
 
 
 RING_STD, MOON_NOISE = 0.1, 0.05
@@ -229,7 +252,10 @@ def _run(config: Config) -> Result:
         nll_gap = float((true_logp - logp.double()).mean())
         nll_se = float((true_logp - logp.double()).std() / math.sqrt(config.nll_points))
         kde = gaussian_kde(x_train[: config.kde_points].double().numpy().T)
-        nll_kde = -float(np.mean(kde.logpdf(x_nll.double().numpy().T)))
+        kde_logp = kde.logpdf(x_nll.double().numpy().T)  # (nll_points,)
+        nll_kde = -float(np.mean(kde_logp))
+        # paired over the held-out points: NLL(KDE) − NLL(PF-ODE) per point
+        kde_gain, kde_se = paired_diff(-logp.double().numpy(), -kde_logp)
 
         rows.append([name, f"{res.losses[-200:].mean():.4f}", f"{w['l_min']:.4f}",
                      f"{w['rel']:.4f}", f"{m_learned['dce']:.3f}", f"{m_exact['dce']:.3f}",
@@ -252,9 +278,10 @@ def _run(config: Config) -> Result:
                   f"({'8 modes' if name == 'ring' else 'two moons'})", "≤ 0.05",
                   m_learned["tv"], "≤ 0.05", m_learned["tv"] <= 0.05),
             Claim(f"{name}: held-out NLL through the PF-ODE (learned score) beats a Gaussian KDE "
-                  "of the training data (Scott's bandwidth), nats/point",
-                  f"< {nll_kde:.3f}", -float(logp.mean()), "lower is better",
-                  -float(logp.mean()) < nll_kde),
+                  f"of the training data (Scott's bandwidth; NLL {-float(logp.mean()):.3f} vs "
+                  f"{nll_kde:.3f} nats/point): NLL(KDE) − NLL(PF-ODE), paired over the "
+                  f"{config.nll_points} held-out points", "> 2 SE", round(kde_gain, 4),
+                  f"> 2 SE (SE {kde_se:.3f})", clears(kde_gain, kde_se)),
             Claim(f"{name}: the PF-ODE NLL of the learned score is close to the true NLL −log p0 "
                   "(exact divergence; gap in nats/point)", "|gap| ≤ 0.5", nll_gap,
                   f"≤ 0.5 + 4 SE (SE {nll_se:.3f})", abs(nll_gap) <= 0.5 + 4 * nll_se),
@@ -317,7 +344,10 @@ EXPERIMENT = Experiment(
     run=run,
     # quick: 1500 constant-lr steps (EMA 0.995) missed both sample-quality claims (ring ΔCE 3.9
     # vs ≤ 1.35 nats, moons 2.6 vs ≤ 1.84); 3000 steps with a cosine learning rate pass every
-    # claim (seeds 0 and 1: ring 1.16 / 1.23, moons 1.35 / 1.49) in about 40 s
+    # claim (seeds 0 and 1: ring 1.16 / 1.23, moons 1.35 / 1.49) in about 40 s. Issue 17: the
+    # ring ΔCE claim misses at seed 2 (1.549 vs ≤ 1.456); seed 0 passes by 0.07 (1.278 vs
+    # ≤ 1.347, 2026-12-07). A 5-seed check of steps=4500 was started and did not finish on the
+    # loaded machine: the preset is unchanged until it does (helper G1's report).
     quick={"steps": 3000, "lr_schedule": "cosine", "n_train": 20000, "n_eval": 2000,
            "n_samples": 2000, "ema_decay": 0.998, "sample_steps": 25, "nll_points": 64,
            "nll_tol": 1e-3},

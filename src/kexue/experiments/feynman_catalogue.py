@@ -36,8 +36,15 @@ import sympy
 from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 
-from ..integrals import CATALOGUE, UNKNOWN_PART, ParametricIntegral, random_points, verify
-from ..integrals._parametric import GUARD_DIGITS
+from ..integrals import (
+    CATALOGUE,
+    GUARD_DIGITS,
+    UNKNOWN_PART,
+    ParametricIntegral,
+    random_points,
+    verify,
+)
+from . import _config_checks as cc
 from ._base import Claim, Experiment, Reference, Result, Table, host_device_text
 
 
@@ -56,6 +63,13 @@ class Config:
     probe_workers: int = 2
     seed: int = 0
     device: str = "auto"  # accepted and recorded: the work is symbolic/NumPy
+
+    def validate(self) -> None:
+        """Ranges (``ConfigError`` naming the field): ``digits`` and ``random_points`` ≥ 1,
+        ``sympy_timeout_s`` > 0, ``probe_workers`` ≥ 1."""
+        name = "feynman-catalogue"
+        cc.at_least(self, name, ("digits", "random_points", "probe_workers"))
+        cc.positive(self, name, ("sympy_timeout_s",))
 
 
 _PROBE = """

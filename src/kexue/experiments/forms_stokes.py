@@ -53,6 +53,7 @@ from ..forms import (
     volume,
     wedge,
 )
+from . import _config_checks as cc
 from ._base import Claim, Experiment, Reference, Result, Table, host_device_text
 
 
@@ -76,6 +77,19 @@ class Config:
     kepler_tolerance: float = 1e-9
     seed: int = 0
     device: str = "auto"  # accepted and recorded: the work is symbolic/NumPy
+
+    def validate(self) -> None:
+        """Ranges and relations (``ConfigError`` naming the field): ``nodes`` ≥ 2; tolerances
+        > 0; ``convergence_nodes`` ≥ 2 increasing node counts ≥ 2; trial and form counts ≥ 1;
+        ``kepler_samples_per_period`` ≥ 12 (twelve equal-time slices per period)."""
+        name = "forms-stokes"
+        cc.at_least(self, name, ("nodes",), 2)
+        cc.at_least(self, name, ("n_det_trials", "n_random_forms", "kepler_periods"))
+        cc.at_least(self, name, ("kepler_samples_per_period",), 12)
+        cc.positive(self, name, ("tolerance", "kepler_tolerance"))
+        cn = cc.tuple_values(self, name, "convergence_nodes", min_len=2, integer=True, minimum=2)
+        cc.require(list(cn) == sorted(set(cn)), name, "convergence_nodes", cn,
+                   "increasing node counts")
 
 
 def _fmt_exact(e: sympy.Expr) -> str:

@@ -57,6 +57,7 @@ from ..regularize import (
     weight_noise_loss,
     weight_noise_penalty,
 )
+from . import _config_checks as cc
 from ._base import Claim, Experiment, Reference, Result, Table, config_device, torch_threads
 
 KINDS = ("input", "hidden", "weight", "output", "dropout")
@@ -96,6 +97,26 @@ class Config:
     hutchinson: int = 50
     seed: int = 0
     device: str = "auto"
+
+    def validate(self) -> None:
+        """Ranges and relations (``ConfigError`` naming the field): counts ≥ 1, ``n_seeds`` ≥ 2
+        (paired standard errors); ``lr``, ``penalty_target`` > 0; every ``*_grid`` non-empty,
+        all of one length (the same tuning budget per kind), strengths > 0, drop rates and
+        label-smoothing ε in (0, 1)."""
+        name = "noise-kinds"
+        cc.at_least(self, name, ("train_per_class", "val_per_class", "hidden", "steps",
+                                 "n_second_order", "mc_draws", "hutchinson"))
+        cc.at_least(self, name, ("n_seeds",), 2)
+        cc.positive(self, name, ("lr", "penalty_target"))
+        lengths = set()
+        for k in ("input", "hidden", "weight", "output", "dropout"):
+            g = cc.tuple_values(self, name, f"{k}_grid")
+            lengths.add(len(g))
+            if k in ("output", "dropout"):
+                cc.require(all(0 < v < 1 for v in g), name, f"{k}_grid", g,
+                           "values in (0, 1)")
+        cc.require(len(lengths) == 1, name, "dropout_grid", self.dropout_grid,
+                   "as long as every other *_grid (the same tuning budget per kind)")
 
 
 def _grids(cfg: Config) -> dict[str, tuple]:

@@ -52,6 +52,7 @@ from ..onlstm import (
     stream_perplexity,
     token_nll,
 )
+from . import _config_checks as cc
 from ._base import Claim, Experiment, Reference, Result, Table, config_device, torch_threads
 
 KINDS = ("onlstm", "lstm")
@@ -124,6 +125,30 @@ class Config:
     threads: int = 1
     seed: int = 0
     device: str = "auto"
+
+    def validate(self) -> None:
+        """Ranges and relations (``ConfigError`` naming the field): sizes and counts ≥ 1,
+        ``n_blocks`` ≥ 2; ``chunk_size`` divides ``hidden_size``; ``dropout`` in [0, 1);
+        ``lr``, ``clip``, ``budget_s`` > 0; ``uniform_factor`` > 1; token counts ≥ 0 (0: all);
+        ``pinned_steps`` empty or two step counts ≥ 1; ``clock`` auto, wall or cpu."""
+        name = "onlstm-ptb"
+        cc.at_least(self, name, ("embed_size", "hidden_size", "num_layers", "chunk_size",
+                                 "batch_size", "bptt", "calib_steps", "n_seeds", "curve_points",
+                                 "eval_batch", "short_context", "threads"))
+        cc.at_least(self, name, ("n_blocks",), 2)
+        cc.at_least(self, name, ("train_tokens", "eval_tokens", "curve_tokens"), 0)
+        cc.require(self.hidden_size % self.chunk_size == 0, name, "chunk_size",
+                   self.chunk_size, f"a divisor of hidden_size ({self.hidden_size})")
+        cc.require(0 <= self.dropout < 1, name, "dropout", self.dropout, "in [0, 1)")
+        cc.positive(self, name, ("lr", "clip", "budget_s"))
+        cc.require(self.uniform_factor > 1, name, "uniform_factor", self.uniform_factor, "> 1")
+        ps = self.pinned_steps
+        cc.require(ps == () or (len(ps) == 2 and all(
+            isinstance(s, (int, float)) and float(s).is_integer() and s >= 1 for s in ps)),
+                   name, "pinned_steps", ps,
+                   "empty, or (onlstm_steps, lstm_steps): two whole step counts ≥ 1")
+        cc.require(self.clock in ("auto", "wall", "cpu"), name, "clock", self.clock,
+                   "auto, wall or cpu")
 
 
 def _train_config(config: Config, kind: str, seed: int, steps: int) -> WordLMConfig:

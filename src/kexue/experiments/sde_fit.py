@@ -41,6 +41,7 @@ from matplotlib.figure import Figure
 from scipy import stats
 
 from ..stochastic import SDE, solve_adjoint
+from . import _config_checks as cc
 from ._base import Claim, Experiment, Reference, Result, Table, config_device, torch_threads
 
 F64 = torch.float64
@@ -70,6 +71,23 @@ class Config:
     seed: int = 0
     device: str = "auto"
     threads: int = 1
+
+    def validate(self) -> None:
+        """Ranges and relations (``ConfigError`` naming the field): ``sigma``, ``sigma0``,
+        ``x0``, ``T``, ``z`` > 0 (GBM starts above 0), ``obs_times`` increasing in (0, T],
+        path counts ≥ 2, steps/iterations/threads ≥ 1, ``damping`` ≥ 0, finite ``mu``/``mu0``."""
+        name = "sde-fit"
+        cc.positive(self, name, ("sigma", "sigma0", "x0", "T", "z"))
+        cc.non_negative(self, name, ("damping",))
+        for f in ("mu", "mu0"):
+            v = getattr(self, f)
+            cc.require(isinstance(v, (int, float)) and math.isfinite(v), name, f, v,
+                       "a finite number")
+        t = cc.tuple_values(self, name, "obs_times")
+        cc.require(all(a < b for a, b in zip(t, t[1:])) and t[-1] <= self.T, name,
+                   "obs_times", t, f"increasing times in (0, T = {self.T:g}]")
+        cc.at_least(self, name, ("n_obs", "n_model"), 2)
+        cc.at_least(self, name, ("steps", "iters", "threads"))
 
 
 def _observed(cfg: Config, gen: torch.Generator, dev: torch.device) -> torch.Tensor:

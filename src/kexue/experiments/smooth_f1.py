@@ -34,6 +34,7 @@ from sklearn.model_selection import train_test_split
 
 from ..data import digits
 from ..smooth import soft_f1, soft_f1_loss
+from . import _config_checks as cc
 from ._base import Claim, Experiment, Reference, Result, Table, config_device, torch_threads
 
 METHODS = ("bce@0.5", "soft-f1", "bce→soft-f1", "bce+tuned-threshold")
@@ -78,6 +79,22 @@ class Config:
     alpha: float = 0.05
     seed: int = 0
     device: str = "auto"
+
+    def validate(self) -> None:
+        """Ranges and relations (``ConfigError`` naming the field): ``n_seeds ≥ 2`` (paired
+        tests), fractions in (0, 1) with ``val_fraction + test_fraction < 1``, positive steps,
+        learning rate and sharpness, ``0 < alpha < 1``."""
+        name = "smooth-f1"
+        cc.at_least(self, name, ("n_seeds",), 2)
+        cc.probability(self, name, ("pos_fraction", "val_fraction", "test_fraction", "alpha"))
+        cc.require(self.val_fraction + self.test_fraction < 1, name, "test_fraction",
+                   self.test_fraction, f"< 1 − val_fraction ({1 - self.val_fraction:g}) so that "
+                   "a training split is left")
+        cc.at_least(self, name, ("hidden",), 0)
+        cc.at_least(self, name, ("bce_steps", "f1_steps"))
+        cc.at_least(self, name, ("batch",), 2)
+        cc.positive(self, name, ("lr", "k"))
+        cc.non_negative(self, name, ("weight_decay",))
 
 
 def _breast_cancer(cfg: Config, seed: int):

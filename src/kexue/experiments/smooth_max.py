@@ -19,6 +19,7 @@ import torch
 from matplotlib.figure import Figure
 
 from ..smooth import smooth_max
+from . import _config_checks as cc
 from ._base import Claim, Experiment, Reference, Result, Table, config_device
 
 
@@ -36,6 +37,22 @@ class Config:
     spread: float = 1e-4
     seed: int = 0
     device: str = "auto"
+
+    def validate(self) -> None:
+        """Ranges and relations (``ConfigError`` naming the field): sizes ``n ≥ 2`` (the bound
+        ``log n / k`` is 0 for ``n = 1``), ``0 < k_min < k_max``, ``n_k ≥ 2``, ``spread > 0``
+        with at least two ``k`` in the near-tie regime ``k·spread < 1e-2`` for the slope fit."""
+        name = "smooth-max"
+        cc.tuple_values(self, name, "n_values", integer=True, minimum=2)
+        cc.positive(self, name, ("k_min", "k_max", "spread"))
+        cc.require(self.k_max > self.k_min, name, "k_max", self.k_max,
+                   f"> k_min ({self.k_min:g})")
+        cc.at_least(self, name, ("n_k",), 2)
+        cc.at_least(self, name, ("n_trials",))
+        ks = np.logspace(math.log10(self.k_min), math.log10(self.k_max), self.n_k)
+        cc.require(int((ks * self.spread < 1e-2).sum()) >= 2, name, "spread", self.spread,
+                   f"small enough that at least two k have k·spread < 1e-2 (k_min = "
+                   f"{self.k_min:g}: spread < {1e-2 / ks[1]:.3g})")
 
 
 def _gaps(x: torch.Tensor, ks: torch.Tensor) -> torch.Tensor:

@@ -46,6 +46,7 @@ from ..stochastic import (
     sde_bridges,
     solve,
 )
+from . import _config_checks as cc
 from ._base import Claim, Experiment, Reference, Result, Table
 
 
@@ -94,6 +95,30 @@ class Config:
     pi_slices: tuple[int, ...] = (2, 4, 8)
     seed: int = 0
     device: str = "auto"
+
+    def validate(self) -> None:
+        """Ranges and relations (``ConfigError`` naming the field): noise levels, horizons,
+        rates and the KDE bandwidth > 0; at least two different values in every tuple that a
+        slope is fitted over (``lams``, ``path_steps``, ``dw_alphas``, ``fp_sizes``,
+        ``pi_slices``); ``dw_mc_alpha`` one of ``dw_alphas``; path counts ≥ 2; grids ≥ 3."""
+        name = "thesis-beyond"
+        cc.positive(self, name, ("alpha", "T", "theta", "T_path", "dw_T", "dw_mc_alpha",
+                                 "dw_bandwidth", "kappa", "cir_theta", "sigma", "x0", "T_cir"))
+        for f in ("xa", "xb", "dw_xa", "dw_xb"):
+            v = getattr(self, f)
+            cc.require(isinstance(v, (int, float)) and math.isfinite(v), name, f, v,
+                       "a finite number")
+        cc.tuple_values(self, name, "lams", min_len=2, distinct=True)
+        cc.tuple_values(self, name, "dw_alphas", min_len=2, distinct=True)
+        cc.tuple_values(self, name, "path_steps", min_len=2, integer=True, distinct=True)
+        cc.tuple_values(self, name, "fp_sizes", min_len=2, integer=True, distinct=True,
+                        minimum=5)
+        cc.tuple_values(self, name, "pi_slices", min_len=2, integer=True, distinct=True)
+        cc.require(self.dw_mc_alpha in self.dw_alphas, name, "dw_mc_alpha", self.dw_mc_alpha,
+                   f"one of dw_alphas = {self.dw_alphas}")
+        cc.at_least(self, name, ("bridge_paths", "dw_paths", "cir_paths"), 2)
+        cc.at_least(self, name, ("bridge_steps", "cir_steps"))
+        cc.at_least(self, name, ("pi_points",), 3)
 
 
 _A = np.array([[-1.0, 1.2], [-0.6, -0.8]])  # 2-D OU drift matrix: non-symmetric, stable

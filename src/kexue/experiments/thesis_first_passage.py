@@ -31,6 +31,7 @@ from scipy.stats import norm
 
 from ..devices import resolve_device
 from ..stochastic import SDE, BrownianIncrements, first_passage
+from . import _config_checks as cc
 from ._base import Claim, Experiment, Reference, Result, Table
 
 F64 = torch.float64
@@ -54,6 +55,23 @@ class Config:
     tol: float = 0.1
     seed: int = 0
     device: str = "auto"
+
+    def validate(self) -> None:
+        """Ranges and relations (``ConfigError`` naming the field): ``level``, ``tc_level``,
+        ``tol`` > 0; finite ``mu``, ``rate``; path counts ≥ 2; at least two different
+        ``v5_levels`` and three different ``tc_levels`` (slopes are fitted; the time-changed
+        fit uses successive differences), integers ≥ 0."""
+        name = "thesis-first-passage"
+        cc.positive(self, name, ("level", "tc_level", "tol"))
+        for f in ("mu", "rate"):
+            v = getattr(self, f)
+            cc.require(isinstance(v, (int, float)) and math.isfinite(v), name, f, v,
+                       "a finite number")
+        cc.at_least(self, name, ("v5_paths", "tc_paths"), 2)
+        cc.tuple_values(self, name, "v5_levels", min_len=2, kind="non-negative", integer=True,
+                        increasing=True)
+        cc.tuple_values(self, name, "tc_levels", min_len=3, kind="non-negative", integer=True,
+                        increasing=True)
 
 
 def v5_probability(mu: float, level: float, sigma: float = 1.0, T: float = 1.0) -> float:

@@ -36,6 +36,7 @@ from ..stochastic import (
     solve,
 )
 from ..stochastic import closed_forms as cf
+from . import _config_checks as cc
 from ._base import Claim, Experiment, Reference, Result, Table
 
 
@@ -66,6 +67,22 @@ class Config:
     tol_pi: float = 1e-4
     seed: int = 0
     device: str = "auto"
+
+    def validate(self) -> None:
+        """Ranges and relations (``ConfigError`` naming the field): ``theta``, ``alpha``, ``T``,
+        ``s0``, ``walk_ds`` and the tolerances > 0; OU walk probabilities ``½(1 ∓ θxΔs/α)`` on
+        [−5, 5] in [0, 1]; ``n_paths ≥ 2``, grids ≥ 3 points, steps/slices ≥ 1."""
+        name = "thesis-four-ways"
+        cc.positive(self, name, ("theta", "alpha", "T", "s0", "walk_ds", "tol_walk", "tol_cn",
+                                 "tol_pi"))
+        cc.require(isinstance(self.x0, (int, float)) and math.isfinite(self.x0), name, "x0",
+                   self.x0, "a finite number")
+        cc.require(5 * self.theta * self.walk_ds / self.alpha <= 1, name, "walk_ds",
+                   self.walk_ds, f"≤ alpha/(5·theta) = {self.alpha / (5 * self.theta):.4g} "
+                   "(walk step probabilities on [−5, 5] in [0, 1])")
+        cc.at_least(self, name, ("n_paths",), 2)
+        cc.at_least(self, name, ("cn_points", "pi_points"), 3)
+        cc.at_least(self, name, ("mc_steps", "cn_steps", "pi_slices"))
 
 
 def _euler(theta: float, alpha: float, x0: torch.Tensor, T: float, n_steps: int,

@@ -26,6 +26,7 @@ from scipy import stats
 from ..devices import resolve_device
 from ..stochastic import SDE, feynman_kac, kolmogorov_backward, solve
 from ..stochastic import closed_forms as cf
+from . import _config_checks as cc
 from ._base import Claim, Experiment, Reference, Result, Table
 
 
@@ -53,6 +54,20 @@ class Config:
     pde_tol: float = 1e-4
     seed: int = 0
     device: str = "auto"
+
+    def validate(self) -> None:
+        """Ranges (``ConfigError`` naming the field): ``S0``, ``sigma``, ``T``, ``K``,
+        ``pde_width``, ``pde_tol`` > 0; finite ``mu``, ``r``; ``n_paths ≥ 2``; steps ≥ 1;
+        ``pde_points ≥ 3``."""
+        name = "thesis-stock"
+        cc.positive(self, name, ("S0", "sigma", "T", "K", "pde_width", "pde_tol"))
+        for f in ("mu", "r"):
+            v = getattr(self, f)
+            cc.require(isinstance(v, (int, float)) and math.isfinite(v), name, f, v,
+                       "a finite number")
+        cc.at_least(self, name, ("n_paths",), 2)
+        cc.at_least(self, name, ("n_steps", "euler_steps", "pde_steps"))
+        cc.at_least(self, name, ("pde_points",), 3)
 
 
 def _log_price_paths(cfg: Config, gen: torch.Generator, dev: torch.device) -> np.ndarray:

@@ -29,6 +29,7 @@ from matplotlib.figure import Figure
 
 from ..devices import resolve_device
 from ..stochastic import METHODS, SDE, BrownianIncrements, ito_to_stratonovich, solve
+from . import _config_checks as cc
 from ._base import Claim, Experiment, Reference, Result, Table
 
 F64 = torch.float64
@@ -54,6 +55,26 @@ class Config:
     tol: float = 0.1
     seed: int = 0
     device: str = "auto"
+
+    def validate(self) -> None:
+        """Ranges and relations (``ConfigError`` naming the field): ``sigma``, ``tol`` > 0;
+        path counts ≥ 2; at least two different levels per fit (integers ≥ 0), each coarser
+        than its reference grid (``max(gbm_levels) < gbm_fine``, ``max(add_levels) <
+        add_fine``)."""
+        name = "thesis-strong-order"
+        cc.positive(self, name, ("sigma", "tol"))
+        cc.require(isinstance(self.mu, (int, float)) and math.isfinite(self.mu), name, "mu",
+                   self.mu, "a finite number")
+        cc.at_least(self, name, ("gbm_paths", "add_paths"), 2)
+        cc.at_least(self, name, ("gbm_fine", "add_fine"))
+        for levels, fine in (("gbm_levels", "gbm_fine"), ("add_levels", "add_fine"),
+                             ("weak_levels", None)):
+            lv = cc.tuple_values(self, name, levels, min_len=2, kind="non-negative",
+                                 integer=True, distinct=True)
+            if fine is not None:
+                cc.require(max(lv) < getattr(self, fine), name, levels, lv,
+                           f"levels below {fine} = {getattr(self, fine)} (the reference grid "
+                           "must be finer)")
 
 
 def _gbm(mu: float, sigma: float) -> SDE:

@@ -27,6 +27,7 @@ from scipy import stats
 from ..devices import resolve_device
 from ..stochastic import SDE, LatticeWalk, RandomWalk, fokker_planck
 from ..stochastic import closed_forms as cf
+from . import _config_checks as cc
 from ._base import Claim, Experiment, Reference, Result, Table
 
 
@@ -49,6 +50,27 @@ class Config:
     n_walkers: int = 200_000
     seed: int = 0
     device: str = "auto"
+
+    def validate(self) -> None:
+        """Ranges and relations (``ConfigError`` naming the field): ``alpha``, ``T``, ``theta``,
+        ``s0``, ``mc_ds`` > 0; at least two different ``ds_values`` > 0 (a slope is fitted);
+        step probabilities ``½(1 ± pΔs/α)`` in [0, 1] for the constant drift and for the OU
+        drift on [−5, 5]; ``n_walkers ≥ 100`` (chi-square test)."""
+        name = "thesis-walk-limit"
+        cc.positive(self, name, ("alpha", "T", "theta", "s0", "mc_ds"))
+        for f in ("drift", "x0"):
+            v = getattr(self, f)
+            cc.require(isinstance(v, (int, float)) and math.isfinite(v), name, f, v,
+                       "a finite number")
+        ds = cc.tuple_values(self, name, "ds_values", min_len=2, distinct=True)
+        cc.at_least(self, name, ("n_walkers",), 100)
+        h = max(max(ds), self.mc_ds)
+        cc.require(abs(self.drift) * h / self.alpha <= 1, name, "drift", self.drift,
+                   f"|drift| ≤ alpha/max(ds_values, mc_ds) = {self.alpha / h:.4g} (step "
+                   "probabilities ½(1 ± pΔs/α) in [0, 1])")
+        cc.require(5 * self.theta * max(ds) / self.alpha <= 1, name, "ds_values", ds,
+                   f"≤ alpha/(5·theta) = {self.alpha / (5 * self.theta):.4g} (OU step "
+                   "probabilities on [−5, 5] in [0, 1])")
 
 
 def edgeworth_constant(alpha: float, p: float, t: float) -> float:

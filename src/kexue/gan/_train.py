@@ -92,7 +92,10 @@ def load_gan_data(name: str, *, n: int = 50_000, seed: int = 0,
 def sample_latent(n: int, z_dim: int, generator: torch.Generator | None,
                   dtype: torch.dtype = torch.float32,
                   device: torch.device | str | None = None) -> Tensor:
-    """The prior ``z ~ N(0, I)``: ``(n, z_dim)``, on ``device`` (default: the generator's)."""
+    """The prior ``z ~ N(0, I)``: ``(n, z_dim)``, on ``device`` (default: the generator's).
+
+    Source: GAN-QP (kexue.fm archive 6163, arXiv:1811.07296).
+    """
     if device is None and generator is not None:
         device = generator.device
     return torch.randn(n, z_dim, generator=generator, dtype=dtype, device=device)
@@ -143,14 +146,14 @@ class GANTrainResult:
             return self.generator(sample_latent(n, self.config["z_dim"], gen, p.dtype, p.device))
 
 
-def _build(model: str, dim: int, z_dim: int, hidden: int, depth: int, image: bool
-           ) -> tuple[nn.Module, nn.Module, nn.Module | None]:
+def _build(model: str, dim: int, z_dim: int, hidden: int, depth: int, image: bool,
+           critic_act: str = "lrelu") -> tuple[nn.Module, nn.Module, nn.Module | None]:
     g = MLP(z_dim, dim, hidden, depth, "relu", "tanh" if image else None)
     if model == "bigan-qp":
-        c: nn.Module = PairCritic(dim, z_dim, hidden, max(1, depth - 1))
+        c: nn.Module = PairCritic(dim, z_dim, hidden, max(1, depth - 1), critic_act)
         e: nn.Module | None = MLP(dim, z_dim, hidden, depth, "lrelu")
     else:
-        c = MLP(dim, 1, hidden, depth, "lrelu")
+        c = MLP(dim, 1, hidden, depth, critic_act)
         e = None
     return g, c, e
 
@@ -160,7 +163,8 @@ def train_gan(model: str = "gan-qp", data: str | Tensor = "grid25", *, steps: in
               depth: int = 3, lr: float = 2e-4, betas: tuple[float, float] = (0.5, 0.999),
               critic_steps: int = 2, lam: float = 10.0, distance: str = "l1",
               penalty: float = 10.0, beta1: float = 2.0, beta2: float = 3.0,
-              stop_gradient: bool = True, seed: int = 0, dtype: torch.dtype = torch.float32,
+              stop_gradient: bool = True, critic_act: str = "lrelu", seed: int = 0,
+              dtype: torch.dtype = torch.float32,
               checkpoint: str | Path | None = None, ckpt_every: int = 500, resume: bool = True,
               progress: bool = True, meta: Mapping[str, Any] | None = None,
               callback: Callable[[int, GANTrainResult], bool | None] | None = None,
@@ -186,6 +190,8 @@ def train_gan(model: str = "gan-qp", data: str | Tensor = "grid25", *, steps: in
         critic_steps: critic updates per generator update (2).
         lam, distance: GAN-QP's λ and ``d`` (``"l1"``/``"l2"``). penalty: WGAN-GP's weight.
         beta1, beta2, stop_gradient: BiGAN-QP's reconstruction weights and stop-gradients.
+        critic_act: the critic's hidden activation (``"lrelu"``, LeakyReLU 0.2 as in
+            bojone/gan-qp; ``"relu"`` as in Gulrajani et al.'s toy script).
         seed: seeds the single generator behind all randomness.
         dtype: parameter and data dtype.
         checkpoint: ``.safetensors`` path, written every ``ckpt_every`` steps and at the end;
@@ -236,6 +242,8 @@ def train_gan(model: str = "gan-qp", data: str | Tensor = "grid25", *, steps: in
         raise ValueError(f"lam must be a positive finite number (10 in the article); got {lam!r}")
     if distance not in DISTANCES:
         raise ValueError(f"unknown distance {distance!r}; valid: {', '.join(DISTANCES)}")
+    if critic_act not in ACTIVATIONS:
+        raise ValueError(f"unknown critic_act {critic_act!r}; valid: {', '.join(ACTIVATIONS)}")
     dim = int(x_all.shape[1])
     image = name == "digits"
     z_dim = z_dim if z_dim is not None else (8 if dim == 2 else 16)
@@ -245,7 +253,7 @@ def train_gan(model: str = "gan-qp", data: str | Tensor = "grid25", *, steps: in
     dev = resolve_device(device) if device is not None else x_all.device
     _check_batch_per_rank(batch_size)
     gen = torch.Generator(device=dev).manual_seed(seed)
-    g_net, c_net, e_net = _build(model, dim, z_dim, hidden, depth, image)
+    g_net, c_net, e_net = _build(model, dim, z_dim, hidden, depth, image, critic_act)
     for m in (g_net, c_net, e_net):
         if m is not None:
             m.to(dev)
@@ -257,6 +265,8 @@ def train_gan(model: str = "gan-qp", data: str | Tensor = "grid25", *, steps: in
               "penalty": penalty, "beta1": beta1, "beta2": beta2,
               "stop_gradient": stop_gradient, "seed": seed, "dtype": str(dtype),
               "n_data": int(x_all.shape[0]), "data_fingerprint": ckpt_io.fingerprint(x_all)}
+    if critic_act != "lrelu":  # stored only when set, so older checkpoints still resume
+        config["critic_act"] = critic_act
     task = _GANTask(model, g_net, c_net, e_net, x_all.to(dev), gen, batch_size=batch_size,
                     z_dim=z_dim, dtype=dtype, lr=lr, betas=tuple(betas),
                     critic_steps=critic_steps, lam=lam, distance=distance, penalty=penalty,
@@ -461,8 +471,9 @@ def load_gan(path: str | Path) -> tuple[GANTrainResult, dict[str, Any]]:
         checkpoint's metadata (``meta["train"]`` is the training configuration).
 
     Raises:
-        FileNotFoundError: no such file. ValueError: not a kexue.gan training checkpoint, or
-        metadata of the wrong form (one line naming the file and the field).
+        FileNotFoundError: no such file.
+        ValueError: not a kexue.gan training checkpoint, or metadata of the wrong form (one
+            line naming the file and the field).
     """
     from ._conv import conv_net_from_spec
     from ._image import IMAGE_NET_SCHEMAS, IMAGE_TRAIN_FORMAT

@@ -4,7 +4,9 @@ the work (issue 16).
 :func:`output_dir` is called by ``kexue reproduce --out`` and ``kexue gan|diffusion|onlstm train
 --out`` before any work; :func:`output_file` is for commands that write one figure. Neither
 creates anything (a refused command leaves no trace): they find the nearest existing directory
-and prove it writable by creating and removing a probe file there.
+and prove it writable by creating and removing a probe file there. A figure's ``--out`` that
+names an existing directory writes the command's default file name inside it, and the command
+prints the path it wrote.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from pathlib import Path
 from ._cli_errors import fail
 from ._launch import command_args
 
-__all__ = ["output_dir", "output_file"]
+__all__ = ["output_dir", "output_file", "FIGURE_SUFFIXES"]
 
 
 def _given_empty(option: str) -> bool:
@@ -73,19 +75,45 @@ def output_dir(path: Path | str, option: str = "--out") -> Path:
     return path
 
 
-def output_file(path: Path | str, option: str = "--out") -> Path:
+FIGURE_SUFFIXES = (".png", ".pdf", ".svg", ".jpg", ".jpeg")
+"""File types the figure-writing commands accept (what matplotlib writes without extras)."""
+
+
+def output_file(path: Path | str, option: str = "--out", *, default_name: str | None = None,
+                suffixes: tuple[str, ...] | None = None) -> Path:
     """Check an output file's path before any work, without creating anything: not empty,
-    not an existing directory, its directory existing or creatable, and writable.
+    its directory existing or creatable, and writable; return the path the command writes.
+
+    Args:
+        path: the option's value.
+        option: its name, for the messages.
+        default_name: when given and ``path`` is an existing directory, the file is
+            ``path / default_name`` (returned); without it a directory is refused.
+        suffixes: accepted file types (e.g. :data:`FIGURE_SUFFIXES`); a name without a suffix
+            gets the first one appended (so the printed path is the one written), any other
+            suffix is refused.
 
     Raises:
         typer.Exit(2): after printing one line ``error: ...``.
     """
     if str(path) == "" or _given_empty(option):
-        raise fail(f"{option} is empty; give a file name, e.g. {option} figure.png")
+        example = default_name or "figure.png"
+        raise fail(f"{option} is empty; give a file name, e.g. {option} {example}")
     path = Path(path)
     if path.is_dir():
-        raise fail(f"{option} {str(path)!r} is a directory; give a file name, e.g. "
-                   f"{option} {str(path / 'figure.png')!r}")
+        if default_name is None:
+            raise fail(f"{option} {str(path)!r} is a directory; give a file name, e.g. "
+                       f"{option} {str(path / 'figure.png')!r}")
+        path = path / default_name
+        if path.is_dir():
+            raise fail(f"{option}: {str(path)!r} is a directory; give a file name")
+    if suffixes is not None:
+        suffix = path.suffix.lower()
+        if suffix == "":
+            path = path.with_name(path.name + suffixes[0])
+        elif suffix not in suffixes:
+            raise fail(f"{option} {str(path)!r}: unknown file type {path.suffix!r}; use one of "
+                       f"{', '.join(suffixes)}")
     base = _existing_ancestor(path.parent, option, path)
     _probe(base, option, path, created=base != path.parent.absolute())
     return path

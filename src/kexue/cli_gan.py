@@ -28,7 +28,7 @@ from ._launch import (
     job,
     launch_if_asked,
 )
-from ._outputs import output_dir
+from ._outputs import FIGURE_SUFFIXES, output_dir, output_file
 
 app = typer.Typer(
     name="gan",
@@ -40,6 +40,41 @@ app = typer.Typer(
     rich_markup_mode=None,
 )
 console = Console()
+
+
+MAX_SAMPLES = 1_000_000
+"""Most samples ``kexue gan sample --n`` prints."""
+
+
+def _check_train_sizes(batch_size: int, hidden: int | None, depth: int, z_dim: int | None,
+                       ckpt_every: int, device) -> None:
+    """Positive sizes, and the memory of the three MLPs (parameters, gradients and two Adam
+    moments: 16 bytes a weight) and of one batch's activations (with the gradient penalty's
+    double backward, about 8 copies per layer) against the memory here, before any work.
+
+    Raises:
+        typer.Exit(2): one line naming the option, the estimate and the fix.
+    """
+    from ._limits import SizeLimitError, check_memory
+
+    for key, v in (("--batch-size", batch_size), ("--hidden", hidden), ("--depth", depth),
+                   ("--z-dim", z_dim), ("--ckpt-every", ckpt_every)):
+        if v is not None and v < 1:
+            raise fail(f"{key} must be >= 1; got {v}")
+    h = 256 if hidden is None else hidden
+    z = 64 if z_dim is None else z_dim
+    width = max(h, z, 64)  # digits are 64-dimensional
+    weights = 3.0 * (depth * float(h) * h + 2.0 * width * h)
+    try:
+        zs = "" if z_dim is None else f" --z-dim {z_dim}"
+        check_memory(f"--hidden {h} --depth {depth}{zs}: the weights and optimizer state",
+                     16.0 * weights, device=device,
+                     fix=f"use a smaller --hidden{' or --z-dim' if z_dim else ''} or --depth")
+        check_memory(f"--batch-size {batch_size} × --hidden {h} × --depth {depth}: the "
+                     "activations", 4.0 * 8 * 3 * batch_size * float(width) * (depth + 2),
+                     device=device, fix="use a smaller --batch-size or --hidden")
+    except SizeLimitError as exc:
+        raise fail(str(exc)) from None
 
 
 def _load(ckpt: Path, device):
@@ -102,7 +137,7 @@ def train(
     log: LogOption = None,
 ) -> None:
     """Train MODEL on DATA, resumably; print the final sample metrics."""
-    from .data._toy import grid_centers, ring_centers
+    from .data import grid_centers, ring_centers
     from .gan import DATASETS, MODELS, TrainingDiverged, mode_coverage, train_gan
 
     if model not in MODELS:
@@ -112,6 +147,7 @@ def train(
     if steps < 1:
         raise fail(f"--steps must be >= 1; got {steps}")
     dev = cli_device(device)
+    _check_train_sizes(batch_size, hidden, depth, z_dim, ckpt_every, dev)
     output_dir(out)  # a bad --out is refused before any work (issue 16)
     launch_if_asked(nproc)
     path = out / "last.safetensors"
@@ -166,6 +202,10 @@ def sample(
 
     if n < 1:
         raise fail(f"--n must be >= 1; got {n}")
+    if n > MAX_SAMPLES:
+        raise fail(f"--n must be <= {MAX_SAMPLES} (samples printed as CSV); got {n}")
+    if png is not None:
+        png = output_file(png, "--png", default_name="samples.png", suffixes=FIGURE_SUFFIXES)
     res, meta = _load(ckpt, cli_device(device))
     x = res.sample(n, seed).cpu()  # (n, D)
     for row in x.tolist():
@@ -204,6 +244,9 @@ def reconstruct(
 
     if n < 1:
         raise fail(f"--n must be >= 1; got {n}")
+    if png is not None:
+        png = output_file(png, "--png", default_name="reconstruct.png",
+                          suffixes=FIGURE_SUFFIXES)
     dev = cli_device(device)
     res, meta = _load(ckpt, dev)
     if res.encoder is None:

@@ -36,7 +36,6 @@ app = typer.Typer(
 )
 console = Console(highlight=False)
 
-_MAX_DIGITS = 200
 
 
 def _entry(name: str):
@@ -48,8 +47,10 @@ def _entry(name: str):
 
 
 def _check_digits(digits: int) -> None:
-    if not 1 <= digits <= _MAX_DIGITS:
-        raise fail(f"--digits must be between 1 and {_MAX_DIGITS}; got {digits}")
+    from .integrals import MAX_DIGITS
+
+    if not 1 <= digits <= MAX_DIGITS:
+        raise fail(f"--digits must be between 1 and {MAX_DIGITS}; got {digits}")
 
 
 def _short_part(part: str) -> str:

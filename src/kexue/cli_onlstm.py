@@ -11,6 +11,7 @@ loss) exits with status 1 and keeps its last good checkpoint.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Annotated
 
@@ -40,6 +41,38 @@ app = typer.Typer(
     rich_markup_mode=None,
 )
 console = Console()
+
+
+MAX_LAYERS = 64
+"""Most recurrent layers ``kexue onlstm train --layers`` accepts."""
+
+
+def _check_sizes(hidden: int | None, chunk: int | None, layers: int | None, steps: int) -> None:
+    """Positive sizes, at most :data:`MAX_LAYERS` layers, and the memory of the weights
+    (about ``6·h·2h`` per layer: four LSTM gates and two master gates, inputs of width ``≤ h``;
+    16 bytes a weight with gradients and two Adam moments) and of one batch's activations
+    (64 sentences of up to 64 tokens, ~12 values per hidden unit and step) against the memory
+    here, before any work.
+
+    Raises:
+        typer.Exit(2): one line naming the option, the estimate and the fix.
+    """
+    from ._limits import SizeLimitError, check_memory
+
+    for key, v in (("--hidden", hidden), ("--chunk", chunk), ("--layers", layers)):
+        if v is not None and v < 1:
+            raise fail(f"{key} must be ≥ 1; got {v}")
+    if layers is not None and layers > MAX_LAYERS:
+        raise fail(f"--layers must be ≤ {MAX_LAYERS}; got {layers}")
+    h = float(128 if hidden is None else hidden)
+    n = 2 if layers is None else layers
+    try:
+        check_memory(f"--hidden {int(h)} --layers {n}: the weights and optimizer state",
+                     16.0 * n * 6 * h * 2 * h, fix="use a smaller --hidden or fewer --layers")
+        check_memory(f"--hidden {int(h)} --layers {n}: the activations of a batch",
+                     4.0 * 64 * 64 * 12 * h * n, fix="use a smaller --hidden or fewer --layers")
+    except SizeLimitError as exc:
+        raise fail(str(exc)) from None
 
 
 @app.command()
@@ -78,6 +111,10 @@ def train(
 
     if threads < 1:
         raise fail(f"--threads must be ≥ 1; got {threads}")
+    cores = os.cpu_count() or 1
+    if threads > cores:
+        raise fail(f"--threads must be at most the {cores} CPU cores here; got {threads}")
+    _check_sizes(hidden, chunk, layers, steps)
     torch.set_num_threads(threads)
 
     from .onlstm import (

@@ -45,7 +45,7 @@ if TYPE_CHECKING:  # numpy, sympy, torch load with a command that runs, not with
     import torch
 
     from ._expr import FUNCTIONS
-    from .stochastic._sde import SDE
+    from .stochastic import SDE
 
 __all__ = ["app", "parse_coefficient", "FUNCTIONS"]
 
@@ -70,7 +70,7 @@ def _symbols() -> tuple[Any, Any]:
 
 
 def _method_names() -> list[str]:
-    from .stochastic._solvers import METHODS
+    from .stochastic import METHODS
 
     return list(METHODS)
 
@@ -86,7 +86,7 @@ def __getattr__(name: str) -> Any:
 def _fokker_planck() -> Callable | None:
     """``kexue.stochastic._pde.fokker_planck`` if that module is present, else ``None``."""
     try:
-        from .stochastic._pde import fokker_planck
+        from .stochastic import fokker_planck
     except ImportError:
         return None
     return fokker_planck
@@ -149,7 +149,7 @@ def _build_sde(drift: str, diffusion: str) -> tuple[SDE, str]:
     import sympy
     import torch
 
-    from .stochastic._sde import SDE
+    from .stochastic import SDE
 
     _X, _T = _symbols()
 
@@ -166,6 +166,14 @@ def _build_sde(drift: str, diffusion: str) -> tuple[SDE, str]:
     return sde, f"dx = ({drift.strip()}) dt + ({diffusion.strip()}) dW"
 
 
+def _degenerate(diffusion: str) -> bool:
+    """Whether the ``--diffusion`` expression is identically zero (after simplification)."""
+    import sympy
+
+    _, _, g = parse_coefficient(diffusion, "--diffusion")
+    return bool(sympy.simplify(g) == 0)
+
+
 def _check(name: str, value: float, *, positive: bool = False) -> None:
     if not math.isfinite(value) or (positive and value <= 0):
         raise ValueError(f"{name} must be a finite{' positive' if positive else ''} number; "
@@ -174,6 +182,39 @@ def _check(name: str, value: float, *, positive: bool = False) -> None:
 
 _MAX_BLOCKS = 16
 _MIN_BLOCK = 1024
+
+MAX_PATH_STEPS = 3e9
+"""Largest Monte Carlo cost of ``simulate``/``density``: ``max(paths, 1024) × steps``
+path-steps (about 100 ns each on one CPU core, so some minutes at the limit). Above it the
+command is refused before any work (``KEXUE_ALLOW_LARGE=1`` lifts it, :mod:`kexue._limits`)."""
+MAX_SHOW = 1000
+"""Most sample paths ``simulate`` draws in its figure."""
+MAX_POINTS = 100_001
+"""Most Fokker–Planck grid points of ``density``."""
+_BYTES_PER_PATH = 32  # X_T (float64) in the block, its padded copy, the gathered array, NumPy
+
+
+def _check_sizes(paths: int, steps: int, device: Any, *, show: int | None = None,
+                 points: int | None = None) -> None:
+    """The size options against their documented bounds and the memory here, before any work.
+
+    Raises:
+        ValueError: ``kexue._limits.SizeLimitError`` with the estimate and the fix.
+    """
+    from ._limits import check_memory, check_work
+
+    if show is not None and show > MAX_SHOW:
+        raise ValueError(f"--show must be <= {MAX_SHOW} (paths drawn in the figure); got {show}")
+    if points is not None and points > MAX_POINTS:
+        raise ValueError(f"--points must be <= {MAX_POINTS} (Fokker–Planck grid points); got "
+                         f"{points}")
+    check_memory(f"--paths {paths}: the final states", float(paths) * _BYTES_PER_PATH,
+                 device=device, fix="use fewer --paths")
+    check_work(f"--paths {paths} × --steps {steps}", float(max(paths, _MIN_BLOCK)) * steps,
+               limit=MAX_PATH_STEPS, unit="path-steps", fix="use fewer --paths or --steps")
+    if show is not None:
+        check_memory(f"--show {show} × --steps {steps}: the drawn paths",
+                     8.0 * min(show, paths) * (steps + 1) * 4, fix="use fewer --show or --steps")
 
 
 def _block_size(paths: int) -> int:
@@ -202,9 +243,7 @@ def _solve_block(sde: SDE, x: torch.Tensor, ts: list[float] | torch.Tensor, dt: 
     counts are zero for fixed steps). ``dt``: the step (None: one step per interval of ``ts``;
     the first step with ``--adaptive``). ``seed`` seeds the Brownian tree; ``generator``
     (default: ``seed``) the pre-drawn increments."""
-    from .stochastic._adaptive import solve_adaptive
-    from .stochastic._brownian_interval import BrownianInterval
-    from .stochastic._solvers import METHODS, solve
+    from .stochastic import METHODS, BrownianInterval, solve, solve_adaptive
 
     h = float(ts[1] - ts[0]) if dt is None else dt
     if not stepping.tree:
@@ -269,13 +308,15 @@ def simulate(
     diffusion: Diffusion,
     x0: Annotated[float, typer.Option("--x0", help="Initial value.")] = 0.0,
     T: Annotated[float, typer.Option("--T", help="Horizon.")] = 1.0,
-    paths: Annotated[int, typer.Option(help="Number of Monte Carlo paths.")] = 10000,
+    paths: Annotated[int, typer.Option(
+        help="Number of Monte Carlo paths (paths × steps <= 3e9).")] = 10000,
     steps: Annotated[int, typer.Option(
         help="Steps on [0, T] (with --adaptive: the first step is T/steps).")] = 200,
     method: Method = "euler",
     seed: Annotated[int, typer.Option(help="Seed of the torch.Generator.")] = 0,
-    show: Annotated[int, typer.Option(help="Sample paths drawn in the figure.")] = 50,
-    out: Annotated[Path, typer.Option(help="Figure file (PNG/PDF/SVG).")] = Path("paths.png"),
+    show: Annotated[int, typer.Option(help="Sample paths drawn in the figure (<= 1000).")] = 50,
+    out: Annotated[Path, typer.Option(
+        help="Figure file (PNG/PDF/SVG; a directory: paths.png inside it).")] = Path("paths.png"),
     adaptive: Annotated[bool, typer.Option(
         "--adaptive", help="Adaptive steps (embedded error estimate where the method has one, "
         "else step doubling; PI controller) on a Brownian tree. Default: fixed steps.")] = False,
@@ -293,9 +334,11 @@ def simulate(
     """Simulate paths; print mean/std of X_T; save sample paths and the histogram of X_T."""
     import numpy as np
 
+    from ._outputs import FIGURE_SUFFIXES, output_file
     from .parallel import block_ranges, is_main
 
     dev = cli_device(device)
+    out = output_file(out, "--out", default_name="paths.png", suffixes=FIGURE_SUFFIXES)
     try:
         _check("--x0", x0)
         _check("--T", T, positive=True)
@@ -304,6 +347,7 @@ def simulate(
                 raise ValueError(f"{key} must be >= 1; got {v}")
         if seed < 0:
             raise ValueError(f"--seed must be >= 0; got {seed}")
+        _check_sizes(paths, steps, dev, show=show)
         stepping = _stepping(adaptive, rtol, atol, brownian)
         sde, text = _build_sde(drift, diffusion)
         # probe the scheme and coefficients on two paths before launching any process
@@ -358,7 +402,7 @@ def _check_sde(sde: SDE, x0: float, T: float, method: str, device: torch.device)
     coefficients (e.g. a negative diffusion) before any work is shared out."""
     import torch
 
-    from .stochastic._solvers import solve
+    from .stochastic import solve
 
     x = torch.full((2, 1), x0, dtype=torch.float64, device=device)
     with torch.no_grad():
@@ -403,6 +447,7 @@ def _simulate_report(sde: SDE, text: str, xT: np.ndarray, x0: float, T: float, p
     fig.suptitle(text, fontsize=9)
     fig.tight_layout()
     try:
+        out.parent.mkdir(parents=True, exist_ok=True)
         fig.savefig(out, dpi=110)
     except (OSError, ValueError) as exc:
         raise fail(f"cannot write --out {str(out)!r}: {exc}") from None
@@ -425,18 +470,25 @@ def density(
     diffusion: Diffusion,
     x0: Annotated[float, typer.Option("--x0", help="Initial value (a delta at x0).")] = 0.0,
     T: Annotated[float, typer.Option("--T", help="Horizon.")] = 1.0,
-    paths: Annotated[int, typer.Option(help="Number of Monte Carlo paths.")] = 100000,
+    paths: Annotated[int, typer.Option(
+        help="Number of Monte Carlo paths (paths × steps <= 3e9).")] = 100000,
     steps: Annotated[int, typer.Option(help="SDE steps on [0, T].")] = 400,
     method: Method = "euler",
-    points: Annotated[int, typer.Option(help="Fokker–Planck grid points.")] = 801,
+    points: Annotated[int, typer.Option(
+        help="Fokker–Planck grid points (50 to 100001).")] = 801,
     seed: Annotated[int, typer.Option(help="Seed of the torch.Generator.")] = 0,
-    out: Annotated[Path, typer.Option(help="Figure file.")] = Path("density.png"),
+    out: Annotated[Path, typer.Option(
+        help="Figure file (PNG/PDF/SVG; a directory: density.png inside it).")]
+    = Path("density.png"),
     device: DeviceOption = "auto",
 ) -> None:
     """Histogram of X_T (Monte Carlo) against the Fokker–Planck density (Crank–Nicolson)."""
     import numpy as np
 
+    from ._outputs import FIGURE_SUFFIXES, output_file
+
     dev = cli_device(device)
+    out = output_file(out, "--out", default_name="density.png", suffixes=FIGURE_SUFFIXES)
     try:
         _check("--x0", x0)
         _check("--T", T, positive=True)
@@ -446,13 +498,23 @@ def density(
                 raise ValueError(f"{key} must be >= {lo}; got {v}")
         if seed < 0:
             raise ValueError(f"--seed must be >= 0; got {seed}")
+        _check_sizes(paths, steps, dev, points=points)
         sde, text = _build_sde(drift, diffusion)
+        if _degenerate(diffusion):
+            raise ValueError(f"--diffusion {diffusion.strip()!r} is identically zero: X_T is "
+                             "then a single point (an ODE), which has no density to compare; "
+                             "give a positive diffusion, or use `kexue sde simulate`")
+        _check_sde(sde, x0, T, method, dev)
         xT, _ = _simulate_final(sde, x0, T, paths, steps, method, seed, dev)
     except (ValueError, TypeError) as exc:
         raise fail(str(exc)) from None
     if not np.all(np.isfinite(xT)):
         raise fail("some paths blew up (inf/nan); use more --steps or check the coefficients")
-    spread = max(float(xT.std()), 1e-6)
+    spread = float(xT.std())
+    if not spread > 1e-9 * max(1.0, abs(float(xT.mean()))):
+        raise fail(f"X_T has standard deviation {spread:.3g}: the diffusion is too small for a "
+                   "density on a grid (Δx would collapse); give a larger --diffusion, or use "
+                   "`kexue sde simulate`")
     lo = min(x0, float(np.quantile(xT, 1e-4))) - 2 * spread
     hi = max(x0, float(np.quantile(xT, 1 - 1e-4))) + 2 * spread
     dx = (hi - lo) / (points - 1)
@@ -497,6 +559,7 @@ def density(
     ax.legend(fontsize=8)
     fig.tight_layout()
     try:
+        out.parent.mkdir(parents=True, exist_ok=True)
         fig.savefig(out, dpi=110)
     except (OSError, ValueError) as exc:
         raise fail(f"cannot write --out {str(out)!r}: {exc}") from None

@@ -49,10 +49,12 @@ def world() -> tuple[int, int]:
 
 
 def rank() -> int:
+    """This process's rank in the process group; 0 outside one."""
     return world()[0]
 
 
 def world_size() -> int:
+    """Number of processes in the process group; 1 outside one."""
     return world()[1]
 
 
@@ -115,6 +117,7 @@ def session(*, device: torch.device | str | None = None, backend: str | None = N
 
 
 def barrier() -> None:
+    """Wait for every process of the group (``torch.distributed.barrier``); a no-op alone."""
     if is_distributed():
         dist.barrier()
 

@@ -28,7 +28,9 @@ from ._images import ImageData, as_images, image_folder, lfw_faces, mnist
 from ._toy import (
     TOY_DATASETS,
     checkerboard,
+    grid_centers,
     grid_of_gaussians,
+    ring_centers,
     ring_of_gaussians,
     swiss_roll,
     toy,
@@ -37,6 +39,7 @@ from ._toy import (
 
 __all__ = [
     "Digits", "digits", "TOY_DATASETS", "toy", "ring_of_gaussians", "grid_of_gaussians",
-    "two_moons", "swiss_roll", "checkerboard", "ImageData", "mnist", "lfw_faces", "image_folder",
+    "two_moons", "swiss_roll", "checkerboard", "grid_centers", "ring_centers",
+    "ImageData", "mnist", "lfw_faces", "image_folder",
     "as_images", "Corpus", "ptb", "read_corpus", "MissingExtraError",
 ]

@@ -1,5 +1,10 @@
 """Text corpora as sentences of whitespace tokens: the Penn Treebank LM text (``treebank``
-package, optional extra ``data``) and the user's own files. Nothing is downloaded."""
+package, optional extra ``data``) and the user's own files. Nothing is downloaded.
+
+Source: the Penn Treebank (Marcus et al. 1993) in the language-modelling preprocessing of
+Mikolov et al. 2010 (10k vocabulary, ``<unk>``, numbers as ``N``), the benchmark of Zaremba et
+al. (arXiv:1409.2329) and ON-LSTM (arXiv:1810.09536).
+"""
 
 from __future__ import annotations
 
@@ -149,6 +154,9 @@ def ptb(*, split: str | None = None) -> Corpus | Sentences:
 def read_corpus(path_or_lines: str | os.PathLike | Iterable[str], *,
                 lowercase: bool = False) -> Sentences:
     """The user's text as sentences: one sentence a line, tokens separated by whitespace.
+
+    Source: the Penn Treebank LM text (Marcus et al. 1993; Mikolov et al. 2010) is read the same
+    way.
 
     Blank lines are skipped. A file is read as UTF-8.
 

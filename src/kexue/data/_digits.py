@@ -1,4 +1,8 @@
-"""scikit-learn's bundled 8×8 digits (UCI optdigits test set, 1797 images), no download."""
+"""scikit-learn's bundled 8×8 digits (UCI optdigits test set, 1797 images), no download.
+
+Source: the "Optical Recognition of Handwritten Digits" data set (Alpaydin and Kaynak 1998, UCI
+Machine Learning Repository), as shipped by ``sklearn.datasets.load_digits``.
+"""
 
 from __future__ import annotations
 
@@ -13,7 +17,10 @@ from ..devices import resolve_device
 @dataclass(frozen=True)
 class Digits:
     """The digits split. Images are ``(N, 64)`` (reshape to ``(N, 8, 8)``), scaled to [-1, 1]
-    from the original 0..16 grey levels; labels are ``(N,)`` int64 in 0..9."""
+    from the original 0..16 grey levels; labels are ``(N,)`` int64 in 0..9.
+
+    Source: Alpaydin and Kaynak 1998 (UCI optdigits).
+    """
 
     x_train: torch.Tensor
     y_train: torch.Tensor
@@ -28,6 +35,8 @@ class Digits:
 def digits(*, test_fraction: float = 0.25, dtype: torch.dtype = torch.float32,
            device: torch.device | str | None = None) -> Digits:
     """Load the 8×8 digits shipped inside scikit-learn, scaled to [-1, 1], split stratified.
+
+    Source: Alpaydin and Kaynak 1998 (UCI optdigits).
 
     The split is fixed (``random_state=0``), so every caller sees the same train/test sets.
 

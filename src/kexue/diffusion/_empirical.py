@@ -166,7 +166,10 @@ def empirical_score(data: torch.Tensor, sde: GaussianPathSDE, *,
 def nearest_distance(x: torch.Tensor, ref: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """Euclidean distance from each row of ``x (batch, *shape)`` to its nearest row of
     ``ref (m, *shape)`` (over all non-batch dimensions), float64: ``(dist (batch,), index
-    (batch,))``. Rows of ``x`` are processed in blocks of 1024."""
+    (batch,))``. Rows of ``x`` are processed in blocks of 1024.
+
+    Source: the memorisation check of the empirical score (kexue.fm archive 9209).
+    """
     if not isinstance(x, torch.Tensor) or not isinstance(ref, torch.Tensor):
         raise TypeError("x and ref must be tensors (batch, *shape) and (m, *shape)")
     if x.shape[1:] != ref.shape[1:] or ref.shape[0] < 1:

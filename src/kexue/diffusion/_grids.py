@@ -34,6 +34,10 @@ def time_grid(sde: GaussianPathSDE, steps: int, *, grid: str = "uniform",
               scale: float = 1.0) -> torch.Tensor:
     """The ``steps + 1`` sampling times from ``t_start`` (default ``sde.T``) down to ``t_end``.
 
+    Source: Karras et al. 2022 (arXiv:2206.00364, eq. 5) for ``"karras"``; Lu et al. 2022
+    (arXiv:2206.00927) for the log-SNR grid; Nichol and Dhariwal 2021 (arXiv:2102.09672) for the
+    cosine grid.
+
     Args:
         sde: a :class:`GaussianPathSDE`.
         steps: number of intervals ``N >= 1``.
@@ -50,6 +54,12 @@ def time_grid(sde: GaussianPathSDE, steps: int, *, grid: str = "uniform",
         ValueError: unknown ``grid`` (the message lists ``GRIDS``), ``steps < 1``, times outside
             ``(0, T]``, ``rho <= 0``, ``scale <= 0``, ``t_end=None`` with a grid other than
             ``"cosine"``.
+
+    Examples:
+        >>> from kexue.diffusion import VPSDE, time_grid
+        >>> ts = time_grid(VPSDE(), 4, t_end=0.001)
+        >>> [round(t, 4) for t in ts.tolist()]
+        [1.0, 0.7502, 0.5005, 0.2508, 0.001]
     """
     if grid not in GRIDS:
         raise ValueError(f"unknown grid {grid!r}; valid grids: {', '.join(GRIDS)}")

@@ -95,7 +95,11 @@ class EDMSDE(GaussianPathSDE):
 
 class DenoiserScore:
     """``score_fn(x, t)`` of a k-diffusion denoiser ``D(x, σ)`` on ``sde``:
-    ``S = (ᾱ D(x/ᾱ, σ) − x)/β̄²`` (see :func:`from_denoiser`)."""
+    ``S = (ᾱ D(x/ᾱ, σ) − x)/β̄²`` (see :func:`from_denoiser`).
+
+    Source: Karras et al. 2022 (arXiv:2206.00364), the EDM/k-diffusion denoiser; Tweedie's formula
+    as in kexue.fm archive 9209.
+    """
 
     def __init__(self, denoiser: Callable[..., Any], sde: GaussianPathSDE) -> None:
         self.denoiser, self.sde = denoiser, sde
@@ -113,7 +117,11 @@ class DenoiserScore:
 
 class EpsScore:
     """``score_fn(x, t) = −eps(x, k(t))/√(1 − ᾱ_t)`` of a diffusers-style noise-prediction model
-    on the table SDE ``sde`` (see :func:`from_eps_model`)."""
+    on the table SDE ``sde`` (see :func:`from_eps_model`).
+
+    Source: Ho et al. 2020 (arXiv:2006.11239), the DDPM ε-parametrisation; ``∇log p(x_t|x_0) =
+    −ε/β̄_t`` (kexue.fm archive 9209).
+    """
 
     def __init__(self, eps_model: Callable[..., Any], sde: GaussianPathSDE,
                  timesteps: str = "continuous") -> None:
@@ -156,6 +164,14 @@ def from_denoiser(denoiser: Callable[..., Any], sde: GaussianPathSDE | None = No
 
     Raises:
         TypeError: ``denoiser`` not callable, ``sde`` not a :class:`GaussianPathSDE`.
+
+    Examples:
+        >>> import torch
+        >>> from kexue.diffusion import from_denoiser
+        >>> score = from_denoiser(lambda x, sigma: torch.zeros_like(x))   # data: the point 0
+        >>> score(torch.ones(2, 1), torch.full((2,), 2.0))                  # (D − x)/σ² on EDM
+        tensor([[-0.2500],
+                [-0.2500]])
     """
     if not callable(denoiser):
         raise TypeError(f"denoiser must be a callable D(x, sigma); got {type(denoiser).__name__}")

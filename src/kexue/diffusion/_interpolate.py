@@ -91,7 +91,10 @@ def pf_ode_decode(score_fn: ScoreFn, sde: GaussianPathSDE, z: torch.Tensor, *,
     """PF-ODE decoder, the inverse of :func:`pf_ode_encode`: latents ``z (batch, *shape)`` at
     ``T`` to the state at ``t_end``, ``(batch, *shape)`` (the same solve as
     ``sample(method="rk45", denoise_last=False)``). Returns ``(x, info)``; raises as
-    :func:`pf_ode_encode`."""
+    :func:`pf_ode_encode`.
+
+    Source: kexue.fm archive 9228; Song et al. 2021 (arXiv:2011.13456, §4.3).
+    """
     check_score_and_sde(score_fn, sde)
     check_states(z, "z")
     t_end, rtol, atol = _times(sde, t_end, rtol, atol)

@@ -26,20 +26,30 @@ def _check_bins(n_bins: object) -> int:
 
 def to_levels(x: torch.Tensor, n_bins: int = DIGITS_N_BINS) -> torch.Tensor:
     """Integer grey levels ``k = round((x + 1)(n_bins − 1)/2)`` (as floats) of data ``x`` in
-    ``[−1, 1]``; any shape."""
+    ``[−1, 1]``; any shape.
+
+    Source: Ho et al. 2020 (arXiv:2006.11239, §3.3).
+    """
     return torch.round((x + 1.0) * ((_check_bins(n_bins) - 1) / 2.0))
 
 
 def dequantise(k: torch.Tensor, u: torch.Tensor | float = 0.5,
                n_bins: int = DIGITS_N_BINS) -> torch.Tensor:
     """Levels ``k`` plus dequantisation noise ``u ∈ [0, 1)`` (a tensor of ``k``'s shape or a
-    float) on the model's scale ``y = −1 + 2(k + u)/n_bins``."""
+    float) on the model's scale ``y = −1 + 2(k + u)/n_bins``.
+
+    Source: uniform dequantisation (Theis, van den Oord and Bethge 2016, arXiv:1511.01844); Song et
+    al. 2021 (arXiv:2011.13456, App. D.1).
+    """
     return -1.0 + 2.0 * (k + u) / _check_bins(n_bins)
 
 
 def to_data_scale(y: torch.Tensor, n_bins: int = DIGITS_N_BINS) -> torch.Tensor:
     """The model's scale back to the data's ``[−1, 1]`` (continuous levels
-    ``k = (y + 1)n_bins/2 − ½``, then ``2k/(n_bins − 1) − 1``), clamped to ``[−1, 1]``."""
+    ``k = (y + 1)n_bins/2 − ½``, then ``2k/(n_bins − 1) − 1``), clamped to ``[−1, 1]``.
+
+    Source: Ho et al. 2020 (arXiv:2006.11239, §3.3).
+    """
     n = _check_bins(n_bins)
     k = (y + 1.0) * n / 2.0 - 0.5
     return (k / ((n - 1) / 2.0) - 1.0).clamp(-1.0, 1.0)

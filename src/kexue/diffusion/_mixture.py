@@ -31,6 +31,9 @@ _F64 = torch.float64
 class GaussianMixture:
     """``p_0 = Σ_k π_k N(μ_k, Σ_k)`` in ``R^d`` with exact marginals, scores and Laplacians.
 
+    Source: the marginal ``p_t`` under the kernel ``x_t = ᾱ_t x_0 + β̄_t ε`` (kexue.fm archive
+    9209); the exact-score test case of Song et al. 2021 (arXiv:2011.13456).
+
     Args:
         weights: ``(K,)`` non-negative, normalised internally.
         means: ``(K, d)``.
@@ -293,6 +296,8 @@ class GaussianMixture:
 
 class MixtureScore:
     """``score_fn(x, t) = ∇_x log p_t(x)`` of a :class:`GaussianMixture` under ``sde``.
+
+    Source: kexue.fm archive 9209; Song et al. 2021 (arXiv:2011.13456).
 
     ``x (batch, d)``, ``t`` a float, 0-d or ``(batch,)`` tensor; returns ``(batch, d)``.
     """

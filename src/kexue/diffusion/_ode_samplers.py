@@ -126,6 +126,9 @@ def pf_ode_lambda(sde: GaussianPathSDE, score: Callable[[torch.Tensor, torch.Ten
                   ) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:
     """The probability-flow ODE with the log-SNR ``λ`` as independent variable.
 
+    Source: the PF-ODE of kexue.fm archive 9228 in DPM-Solver's variable ``λ`` (Lu et al. 2022,
+    arXiv:2206.00927).
+
     ``dλ/dt = −g²/(2β̄²)``, so ``dx/dλ = (f x − ½ g² S)/(dλ/dt) = β̄² S − (2β̄² f/g²) x`` (for VP
     ``= ᾱ(D − ᾱx)``): bounded at both ends, unlike ``dx/dt`` (which blows up like ``1/t`` near
     ``t = 0`` for VP). ``score(x, tb, t)`` is called with the ``(batch,)`` time tensor ``tb``;
@@ -217,6 +220,9 @@ def sample_rk45(score_fn: ScoreFn, sde: GaussianPathSDE, x_T: torch.Tensor, ts: 
     log-SNR ``λ`` as independent variable (:func:`pf_ode_lambda`; method ``"rk45"``); only the
     grid's end points are used. score_sde's ODE sampler uses RK45 in ``t``, which crowds its
     steps near ``t = 0``.
+
+    Source: Dormand and Prince 1980 on the probability-flow ODE (kexue.fm archive 9228; Song et al.
+    2021, arXiv:2011.13456).
 
     Args:
         rtol, atol: tolerances on each sample's error norm (:func:`sample_norm`).

@@ -34,6 +34,8 @@ def sample_n(score_fn: ScoreFn, sde: GaussianPathSDE, n: int, shape: int | tuple
     """``n`` samples by :func:`sample`, cut into seeded blocks and shared across processes — the
     same ``(n, *shape)`` result, bit for bit, for any number of processes.
 
+    Source: kexue.fm archives 9209 and 9228; Song et al. 2021 (arXiv:2011.13456).
+
     Rows are cut into fixed blocks of ``block_size`` (:func:`kexue.parallel.block_ranges`);
     block ``b`` uses one generator, :func:`kexue.rng.block_generator` ``(seed, b)`` on
     ``device``, first for its prior draw ``x_T`` and then for the sampler's noise. Inside a

@@ -77,7 +77,10 @@ META_SCHEMA = {"format": _F(str, high=200), "step": _F(int, 0, 10**12), "train":
 
 def make_sde(kind: str, **params: float) -> Any:
     """``"vp"`` → :class:`VPSDE`, ``"subvp"`` → :class:`SubVPSDE`, ``"ve"`` → :class:`VESDE`,
-    with the constructor's keyword parameters (e.g. ``sigma_max=4.0``)."""
+    with the constructor's keyword parameters (e.g. ``sigma_max=4.0``).
+
+    Source: Song et al. 2021 (arXiv:2011.13456, §3.4).
+    """
     if kind not in SDE_KINDS:
         raise ValueError(f"unknown SDE {kind!r}; valid: {', '.join(SDE_KINDS)}")
     return SDE_KINDS[kind](**params)

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import sympy
 
-from ._form import _tidy
+from ._form import _coefficient, _tidy
 
 __all__ = ["Cell", "Chain", "boundary"]
 
@@ -23,6 +23,8 @@ __all__ = ["Cell", "Chain", "boundary"]
 @dataclass(frozen=True)
 class Cell:
     """One oriented k-cell: the box ``Π [lo_j, hi_j]`` in the parameters, mapped into Rⁿ.
+
+    Source: exterior differential series, part 5 (kexue.fm archive 4062).
 
     Attributes:
         map: ``(φ_1, …, φ_n)`` in terms of ``params`` (the images of the ambient coordinates).
@@ -83,7 +85,7 @@ def _as_cell(map: Any, params: Any, bounds: Any) -> Cell:
     if not map:
         raise ValueError("Chain: map must have at least one component (the ambient dimension); "
                          "got an empty sequence.")
-    exprs = tuple(sympy.sympify(m) for m in map)
+    exprs = tuple(_coefficient(m, "Chain") for m in map)
     if isinstance(params, sympy.Symbol):
         params = (params,)
     params = tuple(params)
@@ -103,7 +105,7 @@ def _as_cell(map: Any, params: Any, bounds: Any) -> Cell:
     for p, b in zip(params, bounds):
         if not isinstance(b, (tuple, list)) or len(b) != 2:
             raise ValueError(f"Chain: bounds for {p} must be a (lo, hi) pair; got {b!r}.")
-        lo, hi = sympy.sympify(b[0]), sympy.sympify(b[1])
+        lo, hi = _coefficient(b[0], "Chain"), _coefficient(b[1], "Chain")
         if (lo.free_symbols | hi.free_symbols) & set(params):
             raise ValueError(f"Chain: the bounds of {p} depend on the parameters; a cell is a "
                              f"box with constant bounds. Map a box onto the region instead "

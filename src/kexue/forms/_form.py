@@ -21,6 +21,37 @@ __all__ = ["Coordinates", "Form", "coords", "wedge", "d", "pullback", "grad", "c
            "volume"]
 
 
+_NOT_FINITE = (sympy.zoo, sympy.nan, sympy.oo, -sympy.oo)
+
+
+def _coefficient(value: Any, where: str = "Form") -> sympy.Expr:
+    """``value`` as a SymPy expression fit to be a coefficient: not a string (``sympify`` of a
+    string evaluates it as Python code), an expression (not a matrix or a relation), and free
+    of ``zoo``/``nan``/``±oo`` (a division by zero or an overflow upstream).
+
+    Raises:
+        TypeError: a string, or something SymPy cannot take as a scalar expression.
+        ValueError: a coefficient containing ``zoo``, ``nan`` or ``oo``.
+    """
+    if isinstance(value, (str, bytes)):
+        raise TypeError(f"{where}: coefficients must be SymPy expressions or numbers, not strings "
+                        f"(got {value!r}): sympify would evaluate the text as code. Build it "
+                        "from the coordinate symbols, e.g. x**2*y.")
+    try:
+        expr = sympy.sympify(value, strict=True)
+    except (sympy.SympifyError, TypeError, ValueError):
+        raise TypeError(f"{where}: a coefficient must be a SymPy expression or a number; got "
+                        f"{type(value).__name__}.") from None
+    if not isinstance(expr, sympy.Expr) or getattr(expr, "is_Matrix", False) \
+            or isinstance(expr, sympy.MatrixExpr):
+        raise TypeError(f"{where}: a coefficient must be a scalar SymPy expression; got "
+                        f"{type(expr).__name__} {expr!r}.")
+    if expr.has(*_NOT_FINITE):
+        raise ValueError(f"{where}: the coefficient {expr} is not finite (it contains zoo, nan or "
+                         "oo, e.g. from a division by zero); give finite coefficients.")
+    return expr
+
+
 def _normal(expr: sympy.Expr) -> sympy.Expr:
     """A cheap canonical form: rational functions are cancelled, the rest expanded.
 
@@ -134,7 +165,7 @@ class Coordinates:
 
     def form(self, f: Any) -> Form:
         """The 0-form (function) ``f``."""
-        return Form._make(self, {(): sympy.sympify(f)}, 0)
+        return Form._make(self, {(): _coefficient(f, "form")}, 0)
 
     @property
     def volume(self) -> Form:
@@ -159,7 +190,7 @@ class Coordinates:
 
     def density(self, f: Any) -> Form:
         """The 3-form ``f dx∧dy∧dz`` in R³ (any n: ``f`` times the volume form)."""
-        return sympy.sympify(f) * self.volume
+        return _coefficient(f, "density") * self.volume
 
 
 def _vector(field: Sequence[Any], n: int, name: str) -> tuple[sympy.Expr, ...]:
@@ -171,7 +202,7 @@ def _vector(field: Sequence[Any], n: int, name: str) -> tuple[sympy.Expr, ...]:
     if len(field) != n:
         raise ValueError(f"{name}: expected {n} components (one per coordinate); got "
                          f"{len(field)}.")
-    return tuple(sympy.sympify(c) for c in field)
+    return tuple(_coefficient(c, name) for c in field)
 
 
 def coords(names: str | Sequence[str | sympy.Symbol], **assumptions: Any) -> Coordinates:
@@ -224,8 +255,20 @@ class Form:
         degree: k; required only when ``terms`` is empty.
 
     Raises:
-        TypeError: ``terms`` is not a mapping, or a key is not a tuple of ints/symbols.
-        ValueError: keys of different lengths, an index out of range, or a missing degree.
+        TypeError: ``terms`` is not a mapping, a key is not a tuple of ints/symbols, or a
+            coefficient is a string (never parsed: ``sympify`` would run it as code) or not a
+            scalar expression.
+        ValueError: keys of different lengths, an index out of range, a missing degree, or a
+            coefficient containing ``zoo``/``nan``/``oo``.
+
+    Examples:
+        >>> from kexue.forms import Form, coords
+        >>> C = coords("x y")
+        >>> (x, y), (dx, dy) = C
+        >>> Form({(0, 1): x}, C)
+        x*dx^dy
+        >>> (dx ^ dy)([1, 0], [0, 1])                    # the unit square's signed area
+        1.0
     """
 
     __slots__ = ("_coords", "_terms", "_degree")
@@ -259,7 +302,7 @@ class Form:
             lengths.add(len(idx))
             sign, sidx = _sort_sign(idx)
             if sign:
-                raw[sidx] = raw.get(sidx, sympy.Integer(0)) + sign * sympy.sympify(coeff)
+                raw[sidx] = raw.get(sidx, sympy.Integer(0)) + sign * _coefficient(coeff)
         if len(lengths) > 1:
             raise ValueError(f"Form: all terms must have the same degree; got index tuples of "
                              f"lengths {sorted(lengths)}. Add forms of equal degree only.")
@@ -282,7 +325,8 @@ class Form:
         """Internal constructor: keys already sorted and unique."""
         obj = object.__new__(cls)
         obj._coords = C
-        obj._terms = {i: sympy.sympify(c) for i, c in terms.items() if c != 0}
+        obj._terms = {i: e for i, e in ((i, _coefficient(c)) for i, c in terms.items())
+                      if e != 0}
         obj._degree = degree
         return obj
 
@@ -544,6 +588,14 @@ def wedge(*forms: Form) -> Form:
     Raises:
         TypeError: an argument is not a Form.
         ValueError: no arguments, or forms on different coordinates.
+
+    Examples:
+        >>> from kexue.forms import coords, wedge
+        >>> (x, y), (dx, dy) = coords("x y")
+        >>> wedge(dx, dy) == (dx ^ dy), wedge(dy, dx) == -(dx ^ dy)
+        (True, True)
+        >>> wedge(x * dx, dx) == 0 * (dx ^ dy)             # dx∧dx = 0
+        True
     """
     if not forms:
         raise ValueError("wedge: expected at least one form; got none.")
@@ -575,6 +627,14 @@ def d(form: Form) -> Form:
 
     Raises:
         TypeError: ``form`` is not a Form (wrap functions with ``C.form(f)``).
+
+    Examples:
+        >>> from kexue.forms import coords, d
+        >>> (x, y, z), (dx, dy, dz) = coords("x y z")
+        >>> d(x * y * dz)
+        y*dx^dz + x*dy^dz
+        >>> d(d(x**2 * y * dz)) == 0 * (dx ^ dy ^ dz)
+        True
     """
     form = _require_form(form, "form", "d")
     xs = form._coords.symbols
@@ -600,7 +660,7 @@ def _map_exprs(mapping: Any, target: Coordinates) -> tuple[sympy.Expr, ...]:
         if missing or extra:
             raise ValueError(f"pullback: map must give one expression per coordinate of "
                              f"{target!r}; missing {missing}, unknown {extra}.")
-        return tuple(sympy.sympify(mapping[s]) for s in target.symbols)
+        return tuple(_coefficient(mapping[s], "pullback") for s in target.symbols)
     if isinstance(mapping, (str, bytes)) or not isinstance(mapping, Sequence):
         raise TypeError(f"pullback: map must be a sequence of {target.dim} expressions (the "
                         f"images of {', '.join(map(str, target.symbols))}) or a dict; got "
@@ -609,7 +669,7 @@ def _map_exprs(mapping: Any, target: Coordinates) -> tuple[sympy.Expr, ...]:
         raise ValueError(f"pullback: the form lives on R^{target.dim} ({target!r}), so the map "
                          f"needs {target.dim} components; got {len(mapping)}. Give one "
                          f"expression per target coordinate.")
-    return tuple(sympy.sympify(m) for m in mapping)
+    return tuple(_coefficient(m, "pullback") for m in mapping)
 
 
 def pullback(form: Form, map: Any, *, source: Coordinates | Sequence[sympy.Symbol] | None = None,
@@ -633,6 +693,14 @@ def pullback(form: Form, map: Any, *, source: Coordinates | Sequence[sympy.Symbo
     Raises:
         TypeError: ``form`` is not a Form or ``map`` is not a sequence/dict/chain.
         ValueError: ``map`` has the wrong number of components, or ``source`` is missing.
+
+    Examples:
+        >>> import sympy
+        >>> from kexue.forms import coords, pullback
+        >>> (x, y), (dx, dy) = coords("x y")
+        >>> (r, t), _ = coords("r t")
+        >>> pullback(dx ^ dy, (r * sympy.cos(t), r * sympy.sin(t)), source=(r, t))   # polar area
+        r*dr^dt
     """
     form = _require_form(form, "form", "pullback")
     from ._chain import Chain  # local: _chain imports this module

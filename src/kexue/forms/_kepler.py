@@ -26,7 +26,7 @@ import sympy
 from scipy.integrate import solve_ivp
 
 from ._chain import Cell, Chain
-from ._form import Coordinates, Form, coords
+from ._form import Coordinates, Form, _coefficient, coords
 from ._integrate import NUMERIC_NODES, integrate
 
 __all__ = ["area_form", "eccentric_anomaly", "kepler_orbit", "orbit_chain", "sector_chain",
@@ -70,6 +70,8 @@ def _check_orbit(a: float, e: float, mu: float) -> None:
 def eccentric_anomaly(M: Any, e: float, *, tol: float = 1e-15, max_iter: int = 50) -> np.ndarray:
     """Solve Kepler's equation ``E − e sin E = M`` for E (Newton's method, float64).
 
+    Source: the area law as a 1-form integral (kexue.fm archive 4062).
+
     Args:
         M: mean anomaly, any shape.
         e: eccentricity in [0, 1).
@@ -97,6 +99,8 @@ def kepler_orbit(t: Any, *, a: float = 1.0, e: float = 0.5, mu: float = 1.0,
                  t_peri: float = 0.0) -> np.ndarray:
     """Positions on a Kepler ellipse at times ``t`` (closed form through the eccentric anomaly).
 
+    Source: the area law as a 1-form integral (kexue.fm archive 4062).
+
     Args:
         t: times, shape ``(T,)``.
         a, e: semi-major axis and eccentricity; mu: ``GM``; t_peri: time of periapsis.
@@ -115,9 +119,12 @@ def kepler_orbit(t: Any, *, a: float = 1.0, e: float = 0.5, mu: float = 1.0,
 
 
 def orbit_chain(a: Any, e: Any, E0: Any = 0, E1: Any = 2 * sympy.pi) -> Chain:
-    """The orbit arc ``E ↦ (a(cos E − e), a√(1−e²) sin E)``, ``E ∈ [E0, E1]``, as a 1-chain."""
+    """The orbit arc ``E ↦ (a(cos E − e), a√(1−e²) sin E)``, ``E ∈ [E0, E1]``, as a 1-chain.
+
+    Source: the area law as a 1-form integral (kexue.fm archive 4062).
+    """
     E = sympy.Symbol("E", real=True)
-    a, e = sympy.sympify(a), sympy.sympify(e)
+    a, e = _coefficient(a, "orbit"), _coefficient(e, "orbit")
     b = a * sympy.sqrt(1 - e**2)
     return Chain((a * (sympy.cos(E) - e), b * sympy.sin(E)), (E,), [(E0, E1)])
 
@@ -125,9 +132,12 @@ def orbit_chain(a: Any, e: Any, E0: Any = 0, E1: Any = 2 * sympy.pi) -> Chain:
 def sector_chain(a: Any, e: Any, E0: Any = 0, E1: Any = 2 * sympy.pi) -> Chain:
     """The focal sector swept between eccentric anomalies E0 and E1:
     ``(s, E) ↦ s·(a(cos E − e), b sin E)``, ``s ∈ [0, 1]`` — a 2-chain whose boundary is the arc
-    plus two radial segments (on which ω vanishes) and a degenerate point."""
+    plus two radial segments (on which ω vanishes) and a degenerate point.
+
+    Source: the area law as a 1-form integral (kexue.fm archive 4062).
+    """
     s, E = sympy.Symbol("s", real=True), sympy.Symbol("E", real=True)
-    a, e = sympy.sympify(a), sympy.sympify(e)
+    a, e = _coefficient(a, "orbit"), _coefficient(e, "orbit")
     b = a * sympy.sqrt(1 - e**2)
     return Chain((s * a * (sympy.cos(E) - e), s * b * sympy.sin(E)), (s, E),
                  [(0, 1), (E0, E1)])
@@ -135,7 +145,10 @@ def sector_chain(a: Any, e: Any, E0: Any = 0, E1: Any = 2 * sympy.pi) -> Chain:
 
 def swept_area_closed(t: Any, *, a: float = 1.0, e: float = 0.5, mu: float = 1.0,
                       t_peri: float = 0.0) -> np.ndarray:
-    """``A(t) = ½ab·n·(t − t_p)``: the area swept from periapsis, shape of ``t``."""
+    """``A(t) = ½ab·n·(t − t_p)``: the area swept from periapsis, shape of ``t``.
+
+    Source: the area law as a 1-form integral (kexue.fm archive 4062).
+    """
     _check_orbit(a, e, mu)
     t = np.asarray(t, dtype=np.float64)
     return 0.5 * a * a * np.sqrt(1 - e**2) * np.sqrt(mu / a**3) * (t - t_peri)
@@ -145,6 +158,8 @@ def integrate_orbit(r0: Any, v0: Any, t: Any, *, mu: float = 1.0,
                     perturbation: Callable | None = None, rtol: float = 1e-12,
                     atol: float = 1e-13) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Integrate ``r̈ = −μ r/|r|³ (+ perturbation)`` and, along the way, the area 1-form.
+
+    Source: the area law as a 1-form integral (kexue.fm archive 4062).
 
     The swept area is the line integral of ``ω = ½(x dy − y dx)`` along the computed orbit,
     ``A(t) = ∫_0^t ω_{r(s)}(ṙ(s)) ds``, carried as a fifth state of the ODE and integrated with
@@ -198,7 +213,10 @@ def integrate_orbit(r0: Any, v0: Any, t: Any, *, mu: float = 1.0,
 
 
 def linear_fit(t: Any, A: Any) -> tuple[float, float, float]:
-    """Least-squares ``A ≈ α + β t``: ``(β, α, max |residual| / max |A − A[0]|)``."""
+    """Least-squares ``A ≈ α + β t``: ``(β, α, max |residual| / max |A − A[0]|)``.
+
+    Source: the area law (kexue.fm archive 4062): the swept area is linear in time.
+    """
     t, A = np.asarray(t, dtype=np.float64), np.asarray(A, dtype=np.float64)
     if t.shape != A.shape or t.ndim != 1 or t.size < 3:
         raise ValueError(f"linear_fit: t and A must be 1-D of the same length ≥ 3; got "
@@ -216,6 +234,8 @@ def linear_fit(t: Any, A: Any) -> tuple[float, float, float]:
 
 def orientation_sign(k: int, orientation: str = "standard") -> int:
     """The sign a k-form integral picks up under ``orientation``.
+
+    Source: kexue.fm archive 4062 (orientation of chains).
 
     ``"standard"``: ``∫ f dx_1∧…∧dx_k = ∫ f dx_1…dx_k`` (sign +1). ``"reversed"``: the wedge is
     read in the reversed order, ``∫ f dx_1∧…∧dx_k = ∫ f dx_k…dx_1`` — in the plane
@@ -255,7 +275,10 @@ def integrate_oriented(form: Form, chain: Chain, *, orientation: str = "standard
 def stokes_sign(k: int, orientation: str = "standard") -> int:
     """``s`` in ``∫_{∂M} ω = s·∫_M dω`` for a k-chain M under ``orientation`` (with the
     boundary operator unchanged): ``orientation_sign(k−1)·orientation_sign(k) = (−1)^{k−1}`` for
-    ``"reversed"``, 1 for ``"standard"``."""
+    ``"reversed"``, 1 for ``"standard"``.
+
+    Source: kexue.fm archive 4062 (orientation of chains).
+    """
     if isinstance(k, bool) or not isinstance(k, int) or k < 1:
         raise ValueError(f"stokes_sign: k must be a positive int; got {k!r}.")
     return orientation_sign(k - 1, orientation) * orientation_sign(k, orientation)

@@ -22,46 +22,67 @@ __all__ = ["StokesCase", "STOKES_CASES", "disk", "ellipse", "annulus", "hemisphe
 
 def disk(radius: sympy.Expr = 1) -> Chain:
     """The disk of ``radius`` in R², positively oriented: ``(r cos θ, r sin θ)``, ``r ∈ [0, R]``,
-    ``θ ∈ [0, 2π]``; its boundary is the counter-clockwise circle."""
+    ``θ ∈ [0, 2π]``; its boundary is the counter-clockwise circle.
+
+    Source: kexue.fm archive 4062 (Stokes checks).
+    """
     r, t = sympy.symbols("r theta", real=True)
     return Chain((r * cos(t), r * sin(t)), (r, t), [(0, radius), (0, 2 * pi)])
 
 
 def ellipse(a: sympy.Expr, b: sympy.Expr) -> Chain:
-    """The filled ellipse with semi-axes ``a, b``: ``(a r cos θ, b r sin θ)``, ``[0,1]×[0,2π]``."""
+    """The filled ellipse with semi-axes ``a, b``: ``(a r cos θ, b r sin θ)``, ``[0,1]×[0,2π]``.
+
+    Source: kexue.fm archive 4062 (Stokes checks).
+    """
     r, t = sympy.symbols("r theta", real=True)
     return Chain((a * r * cos(t), b * r * sin(t)), (r, t), [(0, 1), (0, 2 * pi)])
 
 
 def annulus(inner: sympy.Expr, outer: sympy.Expr) -> Chain:
-    """The annulus ``inner ≤ r ≤ outer`` in R² (boundary: outer circle ccw, inner circle cw)."""
+    """The annulus ``inner ≤ r ≤ outer`` in R² (boundary: outer circle ccw, inner circle cw).
+
+    Source: kexue.fm archive 4062 (Stokes checks).
+    """
     r, t = sympy.symbols("r theta", real=True)
     return Chain((r * cos(t), r * sin(t)), (r, t), [(inner, outer), (0, 2 * pi)])
 
 
 def hemisphere() -> Chain:
     """The upper unit hemisphere, outward normal: ``(sin φ cos θ, sin φ sin θ, cos φ)`` on
-    ``φ ∈ [0, π/2]``, ``θ ∈ [0, 2π]``; its boundary is the counter-clockwise equator."""
+    ``φ ∈ [0, π/2]``, ``θ ∈ [0, 2π]``; its boundary is the counter-clockwise equator.
+
+    Source: kexue.fm archive 4062 (Stokes checks).
+    """
     p, t = sympy.symbols("phi theta", real=True)
     return Chain((sin(p) * cos(t), sin(p) * sin(t), cos(p)), (p, t), [(0, pi / 2), (0, 2 * pi)])
 
 
 def ball(radius: sympy.Expr = 1) -> Chain:
     """The ball in spherical coordinates ``(ρ, φ, θ)`` (Jacobian ``ρ² sin φ > 0``); its boundary
-    is the outward-oriented sphere."""
+    is the outward-oriented sphere.
+
+    Source: kexue.fm archive 4062 (Stokes checks).
+    """
     rho, p, t = sympy.symbols("rho phi theta", real=True)
     return Chain((rho * sin(p) * cos(t), rho * sin(p) * sin(t), rho * cos(p)), (rho, p, t),
                  [(0, radius), (0, pi), (0, 2 * pi)])
 
 
 def unit_square() -> Chain:
-    """``[0, 1]²`` in R² with the identity map."""
+    """``[0, 1]²`` in R² with the identity map.
+
+    Source: kexue.fm archive 4062 (Stokes checks).
+    """
     u, v = sympy.symbols("u v", real=True)
     return Chain((u, v), (u, v), [(0, 1), (0, 1)])
 
 
 def unit_cube() -> Chain:
-    """``[0, 1]³`` in R³ with the identity map."""
+    """``[0, 1]³`` in R³ with the identity map.
+
+    Source: kexue.fm archive 4062 (Stokes checks).
+    """
     u, v, w = sympy.symbols("u v w", real=True)
     return Chain((u, v, w), (u, v, w), [(0, 1), (0, 1), (0, 1)])
 
@@ -69,6 +90,8 @@ def unit_cube() -> Chain:
 @dataclass(frozen=True)
 class StokesCase:
     """One row of the Stokes table.
+
+    Source: kexue.fm archive 4062.
 
     Attributes:
         name: short identifier (``"green-disk"``).

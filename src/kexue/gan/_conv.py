@@ -103,6 +103,9 @@ def _check_latent(z: Any, z_dim: int, name: str = "z") -> Tensor:
 class ConvGenerator(nn.Module):
     """DCGAN-style generator ``G``: ``(B, z_dim) -> (B, C, H, W)`` in [−1, 1].
 
+    Source: DCGAN (Radford et al., arXiv:1511.06434), sized like WGAN-GP's MNIST networks
+    (arXiv:1704.00028); used for GAN-QP (kexue.fm archive 6163).
+
     ``Linear(z_dim → 4·dim·⌈H/8⌉·⌈W/8⌉)``–ReLU → reshape ``(B, 4·dim, ⌈H/8⌉, ⌈W/8⌉)`` →
     ``ConvT5×5/2(4·dim → 2·dim)``–ReLU, cropped to ``(H/4, W/4)`` → ``ConvT5×5/2(2·dim → dim)``–
     ReLU ``(H/2, W/2)`` → ``ConvT5×5/2(dim → C)``–tanh ``(H, W)``. (For 28×28: 4 → 8 → 7 → 14 →
@@ -157,6 +160,9 @@ class ConvGenerator(nn.Module):
 class ConvCritic(nn.Module):
     """DCGAN-style critic / discriminator: ``(B, C, H, W) -> (B, out_dim)``.
 
+    Source: DCGAN (Radford et al., arXiv:1511.06434), sized like WGAN-GP's MNIST networks
+    (arXiv:1704.00028); used for GAN-QP (kexue.fm archive 6163).
+
     ``Conv5×5/2(C → dim)``–LReLU ``(⌈H/2⌉)`` → ``Conv5×5/2(dim → 2·dim)``–norm–LReLU ``(⌈H/4⌉)``
     → ``Conv5×5/2(2·dim → 4·dim)``–norm–LReLU ``(⌈H/8⌉)`` → flatten → ``Linear(→ out_dim)``, no
     output activation (GAN-QP's and WGAN's critic are unbounded; SGAN reads it as a logit).
@@ -200,7 +206,10 @@ class ConvCritic(nn.Module):
 
 class ConvEncoder(ConvCritic):
     """BiGAN-QP encoder ``E``: ``(B, C, H, W) -> (B, z_dim)``, the :class:`ConvCritic` body with
-    ``z_dim`` outputs (the reference code's encoder is its critic's conv stack → Dense(z_dim))."""
+    ``z_dim`` outputs (the reference code's encoder is its critic's conv stack → Dense(z_dim)).
+
+    Source: BiGAN-QP (kexue.fm archive 6214).
+    """
 
     kind = "conv-encoder"
 
@@ -214,6 +223,8 @@ class ConvEncoder(ConvCritic):
 
 class ConvPairCritic(nn.Module):
     """BiGAN-QP critic ``T(x, z)`` on joint pairs: ``(B, C, H, W), (B, z_dim) -> (B,)``.
+
+    Source: BiGAN-QP (kexue.fm archive 6214).
 
     ``x`` goes through a :class:`ConvCritic` body (its flattened feature map), which is
     concatenated with ``z`` and fed to ``Linear(→ hidden)``–LReLU–``Linear(hidden → hidden)``–

@@ -87,9 +87,11 @@ def train_image_gan(model: str, data: Tensor, *, steps: int = 1000, batch_size: 
         :class:`kexue.gan.GANTrainResult`; ``result.sample(n)`` gives ``(n, C, H, W)``.
 
     Raises:
-        TypeError: ``data`` is not a tensor. ValueError: wrong image shape, NaN data, bad
-        settings (each message names the argument and the fix).
-        TrainingDiverged / TrainingInterrupted: as :func:`kexue.gan.train_gan`.
+        TypeError: ``data`` is not a tensor.
+        ValueError: wrong image shape, NaN data, bad settings (each message names the
+            argument and the fix).
+        TrainingDiverged: as :func:`kexue.gan.train_gan`.
+        TrainingInterrupted: as :func:`kexue.gan.train_gan`.
     """
     if model not in MODELS:
         raise ValueError(f"unknown model {model!r}; valid: {', '.join(MODELS)}")

@@ -183,7 +183,11 @@ def qp_generator_loss(t_real: Tensor, t_fake: Tensor, x_real: Tensor | None = No
 
 
 class GANLosses(NamedTuple):
-    """A critic loss and a generator loss, both scalars to minimise (``None`` if not computed)."""
+    """A critic loss and a generator loss, both scalars to minimise (``None`` if not computed).
+
+    Source: GAN-QP (kexue.fm archive 6163, arXiv:1811.07296); baselines WGAN-GP (arXiv:1704.00028)
+    and the standard GAN (Goodfellow et al. 2014).
+    """
 
     critic: Tensor | None
     generator: Tensor | None
@@ -271,6 +275,8 @@ def wgan_gp_losses(critic: Callable[[Tensor], Tensor], x_real: Tensor, x_fake: T
 
 class BiGANLosses(NamedTuple):
     """BiGAN-QP losses (scalars to minimise; ``None`` where not computed).
+
+    Source: BiGAN-QP (kexue.fm archive 6214).
 
     Attributes:
         critic: the GAN-QP critic loss on joint pairs.

@@ -20,6 +20,9 @@ __all__ = ["ModeStats", "mode_coverage", "energy_distance"]
 class ModeStats:
     """Result of :func:`mode_coverage`.
 
+    Source: VEEGAN (Srivastava et al. 2017, arXiv:1705.07761) and PacGAN (Lin et al. 2018,
+    arXiv:1712.04086).
+
     Attributes:
         modes_covered: number of modes with at least ``min_count`` high-quality samples.
         n_modes: number of modes.
@@ -36,6 +39,9 @@ class ModeStats:
 def mode_coverage(samples: Tensor, centers: Tensor, std: float, *, k: float = 3.0,
                   min_count: int = 20) -> ModeStats:
     """Count covered modes and the high-quality share of ``samples``.
+
+    Source: the mode and high-quality counts of VEEGAN (Srivastava et al. 2017, arXiv:1705.07761)
+    and PacGAN (Lin et al. 2018, arXiv:1712.04086).
 
     Args:
         samples: ``(n, dim)`` generated points (2500 in the standard protocol).

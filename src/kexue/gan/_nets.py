@@ -1,5 +1,8 @@
 """Small fully connected networks for the GAN experiments (2-D toys, 8×8 digits).
 
+The critics and generators of GAN-QP (kexue.fm/archives/6163, arXiv:1811.07296) and BiGAN-QP
+(kexue.fm/archives/6214) on small data.
+
 Every network carries a JSON-able ``spec`` so that a checkpoint can rebuild it
 (:func:`net_from_spec`). Critics end in a linear layer without activation (GAN-QP needs no
 Lipschitz constraint, so no spectral norm and no clipping); generators end linear (toys) or in
@@ -27,6 +30,8 @@ def _check_int(name: str, v: Any, lo: int) -> None:
 
 class MLP(nn.Module):
     """``depth`` hidden layers of width ``hidden``: ``(batch, in_dim) -> (batch, out_dim)``.
+
+    Source: GAN-QP (kexue.fm archive 6163, arXiv:1811.07296).
 
     Args:
         in_dim, out_dim, hidden, depth: sizes (``depth >= 1`` hidden layers).

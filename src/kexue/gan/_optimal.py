@@ -68,6 +68,17 @@ def qp_divergence(p: Tensor, q: Tensor, d: Tensor, lam: float = 10.0) -> Tensor:
 
     Returns:
         float64 scalar.
+
+    Examples:
+        >>> import torch
+        >>> from kexue.gan import qp_divergence
+        >>> p = torch.tensor([0.5, 0.5], dtype=torch.float64)
+        >>> q = torch.tensor([0.9, 0.1], dtype=torch.float64)
+        >>> dist = torch.tensor([[0.0, 1.0], [1.0, 0.0]], dtype=torch.float64)
+        >>> round(qp_divergence(p, p, dist).item(), 6)   # zero iff p = q
+        0.0
+        >>> qp_divergence(p, q, dist).item() > 0
+        True
     """
     p, q, d = _check(p, q, d, lam)
     pq = p[:, None] * q[None, :]

@@ -44,10 +44,11 @@ from ._derivation import (
     constants,
     same,
 )
-from ._parametric import ParametricIntegral
+from ._parametric import GUARD_DIGITS, MAX_DIGITS, ParametricIntegral
 
 __all__ = [
-    "ParametricIntegral", "CATALOGUE", "verify", "random_points", "UNKNOWN_PART",
+    "ParametricIntegral", "CATALOGUE", "verify", "random_points", "UNKNOWN_PART", "MAX_DIGITS",
+    "GUARD_DIGITS",
     "Catalogue", "CatalogueEntry", "Check", "Verification",
     "Derivation", "Step", "StepCheck", "Replay", "same",
     "LinearODE", "ReduceToLinearODE", "SolveODE", "FixConstants", "ValueAt", "BoundedAt",

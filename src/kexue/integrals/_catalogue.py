@@ -65,7 +65,7 @@ from ._derivation import (
     ValueAt,
     constants,
 )
-from ._parametric import GUARD_DIGITS, ParametricIntegral
+from ._parametric import GUARD_DIGITS, MAX_DIGITS, ParametricIntegral
 
 __all__ = ["CatalogueEntry", "Catalogue", "CATALOGUE", "Check", "Verification", "verify",
            "random_points", "UNKNOWN_PART"]
@@ -87,6 +87,8 @@ _REPLAYS: dict[str, Replay] = {}
 @dataclass(frozen=True)
 class CatalogueEntry:
     """One classical integral: the parametric family, its closed form, and how it is derived.
+
+    Source: Feynman's integration trick series, part 2 (kexue.fm archive 1619).
 
     Attributes:
         id: ``"F1"`` … ``"F22"``.
@@ -650,6 +652,9 @@ def random_points(entry: CatalogueEntry | str, count: int, *, seed: int) -> list
     with ``numpy.random.default_rng((seed, entry number))`` and rounded to 4 decimals (exact
     rationals, so the closed form is evaluated without rounding error).
 
+    Source: Feynman's integration trick series (kexue.fm archive 1619): check symbolic results
+    numerically.
+
     Args:
         entry: a :class:`CatalogueEntry` or its id/slug.
         count: how many points.
@@ -689,7 +694,10 @@ def random_points(entry: CatalogueEntry | str, count: int, *, seed: int) -> list
 
 class Catalogue(Sequence):
     """The entries in order; index by position, by id (``"F3"``) or by slug (``"dirichlet"``),
-    case-insensitive."""
+    case-insensitive.
+
+    Source: Feynman's integration trick series, part 2 (kexue.fm archive 1619).
+    """
 
     def __init__(self, entries: Sequence[CatalogueEntry]):
         self._entries = tuple(entries)
@@ -739,7 +747,10 @@ CATALOGUE = Catalogue([_with_domain(f()) for f in (
 
 @dataclass
 class Check:
-    """Closed form against numerics at one point."""
+    """Closed form against numerics at one point.
+
+    Source: Feynman's integration trick series (kexue.fm archive 1619).
+    """
 
     integral: str
     point: dict
@@ -751,7 +762,10 @@ class Check:
 
 @dataclass
 class Verification:
-    """The result of :func:`verify`: one :class:`Check` per point (and per extra form)."""
+    """The result of :func:`verify`: one :class:`Check` per point (and per extra form).
+
+    Source: Feynman's integration trick series (kexue.fm archive 1619).
+    """
 
     entry: CatalogueEntry
     digits: int
@@ -775,6 +789,52 @@ def _agreement(exact: mpmath.mpf, numeric: mpmath.mpf, cap: int) -> float:
     return float(min(cap, -mpmath.log10(err / scale)))
 
 
+def _check_points(entry: CatalogueEntry, points: Sequence[Mapping] | None) -> list[dict]:
+    """``points`` (default: the entry's) as dicts whose keys are the entry's symbols (a name
+    string is mapped to its symbol) and whose values are real numbers, covering every free
+    symbol of the closed form.
+
+    Raises:
+        TypeError: ``points`` is not a sequence of mappings.
+        ValueError: an unknown symbol, a missing one, or a value that is not a finite real
+            number; the message names the entry's symbols.
+    """
+    if points is None:
+        return [dict(p) for p in entry.check_points]
+    if isinstance(points, (str, bytes, Mapping)) or not isinstance(points, Sequence):
+        raise TypeError(f"verify: points must be a sequence of mappings {{symbol: value}}; got "
+                        f"{type(points).__name__}.")
+    free = entry.closed_form.free_symbols - set(entry.at)
+    by_name = {str(sym): sym for sym in free | set(entry.at)}
+    shown = ", ".join(sorted(str(sym) for sym in free)) or "none"
+    out = []
+    for pt in points:
+        if not isinstance(pt, Mapping):
+            raise TypeError(f"verify: each point must be a mapping {{symbol: value}}; got "
+                            f"{type(pt).__name__}.")
+        fixed = {}
+        for key, val in pt.items():
+            sym = by_name.get(str(key))
+            if sym is None or (not isinstance(key, (str, sympy.Symbol))):
+                raise ValueError(f"verify: {entry.id} has no symbol {key!r}; its closed form's "
+                                 f"symbols are: {shown}.")
+            try:
+                num = sympy.sympify(val) if not isinstance(val, str) else None
+            except (sympy.SympifyError, TypeError):
+                num = None
+            if num is None or not num.is_number or not num.is_extended_real \
+                    or not num.is_finite:
+                raise ValueError(f"verify: the value of {key} must be a finite real number; got "
+                                 f"{val!r}.")
+            fixed[sym] = num
+        missing = sorted(str(sym) for sym in free if sym not in fixed)
+        if missing:
+            raise ValueError(f"verify: point {pt!r} gives no value for {', '.join(missing)} "
+                             f"({entry.id}'s symbols: {shown}).")
+        out.append(fixed)
+    return out
+
+
 def verify(entry: CatalogueEntry | str, *, digits: int = 30,
            points: Sequence[Mapping] | None = None) -> Verification:
     """Compare an entry's closed form with mpmath quadrature to ``digits`` significant digits.
@@ -792,7 +852,11 @@ def verify(entry: CatalogueEntry | str, *, digits: int = 30,
 
     Raises:
         KeyError: an unknown name (the message lists the valid ones).
-        TypeError: ``entry`` is neither an entry nor a string, or ``digits`` is not an int.
+        TypeError: ``entry`` is neither an entry nor a string, ``digits`` is not an int, or
+            ``points`` is not a sequence of mappings.
+        ValueError: ``digits`` above :data:`~kexue.integrals._parametric.MAX_DIGITS` (200);
+            a point naming a symbol the entry does not have, missing one, or giving a value
+            that is not a finite real number.
     """
     if isinstance(entry, str):
         entry = CATALOGUE[entry]
@@ -801,10 +865,13 @@ def verify(entry: CatalogueEntry | str, *, digits: int = 30,
                         f"{type(entry).__name__}.")
     if isinstance(digits, bool) or not isinstance(digits, int) or digits < 1:
         raise TypeError(f"verify: digits must be a positive int; got {digits!r}.")
+    if digits > MAX_DIGITS:
+        raise ValueError(f"verify: digits must be at most {MAX_DIGITS} (the quadrature's cost "
+                         f"grows about as digits³); got {digits}.")
     fam = entry.numeric or entry.integral
     cap = digits + GUARD_DIGITS
     checks = []
-    for pt in (points if points is not None else entry.check_points):
+    for pt in _check_points(entry, points):
         values = {**dict(pt), **entry.at}
         with mpmath.workdps(cap):
             exact = mpmath.mpf(sympy.N(entry.closed_form.subs(pt), cap))

@@ -42,6 +42,8 @@ def constants(order: int) -> tuple[sympy.Symbol, ...]:
     """The constants of a general solution of a linear ODE of ``order``: ``(C,)`` for order 1,
     ``(C1, …, Cn)`` otherwise.
 
+    Source: Feynman's integration trick series, part 2 (kexue.fm archive 1619).
+
     Raises:
         ValueError: ``order`` is not a positive int.
     """
@@ -138,7 +140,10 @@ def _fmt(e: Any) -> str:
 
 @dataclass
 class StepCheck:
-    """The outcome of replaying one step."""
+    """The outcome of replaying one step.
+
+    Source: Feynman's integration trick series, part 2 (kexue.fm archive 1619).
+    """
 
     index: int
     kind: str
@@ -149,6 +154,8 @@ class StepCheck:
 
 class Step:
     """A recorded step: ``kind``, a one-line ``text`` (why), and ``replay(ctx)``.
+
+    Source: Feynman's integration trick series, part 2 (kexue.fm archive 1619).
 
     ``ctx`` maps names to earlier results (``ParametricIntegral`` s, expressions, ODEs).
     """
@@ -342,6 +349,8 @@ class LinearODE:
     """``G⁽ⁿ⁾(a) = h(a) + Σ_{k<n} c_k(a)·G⁽ᵏ⁾(a)``: the linear ODE in the parameter that a
     Feynman-trick reduction produces (order ``n = len(coefficients)``).
 
+    Source: Feynman's integration trick series, part 2 (kexue.fm archive 1619).
+
     Attributes:
         param: the parameter ``a``.
         coefficients: ``(c_0, …, c_{n−1})``.
@@ -441,6 +450,8 @@ class ReduceToODE(Step):
 class ReduceToLinearODE(Step):
     """An ODE of order n in the parameter from the n-th derivative under the integral sign.
 
+    Source: Feynman's integration trick series, part 2 (kexue.fm archive 1619).
+
     Records ``∂ⁿf/∂aⁿ = ∂F/∂x + r(x, a) + Σ_{k<n} c_k(a)·∂ᵏf/∂aᵏ`` (an identity of integrands,
     checked) and ``R(a) = ∫ r dx`` (a known value — typically the result of a
     :class:`Regularise` step), hence ``G⁽ⁿ⁾ = h + Σ c_k G⁽ᵏ⁾`` with
@@ -522,6 +533,8 @@ class SolveODE(Step):
     """The general solution of a :class:`LinearODE` of any order, with its constants:
     ``C`` for order 1, ``C1, …, Cn`` for order n (see :func:`constants`).
 
+    Source: Feynman's integration trick series, part 2 (kexue.fm archive 1619).
+
     Replay substitutes the recorded solution into the ODE (the residual must vanish) and checks
     that its n constants are independent: the matrix ``∂G⁽ʲ⁾/∂C_i`` (i, j < n) — the Wronskian
     of the basis solutions — must be non-singular, so every initial-value problem is solvable
@@ -597,7 +610,10 @@ class FixConstant(Step):
 @dataclass(frozen=True)
 class ValueAt:
     """A condition ``G⁽ᵒʳᵈᵉʳ⁾(at) = value`` (a one-sided limit from ``side``; ``at`` may be ±∞).
-    ``value`` may name an earlier result."""
+    ``value`` may name an earlier result.
+
+    Source: Feynman's integration trick series, part 2 (kexue.fm archive 1619).
+    """
 
     at: Any
     value: Any
@@ -615,7 +631,10 @@ class ValueAt:
 
 @dataclass(frozen=True)
 class BoundedAt:
-    """A condition ``G`` bounded as ``a → at`` (default ``+∞``)."""
+    """A condition ``G`` bounded as ``a → at`` (default ``+∞``).
+
+    Source: Feynman's integration trick series, part 2 (kexue.fm archive 1619).
+    """
 
     at: Any = sympy.oo
 
@@ -662,6 +681,8 @@ class FixConstants(Step):
     :class:`BoundedAt` (``G`` bounded as ``a → ∞``: its growing modes vanish). An initial-value
     problem is ``[ValueAt(0, v0), ValueAt(0, v1, order=1)]``; part 7's boundary-value problem is
     ``[ValueAt(0, π/2), BoundedAt(∞)]``.
+
+    Source: Feynman's integration trick series, part 2 (kexue.fm archive 1619).
 
     Replay imposes the conditions with SymPy limits and solves for the constants; it fails
     unless every constant is determined uniquely.
@@ -720,6 +741,9 @@ class FixConstants(Step):
 @dataclass
 class Regularise(Step):
     """Euler's value of a divergent oscillating integral, as an explicit regularisation.
+
+    Source: Feynman's integration trick series, part 7 on Euler's mathematics (2013-03-27,
+    archive number not confirmed); the differentiation rule is part 2, kexue.fm archive 1619.
 
     ``∫_m^∞ f dx`` does not converge (its partial integrals oscillate); it is *defined* as the
     Abel limit ``lim_{ε→0⁺} ∫_m^∞ e^{−εx} f dx`` and, equivalently where both exist, the Cesàro
@@ -793,6 +817,8 @@ class Regularise(Step):
 class DerivativeJump(Step):
     """The caveat of the trick: ``G'`` jumps at ``a = a₀``, where differentiating under the
     integral sign gives a wrong value.
+
+    Source: Feynman's integration trick series, part 2 (kexue.fm archive 1619).
 
     For ``G(a) = ∫₀^∞ cos(ax)/(1+x²) dx = (π/2)e^{−|a|}`` (part 7): ``G'(0⁺) = −π/2``,
     ``G'(0⁻) = +π/2``, while ``∫₀^∞ ∂_a[cos(ax)/(1+x²)]|_{a=0} dx = 0`` — the differentiated
@@ -1111,7 +1137,10 @@ class NumericCheck(Step):
 
 @dataclass
 class Replay:
-    """The outcome of replaying a derivation."""
+    """The outcome of replaying a derivation.
+
+    Source: Feynman's integration trick series, part 2 (kexue.fm archive 1619).
+    """
 
     checks: list[StepCheck]
     result: Any
@@ -1124,6 +1153,8 @@ class Replay:
 @dataclass
 class Derivation:
     """A Feynman-trick derivation: steps, the name of the final result, and where it applies.
+
+    Source: Feynman's integration trick series, part 2 (kexue.fm archive 1619).
 
     Attributes:
         steps: the recorded steps, in order.

@@ -16,9 +16,16 @@ import sympy
 
 from .._expr import parse_expression
 
-__all__ = ["ParametricIntegral", "GUARD_DIGITS", "SUBSTITUTION_POWER", "TAIL_POWER"]
+__all__ = ["ParametricIntegral", "GUARD_DIGITS", "MAX_DIGITS", "SUBSTITUTION_POWER",
+           "TAIL_POWER"]
 
 GUARD_DIGITS = 10
+"""Extra working digits of ``evaluate`` beyond the requested ones."""
+
+MAX_DIGITS = 200
+"""Most significant digits :meth:`ParametricIntegral.evaluate` and :func:`~kexue.integrals.verify`
+accept (the CLI's ``--digits`` too): tanh-sinh quadrature costs grow about as ``digits³``, so
+200 digits take seconds to a minute per entry and 10⁶ would never finish."""
 """Extra working digits of ``evaluate`` beyond the requested ones."""
 
 SUBSTITUTION_POWER = (3, 40)
@@ -325,10 +332,15 @@ class ParametricIntegral:
             ValueError: symbols other than ``x`` remain, the integrand is not finite or complex
                 somewhere inside the range, or the quadrature does not converge (a divergent
                 integral, an interior singularity).
-            TypeError: ``digits`` is not a positive int.
+            TypeError: ``digits`` is not an int.
+            ValueError: ``digits`` outside ``1..MAX_DIGITS``.
         """
-        if isinstance(digits, bool) or not isinstance(digits, int) or not 1 <= digits <= 1000:
-            raise TypeError(f"evaluate: digits must be an int in 1..1000; got {digits!r}.")
+        if isinstance(digits, bool) or not isinstance(digits, int):
+            raise TypeError(f"evaluate: digits must be an int in 1..{MAX_DIGITS}; got "
+                            f"{digits!r}.")
+        if not 1 <= digits <= MAX_DIGITS:
+            raise ValueError(f"evaluate: digits must be an int in 1..{MAX_DIGITS}; got "
+                             f"{digits!r}.")
         dps = digits + GUARD_DIGITS
         mapping = {k: _exact(v, dps, "subs") for k, v in (subs or {}).items()}
         if value is not None:

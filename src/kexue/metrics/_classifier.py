@@ -90,6 +90,9 @@ def _dtype_name(dtype: torch.dtype) -> str:
 class DigitClassifier(nn.Module):
     """Small CNN for digit images; its penultimate layer is the MNIST-FD feature space.
 
+    Source: LeNet-style (LeCun et al. 1998); its features play Inception's role in FID (Heusel et
+    al. 2017, arXiv:1706.08500).
+
     ``conv3×3(C→c1)–ReLU–maxpool2 → conv3×3(c1→c2)–ReLU–maxpool2 → Linear(c2·⌊H/4⌋·⌊W/4⌋ →
     features)–ReLU → Linear(features → classes)`` (see the module docstring).
 
@@ -194,8 +197,8 @@ class DigitClassifier(nn.Module):
         Accepts ``(N, C, H, W)``, and for ``C = 1`` also ``(N, H, W)`` and flat ``(N, H·W)``.
 
         Raises:
-            TypeError: not a real tensor. ValueError: another shape (the message names the one
-            expected).
+            TypeError: not a real tensor.
+            ValueError: another shape (the message names the one expected).
         """
         if not isinstance(x, torch.Tensor):
             raise TypeError(f"{name} must be a torch.Tensor of images; got {type(x).__name__}")
@@ -313,8 +316,9 @@ def train_digit_classifier(
         ``clf.meta["seconds"]`` the training time.
 
     Raises:
-        TypeError: ``x``/``y`` not tensors, float labels. ValueError: mismatched shapes, an
-        unknown class label, non-positive ``steps``/``batch_size``/``lr``.
+        TypeError: ``x``/``y`` not tensors, float labels.
+        ValueError: mismatched shapes, an unknown class label, non-positive
+            ``steps``/``batch_size``/``lr``.
     """
     t0 = time.perf_counter()
     if not isinstance(x, torch.Tensor):
@@ -401,9 +405,10 @@ def load_classifier(path: str | os.PathLike, *, device: str | torch.device | Non
     (default: the host); ``clf.meta`` holds the saved metadata.
 
     Raises:
-        FileNotFoundError: no such file. ValueError: not a classifier checkpoint, metadata of
-        the wrong form (:data:`META_SCHEMA`; checked, with the weights' shapes, before the
-        network is built), or weights that do not match the recorded network.
+        FileNotFoundError: no such file.
+        ValueError: not a classifier checkpoint, metadata of the wrong form
+            (:data:`META_SCHEMA`; checked, with the weights' shapes, before the network is
+            built), or weights that do not match the recorded network.
     """
     path = Path(path)
     tensors, meta = ckpt_io.load(path)
@@ -483,6 +488,8 @@ def mnist_classifier(*, cache: str | os.PathLike | None = None, steps: int = 400
     """The canonical MNIST-FD feature classifier: :func:`train_digit_classifier` with its
     defaults on :func:`kexue.data.mnist`'s training split, so every experiment reports MNIST-FD
     in the same feature space.
+
+    Source: Heusel et al. 2017 (arXiv:1706.08500), with a LeNet-style network (LeCun et al. 1998).
 
     Args:
         cache: a ``.safetensors`` path; when it holds a classifier trained with the same

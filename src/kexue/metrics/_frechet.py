@@ -43,6 +43,8 @@ def _check_finite(name: str, x: torch.Tensor) -> None:
 def feature_stats(features: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """Mean and unbiased covariance of feature vectors, in float64 (the statistics FD compares).
 
+    Source: Heusel et al. 2017 (arXiv:1706.08500).
+
     Args:
         features: ``(N, F)`` real tensor, ``N >= 2``.
 
@@ -94,8 +96,9 @@ def frechet_gaussian(mu1: torch.Tensor, sigma1: torch.Tensor, mu2: torch.Tensor,
         0-d float64 tensor on ``mu1``'s device.
 
     Raises:
-        TypeError: an argument is not a tensor. ValueError: shapes that do not match ``(F,)`` /
-        ``(F, F)``, tensors on different devices, or NaN/inf.
+        TypeError: an argument is not a tensor.
+        ValueError: shapes that do not match ``(F,)`` / ``(F, F)``, tensors on different
+            devices, or NaN/inf.
     """
     for name, t in (("mu1", mu1), ("sigma1", sigma1), ("mu2", mu2), ("sigma2", sigma2)):
         if not isinstance(t, torch.Tensor):
@@ -146,8 +149,9 @@ def frechet_distance(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
         0-d float64 tensor on ``a``'s device (``float(d)`` for a number).
 
     Raises:
-        TypeError: not real tensors. ValueError: not 2-D, different feature widths ``F``,
-        fewer than 2 rows, different devices, NaN/inf.
+        TypeError: not real tensors.
+        ValueError: not 2-D, different feature widths ``F``, fewer than 2 rows, different
+            devices, NaN/inf.
     """
     a = _check_matrix("a", a)
     b = _check_matrix("b", b)

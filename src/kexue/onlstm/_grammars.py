@@ -89,7 +89,10 @@ GRAMMAR_NAMES = tuple(grammars)
 
 
 def get_grammar(name: str) -> PCFG:
-    """Build the grammar called ``name``; ``ValueError`` listing the valid names otherwise."""
+    """Build the grammar called ``name``; ``ValueError`` listing the valid names otherwise.
+
+    Source: synthetic grammars in the spirit of Dyer, Melis and Blunsom 2019 (arXiv:1909.09428).
+    """
     if name not in grammars:
         raise ValueError(f"unknown grammar {name!r}; valid names: {', '.join(grammars)}")
     return grammars[name]()

@@ -26,6 +26,8 @@ RNN_KINDS = ("onlstm", "lstm")
 class Distances(NamedTuple):
     """Per-layer syntactic distances of an ON-LSTM pass.
 
+    Source: Shen et al. 2019 (arXiv:1810.09536); kexue.fm archive 6621.
+
     ``forget``: ``1 − mean(f̃_t)`` (the paper's distance); ``input``: ``mean(ĩ_t)``. Each is
     ``(num_layers, T, B)`` (``(num_layers, B, T)`` when ``batch_first``; ``(num_layers, T)`` for
     unbatched input), values in ``[0, 1]``; for a PackedSequence input padded to the longest
@@ -72,7 +74,7 @@ class ONLSTM(nn.Module):
             ``[0, 1)``, ``bidirectional=True``, ``proj_size != 0``, or an unknown
             ``master_input``/``impl``.
 
-    Example:
+    Examples:
         >>> import torch
         >>> from kexue.onlstm import ONLSTM
         >>> lstm = ONLSTM(8, 16, num_layers=2, chunk_size=4)
@@ -392,6 +394,8 @@ def count_parameters(module: nn.Module) -> int:
 
 class LanguageModel(nn.Module):
     """Token-level language model: embedding → ON-LSTM or LSTM stack → linear softmax layer.
+
+    Source: Shen et al. 2019 (arXiv:1810.09536); kexue.fm archive 6621.
 
     Args:
         vocab_size: number of token ids (including sentinels and padding).

@@ -51,6 +51,8 @@ class _Uniforms:
 class PCFG:
     """A probabilistic context-free grammar: sampling with gold trees, exact inside probabilities.
 
+    Source: the inside algorithm (Baker 1979; Lari and Young 1990).
+
     Args:
         rules: ``{lhs: [(rhs, prob), ...]}``. A symbol is a nonterminal if it is a key of
             ``rules``, otherwise a terminal (a token). ``rhs`` is a tuple of symbols (a single

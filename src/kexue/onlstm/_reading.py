@@ -23,13 +23,19 @@ GATES = ("forget", "input", "forget+input")
 
 
 def readings(num_layers: int) -> list[str]:
-    """All reading names for a model with ``num_layers`` layers, e.g. ``"L2·forget"``."""
+    """All reading names for a model with ``num_layers`` layers, e.g. ``"L2·forget"``.
+
+    Source: Shen et al. 2019 (arXiv:1810.09536) read the master forget gate; kexue.fm archive 6621
+    the master input gate.
+    """
     layers = [f"L{k + 1}" for k in range(num_layers)] + ["mean"]
     return [f"{layer}·{gate}" for layer in layers for gate in GATES]
 
 
 def reading_distances(name: str, forget: np.ndarray, input: np.ndarray) -> np.ndarray:
     """One sentence's distances under reading ``name``.
+
+    Source: Shen et al. 2019 (arXiv:1810.09536); kexue.fm archive 6621.
 
     Args:
         name: a reading (see :func:`readings`).
@@ -55,13 +61,18 @@ def reading_distances(name: str, forget: np.ndarray, input: np.ndarray) -> np.nd
 
 def parse_sentences(name: str, distances, sentences: Sequence[Sequence[str]]) -> list:
     """Trees of ``sentences`` from ``distances = (forget_list, input_list)`` (as returned by
-    :func:`~kexue.onlstm.sentence_distances`) under reading ``name``."""
+    :func:`~kexue.onlstm.sentence_distances`) under reading ``name``.
+
+    Source: Shen et al. 2019 (arXiv:1810.09536); kexue.fm archive 6621.
+    """
     forget, inp = distances
     return [build_tree(reading_distances(name, f, i), s) for f, i, s in zip(forget, inp, sentences)]
 
 
 def choose_reading(model, vocab, sentences, gold) -> tuple[str, dict[str, float]]:
     """The reading with the best sentence-level F1 on ``(sentences, gold)`` (a validation split).
+
+    Source: Shen et al. 2019 (arXiv:1810.09536); kexue.fm archive 6621.
 
     Returns:
         ``(best_name, {name: F1})``; ties go to the earlier reading in :func:`readings` order.

@@ -1,5 +1,8 @@
 """Training ON-LSTM / LSTM language models on a grammar: exact resume, NaN guard, progress bar.
 
+The model and its tree reading are ON-LSTM's (Shen et al. 2019, arXiv:1810.09536; kexue.fm
+archive 6621); the training objective is next-word cross-entropy, as there.
+
 A :class:`Trainer` owns the corpus (sampled from a :class:`~kexue.onlstm.PCFG` with a seed), the
 model, an Adam optimiser and one ``torch.Generator`` for batches. A checkpoint
 (:mod:`kexue.checkpoint`, safetensors) holds the model, the optimiser state, the generator state
@@ -201,6 +204,8 @@ def corpus_fingerprint(sentences: Sequence[Sequence[str]]) -> str:
 class Trainer:
     """Train a :class:`~kexue.onlstm._model.LanguageModel` on sentences of a grammar.
 
+    Source: Shen et al. 2019 (arXiv:1810.09536); kexue.fm archive 6621.
+
     The trainer is the :class:`kexue.training.Task` (one step + its state) of a
     :class:`kexue.training.Engine`, which owns the loop, checkpoints, the NaN guard,
     SIGINT/SIGTERM save-then-stop, the progress bar, the loss log and multi-process training.
@@ -223,8 +228,10 @@ class Trainer:
             :meth:`load` needs the same sentences back.
 
     Attributes:
-        grammar, vocab, train_sentences, model, optimizer, generator, engine, device; step,
-        history (list of ``(step, loss)``) and saved_step come from the engine.
+        grammar, vocab, train_sentences, model, optimizer, generator, engine, device: the
+            training state.
+        step, history, saved_step: from the engine (``history`` is a list of
+            ``(step, loss)``).
     """
 
     def __init__(self, config: TrainConfig, *, out_dir: str | Path | None = None,
@@ -553,7 +560,10 @@ def load_model(path: str | Path) -> tuple[LanguageModel, Vocab, dict[str, Any]]:
 def lm_perplexity(model: LanguageModel, vocab: Vocab, sentences: Sequence[Sequence[str]],
                   *, batch_size: int = 256) -> float:
     """Per-token perplexity of ``model`` on ``sentences`` (``n + 1`` predictions per sentence,
-    the last one ``<s>``), comparable with :meth:`PCFG.perplexity`."""
+    the last one ``<s>``), comparable with :meth:`PCFG.perplexity`.
+
+    Source: Shen et al. 2019 (arXiv:1810.09536).
+    """
     model.eval()
     nll, count = 0.0, 0
     order = sorted(range(len(sentences)), key=lambda k: len(sentences[k]))
@@ -573,6 +583,8 @@ def lm_perplexity(model: LanguageModel, vocab: Vocab, sentences: Sequence[Sequen
 def sentence_distances(model: LanguageModel, vocab: Vocab, sentences: Sequence[Sequence[str]],
                        *, batch_size: int = 256) -> tuple[list[np.ndarray], list[np.ndarray]]:
     """Per-sentence distances read from ``model`` on ``<s> w_1 … w_n <s>``, sentinels dropped.
+
+    Source: the syntactic distances of Shen et al. 2019 (arXiv:1810.09536); kexue.fm archive 6621.
 
     Returns:
         ``(forget, input)``: lists (one per sentence) of ``(num_layers, n)`` arrays. For a plain

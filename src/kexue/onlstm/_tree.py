@@ -98,7 +98,10 @@ def tree_leaves(tree: Tree) -> list:
 
 
 def tree_spans(tree: Tree) -> set[tuple[int, int]]:
-    """Spans ``(i, j)`` of the constituents of length ≥ 2, whole sentence excluded."""
+    """Spans ``(i, j)`` of the constituents of length ≥ 2, whole sentence excluded.
+
+    Source: the unsupervised-parsing evaluation of Shen et al. 2019 (arXiv:1810.09536).
+    """
     spans: set[tuple[int, int]] = set()
 
     def rec(t: Tree, i: int) -> int:
@@ -118,7 +121,10 @@ def tree_spans(tree: Tree) -> set[tuple[int, int]]:
 
 class TreeF1(NamedTuple):
     """Unlabeled bracket F1: ``sentence`` (mean of per-sentence F1), ``corpus`` (pooled counts),
-    pooled ``precision`` and ``recall``, and ``n`` sentences. All in [0, 1]."""
+    pooled ``precision`` and ``recall``, and ``n`` sentences. All in [0, 1].
+
+    Source: the unsupervised-parsing evaluation of Shen et al. 2019 (arXiv:1810.09536).
+    """
 
     sentence: float
     corpus: float
@@ -137,6 +143,8 @@ def _prf(overlap: int, n_pred: int, n_gold: int) -> tuple[float, float, float]:
 def tree_f1(pred, gold) -> TreeF1:
     """Unlabeled bracket F1 of predicted against gold trees (module docstring: conventions).
 
+    Source: the unsupervised-parsing evaluation of Shen et al. 2019 (arXiv:1810.09536).
+
     Args:
         pred, gold: one tree each, or equally long lists of trees with the same leaves pairwise.
 
@@ -145,6 +153,15 @@ def tree_f1(pred, gold) -> TreeF1:
 
     Raises:
         ValueError: different numbers of trees, an empty list, or a pair with different lengths.
+
+    Examples:
+        >>> from kexue.onlstm import tree_f1, right_branching, balanced_tree
+        >>> words = ["the", "big", "dog", "barked"]
+        >>> gold = right_branching(words)
+        >>> tree_f1(gold, gold).sentence
+        1.0
+        >>> round(tree_f1(balanced_tree(words), gold).sentence, 3)
+        0.5
     """
     single = not isinstance(pred, list)
     preds = [pred] if single else pred
@@ -175,7 +192,10 @@ def tree_to_str(tree: Tree) -> str:
 
 
 def right_branching(tokens: Sequence[str]) -> Tree:
-    """``(w1 (w2 (… (w_{n−1} w_n))))``."""
+    """``(w1 (w2 (… (w_{n−1} w_n))))``.
+
+    Source: a baseline of Shen et al. 2019 (arXiv:1810.09536).
+    """
     tokens = _check_tokens(tokens)
     t: Tree = tokens[-1]
     for w in reversed(tokens[:-1]):
@@ -184,7 +204,10 @@ def right_branching(tokens: Sequence[str]) -> Tree:
 
 
 def left_branching(tokens: Sequence[str]) -> Tree:
-    """``((((w1 w2) w3) …) w_n)``."""
+    """``((((w1 w2) w3) …) w_n)``.
+
+    Source: a baseline of Shen et al. 2019 (arXiv:1810.09536).
+    """
     tokens = _check_tokens(tokens)
     t: Tree = tokens[0]
     for w in tokens[1:]:
@@ -193,7 +216,10 @@ def left_branching(tokens: Sequence[str]) -> Tree:
 
 
 def balanced_tree(tokens: Sequence[str]) -> Tree:
-    """Split every span in the middle (the left half gets the extra token)."""
+    """Split every span in the middle (the left half gets the extra token).
+
+    Source: a baseline of Shen et al. 2019 (arXiv:1810.09536).
+    """
     tokens = _check_tokens(tokens)
 
     def rec(i: int, j: int) -> Tree:
@@ -206,7 +232,11 @@ def balanced_tree(tokens: Sequence[str]) -> Tree:
 
 
 def random_tree(tokens: Sequence[str], generator: torch.Generator) -> Tree:
-    """The decoder applied to i.i.d. uniform distances (the random baseline of the same decoder)."""
+    """The decoder applied to i.i.d. uniform distances (the random baseline of the same decoder).
+
+    Source: the greedy top-down decoder of Shen et al. 2019 (arXiv:1810.09536); its bias: Dyer,
+    Melis and Blunsom 2019 (arXiv:1909.09428).
+    """
     tokens = _check_tokens(tokens)
     d = torch.rand(len(tokens), generator=generator, dtype=torch.float64)
     return build_tree(d, tokens)
@@ -214,6 +244,9 @@ def random_tree(tokens: Sequence[str], generator: torch.Generator) -> Tree:
 
 def split_ceiling(gold: Tree) -> Tree:
     """The decoder output with the best F1 against ``gold`` over all possible distances.
+
+    Source: the greedy top-down decoder of Shen et al. 2019 (arXiv:1810.09536); its bias: Dyer,
+    Melis and Blunsom 2019 (arXiv:1909.09428).
 
     Every decoder output is a full binary tree, so it has ``n − 2`` scored spans whatever the
     distances; the best F1 is therefore the one with most gold spans, found by dynamic
@@ -259,6 +292,8 @@ def split_ceiling(gold: Tree) -> Tree:
 
 def gold_distances(gold: Tree, *, kind: str = "closing") -> np.ndarray:
     """Distances computed from a gold tree: what an ideal model would signal (two oracles).
+
+    Source: the syntactic distances of Shen et al. 2019 (arXiv:1810.09536); kexue.fm archive 6621.
 
     * ``kind="closing"``: ``d_t = −depth(LCA(w_{t−1}, w_t))`` for ``t ≥ 1`` — large when a high
       constituent ends just before ``w_t``, which is what the ON-LSTM master forget gate is

@@ -134,7 +134,10 @@ def matched_word_lm_hidden(vocab_size: int, embed_size: int, hidden_size: int, n
 
 
 def detach_hidden(hidden: Hidden) -> Hidden:
-    """The state cut from the graph (truncated BPTT): same values, no history."""
+    """The state cut from the graph (truncated BPTT): same values, no history.
+
+    Source: truncated BPTT as in Zaremba et al. (arXiv:1409.2329).
+    """
     return tuple((h.detach(), c.detach()) for h, c in hidden)
 
 
@@ -266,6 +269,9 @@ def token_nll(model: nn.Module, stream: torch.Tensor, *, batch_size: int = 10,
               bptt: int = 70) -> torch.Tensor:
     """Negative log-likelihood (nats, float64) of every token of a stream after the first.
 
+    Source: the Penn Treebank protocol of Zaremba et al. (arXiv:1409.2329) and Shen et al. 2019
+    (arXiv:1810.09536).
+
     The ``N − 1`` predictions ``p(stream[t + 1] | stream[:t + 1])`` are split into
     ``batch_size`` contiguous columns of ``ceil((N − 1)/B)`` steps, read in windows of ``bptt``
     steps with the state carried; each column starts from a zero state, so its first
@@ -316,7 +322,11 @@ def token_nll(model: nn.Module, stream: torch.Tensor, *, batch_size: int = 10,
 def stream_perplexity(model: nn.Module, stream: torch.Tensor, *, batch_size: int = 10,
                       bptt: int = 70) -> float:
     """Per-token perplexity ``exp(mean NLL)`` of ``model`` on a stream (:func:`token_nll`). A
-    model that gives every token the same logit scores exactly the vocabulary size."""
+    model that gives every token the same logit scores exactly the vocabulary size.
+
+    Source: the Penn Treebank protocol of Zaremba et al. (arXiv:1409.2329) and Shen et al. 2019
+    (arXiv:1810.09536).
+    """
     return math.exp(float(token_nll(model, stream, batch_size=batch_size, bptt=bptt).mean()))
 
 

@@ -9,6 +9,7 @@ from collections.abc import Callable, Iterator
 
 import torch
 
+from .._limits import check_has_data
 from ..rng import as_generator
 
 __all__ = ["REDUCTIONS", "check_batch", "check_callable", "check_scale", "check_count",
@@ -32,7 +33,7 @@ def check_batch(x: object, name: str = "x") -> torch.Tensor:
     if x.shape[0] == 0:
         raise ValueError(f"{name} is an empty batch (shape {tuple(x.shape)}); pass at least "
                          "one example.")
-    return x
+    return check_has_data(x, name)
 
 
 def check_callable(fn: object, name: str) -> Callable:

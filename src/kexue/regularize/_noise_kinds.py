@@ -345,8 +345,8 @@ def smooth_labels(labels: torch.Tensor, n_classes: int, *, eps: float,
     the ``C`` classes with probability ``ε`` (kexue.fm archive 7466).
 
     Raises:
-        TypeError: ``labels`` not an integer ``(N,)`` tensor. ValueError: labels out of range,
-        ``eps ∉ [0, 1]``, ``n_classes < 2``.
+        TypeError: ``labels`` not an integer ``(N,)`` tensor.
+        ValueError: labels out of range, ``eps ∉ [0, 1]``, ``n_classes < 2``.
     """
     n_classes = check_count(n_classes, "n_classes", minimum=2)
     labels = _check_labels(labels, n_classes)
@@ -360,6 +360,9 @@ def label_smoothing_loss(logits: torch.Tensor, labels: torch.Tensor, *, eps: flo
     """Cross-entropy against smoothed labels, ``−Σ_c q_c log π_c``, ``q = (1 − ε)·onehot + ε/C``;
     equal, exactly, to the expected cross-entropy under output noise (:func:`output_noise_loss`)
     and to ``(1 − ε)·CE + ε·mean_c(−log π_c)``.
+
+    Source: Szegedy et al. 2016 (arXiv:1512.00567); noise on the output ``y`` as in kexue.fm archive
+    7466.
 
     Args:
         logits: ``(N, C)``. labels: ``(N,)`` class indices. eps: smoothing ``∈ [0, 1]``.
@@ -410,6 +413,9 @@ def dropout_mask(shape: tuple[int, ...], like: torch.Tensor, *, p: float,
     """Multiplicative noise ``ξ`` with ``E ξ = 1`` and ``Var ξ = p/(1 − p)``, in ``like``'s dtype
     and device: ``"bernoulli"`` is inverted dropout ``b/(1 − p)``, ``b ~ Bernoulli(1 − p)``;
     ``"uniform"`` is ``U(1 − a, 1 + a)`` with ``a = √(3p/(1 − p))`` (same mean and variance).
+
+    Source: Srivastava et al. 2014 (JMLR 15); its penalty reading: Wager, Wang and Liang 2013
+    (arXiv:1307.1493), kexue.fm archive 7466.
 
     Draws ``u = rand(shape)`` from ``generator``: Bernoulli keeps ``u ≥ p``; uniform is
     ``1 + a·(2u − 1)``.

@@ -55,7 +55,9 @@ def gradient_penalty(fn: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor
 
     Raises:
         TypeError: ``fn`` not callable or returning non-float values; ``x`` not a float tensor.
-        ValueError: ``fn`` does not return one row per example; bad ``reduction``.
+        ValueError: ``fn`` does not return one row per example; bad ``reduction``; ``fn``'s
+            output does not depend on ``x`` (no autograd path: detached, ``no_grad``, NumPy);
+            ``x`` on the meta device.
     """
     check_callable(fn, "fn")
     check_batch(x)
@@ -67,12 +69,16 @@ def gradient_penalty(fn: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor
     with torch.enable_grad():
         xl = leaf(x)
         out = flat_outputs(fn(xl), n, "fn")  # (N, K)
+        if not out.requires_grad:
+            raise ValueError(_NO_PATH)
         pen = torch.zeros(n, dtype=x.dtype, device=x.device)
+        linked = False
         if n_projections is None:
             for k in range(out.shape[1]):
                 (g,) = torch.autograd.grad(out[:, k].sum(), xl, retain_graph=True,
                                            create_graph=create_graph, allow_unused=True)
                 if g is not None:
+                    linked = True
                     pen = pen + g.reshape(n, -1).pow(2).sum(1)
         else:
             for _ in range(n_projections):
@@ -80,6 +86,15 @@ def gradient_penalty(fn: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor
                 (g,) = torch.autograd.grad((out * v).sum(), xl, retain_graph=True,
                                            create_graph=create_graph, allow_unused=True)
                 if g is not None:
+                    linked = True
                     pen = pen + g.reshape(n, -1).pow(2).sum(1)
             pen = pen / n_projections
+        if not linked:
+            raise ValueError(_NO_PATH)
     return reduce(pen, reduction)
+
+
+_NO_PATH = ("gradient_penalty: fn's output does not depend on its input x (autograd finds no "
+            "path from x to fn(x)); fn may detach x, run under torch.no_grad(), go through "
+            "NumPy, or ignore x. Make fn use x differentiably (a constant fn has no input "
+            "gradient to penalise).")

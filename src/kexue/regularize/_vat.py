@@ -80,7 +80,10 @@ def xi_step(x: torch.Tensor, xi: float) -> torch.Tensor:
     ``max(ξ, √eps·‖x_n‖)`` with ``eps`` the machine epsilon of ``x``'s dtype (``‖x_n‖`` replaced
     by 1 for an all-zero example). In float64 ``ξ = 1e-6`` is used as given for inputs of norm
     ``< 6e3``; in float32 the floor (≈ ``3.5e-4·‖x_n‖``) keeps the perturbed input and the
-    softmax difference well above rounding."""
+    softmax difference well above rounding.
+
+    Source: the finite-difference power iteration of VAT (Miyato et al., arXiv:1704.03976).
+    """
     root_eps = math.sqrt(torch.finfo(x.dtype).eps)
     scale = per_sample_norm(x.detach())
     scale = torch.where(scale > 0, scale, torch.ones_like(scale))
@@ -191,6 +194,15 @@ def vat_loss(model: torch.nn.Module, x: torch.Tensor, *, xi: float = 1e-6, eps: 
 
     Raises:
         TypeError, ValueError: as :func:`vat_direction`; also ``eps ≤ 0`` or a bad ``reduction``.
+
+    Examples:
+        >>> import torch
+        >>> from kexue.regularize import vat_loss
+        >>> model = torch.nn.Linear(4, 3).double()
+        >>> x = torch.randn(8, 4, dtype=torch.float64)
+        >>> lds = vat_loss(model, x, eps=0.5, generator=0)
+        >>> lds.shape, bool(lds >= 0)
+        (torch.Size([]), True)
     """
     xi, n_power, gen = _check_common(model, x, xi, n_power, generator)
     eps = check_scale(eps, "eps")

@@ -23,7 +23,7 @@ import jinja2
 from markupsafe import Markup
 
 from .. import __version__
-from ..experiments._base import claim_verdict
+from ..experiments import claim_verdict
 from ._stored import full_run_view, full_runs_dir, load_full_run
 
 if TYPE_CHECKING:  # the report reads Results but needs nothing else from experiments

@@ -20,7 +20,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from ..experiments._base import claim_verdict, finding_for
+from ..experiments import claim_verdict, finding_for
 
 __all__ = ["full_runs_dir", "load_full_run", "full_run_view", "store_full_run"]
 

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import torch
 
+from .._limits import check_has_data
 from ._max import check_float_tensor, check_k
 
 __all__ = ["soft_accuracy", "soft_precision", "soft_recall", "soft_f1", "soft_f1_loss",
@@ -41,6 +42,11 @@ def _probs_and_onehot(logits: torch.Tensor, targets: torch.Tensor, k: float
     k = check_k(k)
     if not isinstance(targets, torch.Tensor):
         raise TypeError(f"targets must be a torch.Tensor; got {type(targets).__name__}")
+    check_has_data(targets, "targets")
+    if logits.dim() == 0 or logits.shape[0] == 0:
+        raise ValueError(f"logits must hold at least one example, shape (N, ...) with N >= 1; "
+                         f"got shape {tuple(logits.shape)} (a metric of no examples is "
+                         "undefined)")
     if targets.shape == logits.shape:  # binary / multilabel
         y = targets.to(logits.dtype)
         if not ((y == 0) | (y == 1)).all():
@@ -93,7 +99,10 @@ def soft_accuracy(logits: torch.Tensor, targets: torch.Tensor, *, k: float = 1.0
                   ) -> torch.Tensor:
     """Smooth accuracy ``mean_n p_{n, y_n}`` with ``p = softmax(k·logits)`` (multiclass) or
     ``mean(y·p + (1−y)(1−p))`` with ``p = σ(k·logits)`` (binary/multilabel). Scalar.
-    Equals the hard accuracy when the predictions are one-hot (0/1)."""
+    Equals the hard accuracy when the predictions are one-hot (0/1).
+
+    Source: kexue.fm archive 6620.
+    """
     p, y = _probs_and_onehot(logits, targets, k)
     if targets.shape == logits.shape:
         return (y * p + (1 - y) * (1 - p)).mean()
@@ -102,14 +111,20 @@ def soft_accuracy(logits: torch.Tensor, targets: torch.Tensor, *, k: float = 1.0
 
 def soft_precision(logits: torch.Tensor, targets: torch.Tensor, *, k: float = 1.0,
                    average: str = "macro") -> torch.Tensor:
-    """Smooth precision ``Σ y·p / Σ p`` (per label, then ``average``). Scalar."""
+    """Smooth precision ``Σ y·p / Σ p`` (per label, then ``average``). Scalar.
+
+    Source: kexue.fm archive 6620.
+    """
     tp, pp, _ = _counts(logits, targets, k)
     return _reduce(tp, pp, average)
 
 
 def soft_recall(logits: torch.Tensor, targets: torch.Tensor, *, k: float = 1.0,
                 average: str = "macro") -> torch.Tensor:
-    """Smooth recall ``Σ y·p / Σ y`` (per label, then ``average``). Scalar."""
+    """Smooth recall ``Σ y·p / Σ y`` (per label, then ``average``). Scalar.
+
+    Source: kexue.fm archive 6620.
+    """
     tp, _, pos = _counts(logits, targets, k)
     return _reduce(tp, pos, average)
 
@@ -117,6 +132,8 @@ def soft_recall(logits: torch.Tensor, targets: torch.Tensor, *, k: float = 1.0,
 def soft_f1(logits: torch.Tensor, targets: torch.Tensor, *, k: float = 1.0,
             average: str = "macro") -> torch.Tensor:
     """Smooth F1 ``2 Σ y·p / Σ (y + p)`` — a metric in [0, 1], higher is better. Scalar.
+
+    Source: kexue.fm archive 6620.
 
     Args:
         logits: ``(N,)``, ``(N, L)`` or ``(N, C)`` raw scores (see the module docstring).
@@ -126,6 +143,14 @@ def soft_f1(logits: torch.Tensor, targets: torch.Tensor, *, k: float = 1.0,
 
     Raises:
         ValueError: targets outside {0, 1} / 0..C−1, mismatched shapes, ``k ≤ 0``, bad average.
+
+    Examples:
+        >>> import torch
+        >>> from kexue.smooth import soft_f1
+        >>> logits = torch.tensor([8.0, -8.0, 8.0, -8.0], dtype=torch.float64)
+        >>> targets = torch.tensor([1.0, 0.0, 1.0, 0.0])
+        >>> round(soft_f1(logits, targets).item(), 3)   # near-hard predictions: F1 ≈ 1
+        1.0
     """
     tp, pp, pos = _counts(logits, targets, k)
     return _reduce(2 * tp, pp + pos, average)
@@ -133,5 +158,8 @@ def soft_f1(logits: torch.Tensor, targets: torch.Tensor, *, k: float = 1.0,
 
 def soft_f1_loss(logits: torch.Tensor, targets: torch.Tensor, *, k: float = 1.0,
                  average: str = "macro") -> torch.Tensor:
-    """``1 − soft_f1`` — the loss to minimise (same arguments as :func:`soft_f1`)."""
+    """``1 − soft_f1`` — the loss to minimise (same arguments as :func:`soft_f1`).
+
+    Source: kexue.fm archive 6620.
+    """
     return 1.0 - soft_f1(logits, targets, k=k, average=average)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import torch
 
-from ._max import check_float_tensor, check_k
+from ._max import check_float_tensor, check_k, check_reduced_dim
 
 __all__ = ["soft_onehot", "soft_argmax", "smooth_relu", "smooth_abs", "smooth_sign",
            "smooth_step", "ABS_METHODS"]
@@ -21,15 +21,20 @@ ABS_METHODS = ("logcosh", "sqrt", "tanh")
 def soft_onehot(x: torch.Tensor, k: float = 1.0, dim: int = -1) -> torch.Tensor:
     """Smooth ``onehot(argmax x)``: ``softmax(k·x)`` along ``dim`` (= ``∇ₓ LSE_k(x)``).
 
+    Source: kexue.fm archive 6620.
+
     Tends to the one-hot of the argmax as ``k → ∞`` when the max is unique, and to the uniform
     distribution over the tied entries otherwise. Shape as ``x``.
     """
     check_float_tensor(x)
+    check_reduced_dim(x, dim)
     return torch.softmax(check_k(k) * x, dim=dim)
 
 
 def soft_argmax(x: torch.Tensor, k: float = 1.0, dim: int = -1) -> torch.Tensor:
     """Smooth argmax index: ``Σ_i i·softmax(k·x)_i`` along ``dim`` (indices 0..n−1).
+
+    Source: kexue.fm archive 6620.
 
     Inherits soft_onehot's limit; with ties it tends to the mean of the tied indices. Returns
     ``x`` reduced along ``dim``.
@@ -45,6 +50,8 @@ def soft_argmax(x: torch.Tensor, k: float = 1.0, dim: int = -1) -> torch.Tensor:
 def smooth_relu(x: torch.Tensor, k: float = 1.0) -> torch.Tensor:
     """Softplus ``(1/k)·log(1 + e^{k·x}) = LSE_k([x, 0])``, the smooth ``max(x, 0)``.
 
+    Source: kexue.fm archive 6620.
+
     ``0 < smooth_relu − relu ≤ log(2)/k``, the worst case at ``x = 0``. Computed exactly with
     ``logaddexp`` (``torch.nn.functional.softplus`` switches to the identity above a threshold).
     """
@@ -55,6 +62,8 @@ def smooth_relu(x: torch.Tensor, k: float = 1.0) -> torch.Tensor:
 
 def smooth_abs(x: torch.Tensor, k: float = 1.0, *, method: str = "logcosh") -> torch.Tensor:
     """Smooth ``|x|``, three ways, each with its worst error (at ``x = 0`` unless stated):
+
+    Source: kexue.fm archive 6620.
 
     * ``"logcosh"``: ``(1/k)·log(2 cosh(k·x))`` ≥ |x|, error ≤ ``log(2)/k`` (this is the 2-point
       LSE of ``x`` and ``−x``, the route of the 2015 precursor article);
@@ -74,12 +83,18 @@ def smooth_abs(x: torch.Tensor, k: float = 1.0, *, method: str = "logcosh") -> t
 
 
 def smooth_sign(x: torch.Tensor, k: float = 1.0) -> torch.Tensor:
-    """``tanh(k·x)``: → ``sign(x)`` pointwise for ``x ≠ 0`` as ``k → ∞`` (0 at 0)."""
+    """``tanh(k·x)``: → ``sign(x)`` pointwise for ``x ≠ 0`` as ``k → ∞`` (0 at 0).
+
+    Source: kexue.fm archive 6620.
+    """
     check_float_tensor(x)
     return torch.tanh(check_k(k) * x)
 
 
 def smooth_step(x: torch.Tensor, k: float = 1.0) -> torch.Tensor:
-    """``σ(k·x)``: → the Heaviside step pointwise for ``x ≠ 0`` (½ at 0); ``x·σ(kx)`` → relu."""
+    """``σ(k·x)``: → the Heaviside step pointwise for ``x ≠ 0`` (½ at 0); ``x·σ(kx)`` → relu.
+
+    Source: kexue.fm archive 6620.
+    """
     check_float_tensor(x)
     return torch.sigmoid(check_k(k) * x)

@@ -33,17 +33,34 @@ Boundary conditions (``bc``: one string for both ends, or a ``(left, right)`` pa
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Callable, Sequence
 
 import numpy as np
 import torch
 from scipy.linalg import solve_banded
 
+from .._limits import check_memory, check_work
 from ._sde import SDE
 
-__all__ = ["fokker_planck", "kolmogorov_backward", "BOUNDARY_CONDITIONS"]
+__all__ = ["fokker_planck", "kolmogorov_backward", "BOUNDARY_CONDITIONS",
+           "NegativeDensityWarning", "MAX_PDE_WORK"]
 
 BOUNDARY_CONDITIONS = ("absorbing", "reflecting")
+
+MAX_PDE_WORK = 4e9
+"""Largest cost of one solve, in grid-node updates: ``steps × (N + 5000)`` (the 5000 stand for
+the per-step overhead of building the operator). About 50 ns per node and 0.3 ms per step on
+one CPU core, i.e. a few minutes at the limit; above it the solve is refused before it starts
+(``KEXUE_ALLOW_LARGE=1`` lifts it, :mod:`kexue._limits`)."""
+
+_STEP_OVERHEAD_NODES = 5000
+
+
+class NegativeDensityWarning(UserWarning):
+    """:func:`fokker_planck` produced a density with negative values beyond rounding: central
+    differences oscillate when the cell Péclet number ``|f|Δx/D`` exceeds 2 or the time step is
+    too long for a delta start. The message gives the minimum and the fix."""
 
 
 # ------------------------------------------------------------------------------ shared helpers
@@ -120,7 +137,11 @@ def _steps_per_interval(length: float, dt, n_steps, default_dt: float) -> int:
     if n_steps is not None:
         return int(n_steps)
     step = default_dt if dt is None else float(dt)
-    return max(1, math.ceil(length / step - 1e-9))
+    ratio = float(length) / step - 1e-9 if step > 0 else math.inf
+    if not math.isfinite(ratio):
+        raise ValueError(f"the time step {step:g} is too small for an interval of length "
+                         f"{length:g}; use a larger dt")
+    return max(1, math.ceil(ratio))
 
 
 def _check_stepping(dt, n_steps, rannacher) -> None:
@@ -189,11 +210,19 @@ def _march(u0: np.ndarray, times: np.ndarray, operator: Callable[[float], Tri], 
             cache[t] = operator(t)
         return cache[t]
 
+    counts = [_steps_per_interval(abs(b - a), dt, n_steps, default_dt)
+              for a, b in zip(times[:-1], times[1:])]
+    n = u0.size
+    check_work(f"the Crank–Nicolson march ({sum(counts):.3g} time steps on {n} grid points)",
+               float(sum(counts)) * (n + _STEP_OVERHEAD_NODES), limit=MAX_PDE_WORK,
+               unit="grid-node updates",
+               fix="use a larger dt (or fewer n_steps), fewer grid points or fewer output times")
+    check_memory(f"the solution at {len(times)} output times on {n} grid points",
+                 8.0 * len(times) * n, fix="ask for fewer output times ts")
     u = u0.copy()
     out = [u.copy()]
     ran_left = rannacher // 2
-    for a, b in zip(times[:-1], times[1:]):
-        m = _steps_per_interval(abs(b - a), dt, n_steps, default_dt)
+    for (a, b), m in zip(zip(times[:-1], times[1:]), counts):
         k = (b - a) / m  # signed time step
         for j in range(m):
             ta = a + j * k
@@ -267,7 +296,14 @@ def fokker_planck(sde: SDE, x, p0, ts, *, bc: str | Sequence[str] = "absorbing",
         TypeError: ``sde`` is not an ``SDE``.
         ValueError: non-uniform/short grid, ``p0`` of the wrong shape or non-finite, ``ts`` not
             increasing, bad ``bc``/``rannacher``/``dt``/``n_steps``, drift or diffusion of the
-            wrong shape or non-finite.
+            wrong shape or non-finite, a diffusion that is zero on the whole grid (the
+            equation degenerates to transport of a delta), or a cost above
+            :data:`MAX_PDE_WORK` grid-node updates (``kexue._limits.SizeLimitError``, checked
+            before the march starts).
+
+    Warns:
+        NegativeDensityWarning: the solution has values below ``-1e-6 ×`` its peak (the
+            message gives the minimum, where, the cell Péclet number and the fix; no clipping).
     """
     _check_sde(sde)
     x, h = _uniform_grid(x)
@@ -279,6 +315,13 @@ def fokker_planck(sde: SDE, x, p0, ts, *, bc: str | Sequence[str] = "absorbing",
         raise ValueError(f"p0 must have the grid's shape {x.shape}; got {p.shape}.")
     if not np.all(np.isfinite(p)):
         raise ValueError("p0 must be finite; it contains nan/inf.")
+    g0 = _eval_1d(sde.g, float(t[0]), x, name="sde.diffusion")
+    if not np.any(g0 != 0.0):
+        raise ValueError("fokker_planck: the diffusion is zero on the whole grid at t = "
+                         f"{float(t[0]):g}; without diffusion the density is transported as a "
+                         "delta that no grid resolves (the equation is first order). Simulate "
+                         "paths with kexue.stochastic.solve instead, or give a positive "
+                         "diffusion.")
     u = p.copy()
     if bcs[0] == "absorbing":
         u[0] = 0.0
@@ -287,7 +330,36 @@ def fokker_planck(sde: SDE, x, p0, ts, *, bc: str | Sequence[str] = "absorbing",
     sols = _march(u, t, _fp_operator(sde, x, h, bcs), dt=dt, n_steps=n_steps,
                   rannacher=rannacher, default_dt=h)
     sols[0] = p.copy()
-    return np.stack(sols)  # (T, N)
+    out = np.stack(sols)  # (T, N)
+    _warn_negative(out, x, t, sde, h)
+    return out
+
+
+NEGATIVE_TOLERANCE = 1e-6
+"""Negative density values below ``-NEGATIVE_TOLERANCE × max P`` raise
+:class:`NegativeDensityWarning` (values above are rounding)."""
+
+
+def _warn_negative(P: np.ndarray, x: np.ndarray, t: np.ndarray, sde: SDE, h: float) -> None:
+    """Warn (:class:`NegativeDensityWarning`) when ``P`` (T, N) has values below
+    ``-NEGATIVE_TOLERANCE · max P``, naming the minimum, where it is and the fix; no clipping."""
+    peak = float(np.max(P))
+    low = float(np.min(P))
+    if not (np.isfinite(low) and np.isfinite(peak)) or peak <= 0 \
+            or low >= -NEGATIVE_TOLERANCE * peak:
+        return
+    k, i = np.unravel_index(int(np.argmin(P)), P.shape)
+    f = _eval_1d(sde.f, float(t[0]), x, name="sde.drift")
+    g = _eval_1d(sde.g, float(t[0]), x, name="sde.diffusion")
+    D = 0.5 * g * g
+    with np.errstate(divide="ignore", invalid="ignore"):
+        peclet = float(np.max(np.where(D > 0, np.abs(f) * h / D, np.inf)))
+    warnings.warn(
+        f"fokker_planck: the density went negative: minimum {low:.3g} ({-low / peak:.2g} of the "
+        f"peak) at x = {float(x[i]):.4g}, t = {float(t[k]):.4g}; the cell Péclet number "
+        f"max |f|Δx/D is {peclet:.3g} (wiggles above 2). Use a finer grid (more points), a "
+        "smaller dt, or rannacher=4 for a delta start; the values are not clipped.",
+        NegativeDensityWarning, stacklevel=3)
 
 
 # ----------------------------------------------------------------------------- backward equation

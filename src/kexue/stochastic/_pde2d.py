@@ -28,7 +28,8 @@ import scipy.sparse as sps
 import torch
 from scipy.sparse.linalg import splu
 
-from ._pde import _uniform_grid
+from .._limits import check_memory, check_work
+from ._pde import MAX_PDE_WORK, _uniform_grid
 
 __all__ = ["fokker_planck_2d", "path_integral_2d", "PDE2D_ORDERS"]
 
@@ -133,12 +134,26 @@ def fokker_planck_2d(drift, x, y, p0, T: float, *, alpha, n_steps: int,
 
     Returns:
         the density at ``t0 + T``, shape ``(Nx, Ny)``.
+
+    Raises:
+        ValueError: bad grid, ``p0``, ``T``, ``alpha`` or ``n_steps``;
+            ``kexue._limits.SizeLimitError`` when ``6·n_steps·Nx·Ny`` exceeds
+            :data:`~kexue.stochastic._pde.MAX_PDE_WORK` or the LU factors would not fit in half
+            the available memory (checked before work).
     """
     x, hx, y, hy, P, pts = _grid(x, y, p0)
     T = _positive("T", T)
     a1, a2 = _alpha2(alpha)
     n = _count("n_steps", n_steps)
     dt = T / n
+    m = pts.shape[0]
+    # three sparse solves and three products per step, each O(M) (banded LU)
+    check_work(f"fokker_planck_2d ({n} steps on {x.size}×{y.size} = {m} grid points)",
+               6.0 * n * m, limit=MAX_PDE_WORK, unit="grid-node updates",
+               fix="use fewer n_steps or a coarser grid")
+    # the LU factors of the y-sweep have a band of width Ny around the diagonal (row-major)
+    check_memory(f"fokker_planck_2d's sparse LU factors on {x.size}×{y.size} grid points",
+                 2 * 12.0 * m * (min(x.size, y.size) + 3), fix="use a coarser grid")
     f = _drift_on(drift, t0, pts)  # (M, 2)
     shape = (x.size, y.size)
     Lx = _axis_operator(f[:, 0], hx, a1 / 2.0, 0, shape)
@@ -178,7 +193,9 @@ def path_integral_2d(drift, x, y, p0, T: float, *, alpha, n_slices: int,
 
     Raises:
         ValueError: a grid spacing above the short-time kernel width ``sqrt(alpha_i T/n)``, or
-            more than 20 000 grid points (the dense slice matrix would not fit).
+            more than 20 000 grid points (the dense slice matrix would not fit);
+            ``kexue._limits.SizeLimitError`` when ``3·8·M²`` bytes exceed half the available
+            memory or ``n_slices·M²`` exceeds ``50 × MAX_PDE_WORK`` (checked before work).
     """
     x, hx, y, hy, P, pts = _grid(x, y, p0)
     T = _positive("T", T)
@@ -194,6 +211,12 @@ def path_integral_2d(drift, x, y, p0, T: float, *, alpha, n_slices: int,
     if m > 20_000:
         raise ValueError(f"path_integral_2d builds a dense (M, M) slice matrix; M = {m} grid "
                          "points is too many (at most 20000). Use a coarser grid.")
+    # the slice matrix and two (M, M) temporaries while it is built
+    check_memory(f"path_integral_2d's dense ({m}, {m}) slice matrix", 3 * 8.0 * m * m,
+                 fix="use a coarser grid")
+    check_work(f"path_integral_2d ({n} slices of a ({m}, {m}) matrix product)", float(n) * m * m,
+               limit=50 * MAX_PDE_WORK, unit="multiply-adds",
+               fix="use fewer n_slices or a coarser grid")
     u = P.reshape(-1).copy()
     prev_f, M = None, None
     for k in range(n):

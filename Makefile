@@ -3,9 +3,8 @@
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
-STAMP  := $(VENV)/.kexue-dev-data-installed
+STAMP  := $(VENV)/.kexue-dev-data-docs-installed
 BENCH_STAMP := $(VENV)/.kexue-bench-installed
-DOCS_STAMP  := $(VENV)/.kexue-docs-installed
 # PyTorch first, pinned: on these machines pip takes this version's CPU wheel from a local file.
 # (Never uv/poetry here: they would download a multi-GB CUDA build.)
 TORCH  := torch==2.13.0
@@ -29,7 +28,7 @@ bench: $(BENCH_STAMP)
 	@set -e; for f in benchmarks/bench_*.py; do echo "== $$f"; $(BIN)/python $$f; done
 
 # the documentation site, from docs/ and the docstrings, into site/; warnings are errors; offline
-docs: $(DOCS_STAMP)
+docs: $(STAMP)
 	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict
 
 lint: $(STAMP)
@@ -43,15 +42,11 @@ $(BIN)/python:
 
 $(STAMP): pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet $(TORCH)
-	$(BIN)/python -m pip install --quiet -e '.[dev,data]'
+	$(BIN)/python -m pip install --quiet -e '.[dev,data,docs]'
 	touch $@
 
 $(BENCH_STAMP): $(STAMP)
-	$(BIN)/python -m pip install --quiet -e '.[dev,data,bench]'
-	touch $@
-
-$(DOCS_STAMP): $(STAMP)
-	$(BIN)/python -m pip install --quiet -e '.[dev,data,docs]'
+	$(BIN)/python -m pip install --quiet -e '.[dev,data,docs,bench]'
 	touch $@
 
 clean:

@@ -5,9 +5,9 @@ Markdown and ``mkdocs.yml`` (no install needed): (a) every name in the ``__all__
 package and top-level module is covered by a ``::: kexue.x`` API block — a whole-module block
 renders its ``__all__`` (mkdocstrings' ``filters: public``), a public *submodule* needs its own
 block; (c) every relative link, image and snippet include resolves to a file, and every page is
-in the nav; the ```` ```python ```` blocks compile. The slow tests build the site with
-``mkdocs build --strict`` and check (a) again against the built objects inventory — what was
-actually rendered — and run every page's ```` ```python ```` blocks (```` ```py ```` blocks are
+in the nav; the ```` ```python ```` blocks compile. A default test (``make test`` installs the
+``docs`` extra; about 12 s) builds the site with ``mkdocs build --strict`` and checks (a) again
+against the built objects inventory — what was actually rendered; a slow test runs every page's ```` ```python ```` blocks (```` ```py ```` blocks are
 shown, not run: other libraries' code).
 """
 
@@ -235,7 +235,6 @@ def _inventory(path: Path) -> set[str]:
     return {line.split(" ", 1)[0] for line in body.splitlines() if line.strip()}
 
 
-@pytest.mark.slow
 @pytest.mark.skipif(not _have_site_tools(), reason="needs the docs extra: pip install -e '.[docs]'")
 def test_mkdocs_build_strict_renders_every_public_name(tmp_path):
     site = tmp_path / "site"

@@ -390,19 +390,19 @@ def api_cases() -> list[Case]:
             torch.tensor([0.0, 1.0], dtype=torch.float64), k=2.0)),
            check=lambda v: 1.0 <= v <= 1.0 + math.log(2) / 2),
         # regularize
-        R("gp ignores input", lambda: regularize.gradient_penalty(
+        R("gp ignores input", lambda: regularize.input_gradient_penalty(
             lambda z: torch.ones(z.shape[0], requires_grad=True), torch.randn(4, 3))),
-        R("gp detached", lambda: regularize.gradient_penalty(
+        R("gp detached", lambda: regularize.input_gradient_penalty(
             lambda z: z.detach().sum(1), torch.randn(4, 3))),
-        R("gp meta", lambda: regularize.gradient_penalty(lambda z: z.sum(1), meta)),
-        R("gp int input", lambda: regularize.gradient_penalty(
+        R("gp meta", lambda: regularize.input_gradient_penalty(lambda z: z.sum(1), meta)),
+        R("gp int input", lambda: regularize.input_gradient_penalty(
             lambda z: z.sum(1), torch.ones(4, 3, dtype=torch.long))),
-        R("gp empty batch", lambda: regularize.gradient_penalty(
+        R("gp empty batch", lambda: regularize.input_gradient_penalty(
             lambda z: z.sum(1), torch.empty(0, 3))),
-        R("gp 1-D input", lambda: regularize.gradient_penalty(lambda z: z, torch.ones(3))),
-        R("gp bad reduction", lambda: regularize.gradient_penalty(
+        R("gp 1-D input", lambda: regularize.input_gradient_penalty(lambda z: z, torch.ones(3))),
+        R("gp bad reduction", lambda: regularize.input_gradient_penalty(
             lambda z: z.sum(1), torch.ones(2, 3), reduction="max")),
-        OK("gp exact", lambda: float(regularize.gradient_penalty(
+        OK("gp exact", lambda: float(regularize.input_gradient_penalty(
             lambda z: 2.0 * z.sum(1), torch.ones(2, 3, dtype=torch.float64))),
            check=lambda v: abs(v - 12.0) < 1e-12),
         # stochastic PDEs

@@ -7,8 +7,9 @@ renders its ``__all__`` (mkdocstrings' ``filters: public``), a public *submodule
 block; (c) every relative link, image and snippet include resolves to a file, and every page is
 in the nav; the ```` ```python ```` blocks compile. A default test (``make test`` installs the
 ``docs`` extra; about 12 s) builds the site with ``mkdocs build --strict`` and checks (a) again
-against the built objects inventory — what was actually rendered; a slow test runs every page's ```` ```python ```` blocks (```` ```py ```` blocks are
-shown, not run: other libraries' code).
+against the built objects inventory — what was actually rendered; a slow test runs every
+page's ```` ```python ```` blocks (```` ```py ```` blocks are shown, not run: other libraries'
+code).
 """
 
 from __future__ import annotations

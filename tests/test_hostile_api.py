@@ -274,26 +274,26 @@ def test_smooth_max_bad_dim_and_meta_and_empty_batches():
     lambda x: torch.as_tensor(x.detach().numpy().sum(1)),  # through NumPy
 ])
 def test_gradient_penalty_on_a_function_that_ignores_its_input(fn, quick):
-    from kexue.regularize import gradient_penalty
+    from kexue.regularize import input_gradient_penalty
 
     with pytest.raises(ValueError, match="does not depend on its input x"):
-        gradient_penalty(fn, torch.randn(4, 3))
+        input_gradient_penalty(fn, torch.randn(4, 3))
     with pytest.raises(ValueError, match="does not depend on its input x"):
-        gradient_penalty(fn, torch.randn(4, 3), n_projections=2, generator=0)
+        input_gradient_penalty(fn, torch.randn(4, 3), n_projections=2, generator=0)
 
 
 def test_gradient_penalty_meta_input_and_the_exact_value():
-    from kexue.regularize import gradient_penalty
+    from kexue.regularize import input_gradient_penalty
 
     with pytest.raises(ValueError, match="meta"):
-        gradient_penalty(lambda x: x.sum(1), torch.zeros(4, 3, device="meta"))
+        input_gradient_penalty(lambda x: x.sum(1), torch.zeros(4, 3, device="meta"))
     # f(x) = a·x has ‖∇f‖² = ‖a‖² for every example (float64, exact)
     a = torch.tensor([1.0, -2.0, 0.5], dtype=torch.float64)
     x = torch.randn(5, 3, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
-    pen = gradient_penalty(lambda z: z @ a, x, reduction="none")
+    pen = input_gradient_penalty(lambda z: z @ a, x, reduction="none")
     assert torch.allclose(pen, torch.full((5,), 5.25, dtype=torch.float64), atol=1e-12)
     # a function whose gradient is zero but which uses x is not refused
-    zero = gradient_penalty(lambda z: (z * 0.0).sum(1), x)
+    zero = input_gradient_penalty(lambda z: (z * 0.0).sum(1), x)
     assert float(zero) == 0.0
 
 

@@ -14,9 +14,9 @@ from kexue.regularize import (
     dropout_loss,
     dropout_mask,
     dropout_penalty,
-    gradient_penalty,
     hidden_noise_loss,
     hidden_noise_penalty,
+    input_gradient_penalty,
     label_smoothing_loss,
     laplacian,
     noise_loss,
@@ -129,7 +129,7 @@ def test_hidden_penalty_forms_differ_by_the_output_laplacian_term():
     target = torch.randn(6, 3, generator=gen, dtype=D)
     sq = lambda out: ((out - target) ** 2).sum(1)  # noqa: E731
     gn = hidden_noise_penalty(rest, sq, h, sigma=s, form="gauss-newton", reduction="none")
-    jac2 = gradient_penalty(rest, h, reduction="none", create_graph=False)
+    jac2 = input_gradient_penalty(rest, h, reduction="none", create_graph=False)
     torch.testing.assert_close(gn, s**2 * jac2, rtol=0, atol=1e-12)
     # trainable: the penalty reaches the parameters; reductions
     hidden_noise_penalty(rest, loss, h, sigma=s, form="gauss-newton").backward()

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from kexue.regularize import gradient_penalty, laplacian, noise_loss
+from kexue.regularize import input_gradient_penalty, laplacian, noise_loss
 
 D = torch.float64
 SIGMAS = [2.0**-k for k in range(3, 8)]
@@ -63,7 +63,8 @@ def test_squared_loss_noise_gap_is_gradient_penalty_near_a_fit(gen):
     a, x, y = _sin_problem(gen)
     u, a2 = x @ a, (a @ a).item()
     f = torch.sin(u)
-    jac2 = gradient_penalty(lambda z: torch.sin(z @ a), x, reduction="none", create_graph=False)
+    jac2 = input_gradient_penalty(lambda z: torch.sin(z @ a), x, reduction="none",
+                                  create_graph=False)
     torch.testing.assert_close(jac2, torch.cos(u) ** 2 * a2)
     lap_f = laplacian(lambda z: torch.sin(z @ a), x)
     torch.testing.assert_close(lap_f, -torch.sin(u) * a2)
@@ -146,30 +147,42 @@ def test_laplacian_exact_and_hutchinson(gen):
 def test_gradient_penalty_exact_projection_and_reductions(gen):
     net = _mlp(gen)
     x = torch.randn(6, 4, generator=gen, dtype=D)
-    pen = gradient_penalty(net, x, reduction="none")
+    pen = input_gradient_penalty(net, x, reduction="none")
     for n in range(6):
         jac = torch.autograd.functional.jacobian(lambda z: net(z[None])[0], x[n])  # (3, 4)
         assert pen[n].item() == pytest.approx((jac**2).sum().item(), abs=1e-12)
-    assert gradient_penalty(net, x).item() == pytest.approx(pen.mean().item(), abs=1e-14)
-    assert gradient_penalty(net, x, reduction="sum").item() == pytest.approx(pen.sum().item(),
+    assert input_gradient_penalty(net, x).item() == pytest.approx(pen.mean().item(), abs=1e-14)
+    assert input_gradient_penalty(net, x, reduction="sum").item() == pytest.approx(pen.sum().item(),
                                                                             abs=1e-13)
-    est = torch.stack([gradient_penalty(net, x, reduction="none", n_projections=1,
+    est = torch.stack([input_gradient_penalty(net, x, reduction="none", n_projections=1,
                                         generator=torch.Generator().manual_seed(i))
                        for i in range(3000)])
     assert (est.mean(0) - pen).abs().max() < 4 * est.std(0).max() / math.sqrt(3000)
     # double backprop reaches the parameters; create_graph=False gives a constant
-    gradient_penalty(net, x).backward()
+    input_gradient_penalty(net, x).backward()
     assert net[0].weight.grad.abs().sum() > 0
-    assert not gradient_penalty(net, x, create_graph=False).requires_grad
+    assert not input_gradient_penalty(net, x, create_graph=False).requires_grad
     # the Fisher-trace form: Σ_c p_c‖∇ log p_c‖² with sqrt(p) weights
     def weighted(z):
         lp = torch.log_softmax(net(z), 1)
         return lp * lp.detach().exp().sqrt()
 
-    tr = gradient_penalty(weighted, x, reduction="none")
+    tr = input_gradient_penalty(weighted, x, reduction="none")
     for n in range(6):
         z = net(x[n : n + 1])
         jac = torch.autograd.functional.jacobian(lambda t: net(t[None])[0], x[n])  # (C, dim)
         p = torch.softmax(z, 1)[0]
         fisher = jac.T @ (torch.diag(p) - torch.outer(p, p)) @ jac
         assert tr[n].item() == pytest.approx(torch.trace(fisher).item(), abs=1e-12)
+
+
+def test_old_gradient_penalty_name_warns_and_gives_the_same_value(gen):
+    import kexue.regularize as R
+
+    x = torch.randn(5, 3, generator=gen, dtype=torch.float64)
+    a = torch.randn(3, generator=gen, dtype=torch.float64)
+    with pytest.warns(DeprecationWarning, match="input_gradient_penalty"):
+        old = R.gradient_penalty(lambda z: torch.sin(z @ a), x, reduction="none")
+    new = R.input_gradient_penalty(lambda z: torch.sin(z @ a), x, reduction="none")
+    assert torch.equal(old, new)
+    torch.testing.assert_close(new, torch.cos(x @ a) ** 2 * (a @ a))  # ‖∇ sin(a·x)‖²

@@ -25,7 +25,7 @@ import torch.nn.functional as F
 from scipy import stats
 
 from .. import checkpoint
-from ..regularize import adversarial_loss, consistency_loss, gradient_penalty, vat_loss
+from ..regularize import adversarial_loss, consistency_loss, input_gradient_penalty, vat_loss
 from ._base import config_device
 
 METHODS = ("supervised", "noise", "gradient-penalty", "fgm", "vat", "vat+entmin")
@@ -133,7 +133,7 @@ def train(method: str, hp: float, xl: torch.Tensor, yl: torch.Tensor, xu: torch.
         if method == "noise":
             loss = loss + cfg.alpha * consistency_loss(model, xa, sigma=hp, generator=noise_gen)
         elif method == "gradient-penalty":
-            loss = loss + cfg.alpha * hp**2 / 2 * gradient_penalty(
+            loss = loss + cfg.alpha * hp**2 / 2 * input_gradient_penalty(
                 fisher_trace_fn(model), xa, n_projections=1, generator=noise_gen)
         elif method == "fgm":
             loss = loss + adversarial_loss(ce, xl, eps=hp)

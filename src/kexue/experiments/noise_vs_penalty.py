@@ -37,7 +37,7 @@ import torch
 from matplotlib.figure import Figure
 from sklearn.datasets import make_friedman1
 
-from ..regularize import gradient_penalty, laplacian, noise_loss
+from ..regularize import input_gradient_penalty, laplacian, noise_loss
 from . import _config_checks as cc
 from ._base import Claim, Experiment, Reference, Result, Table, config_device, torch_threads
 from ._stats import bootstrap_se, clears
@@ -141,7 +141,7 @@ def _train(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, method: str
             if method == "laplacian-penalty":
                 obj = obj + sigma**2 / 2 * laplacian(loss_fn, x, create_graph=True).mean()
             elif method == "gradient-penalty":
-                obj = obj + sigma**2 * gradient_penalty(model, x)
+                obj = obj + sigma**2 * input_gradient_penalty(model, x)
         opt.zero_grad(set_to_none=True)
         obj.backward()
         opt.step()
@@ -215,7 +215,7 @@ def _equal_cost(loss_fn, x: torch.Tensor, sigma: float, reps: int, seed: int) ->
 
 def _bishop_share(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor) -> dict:
     """Split ½Δℓ = ‖∇f‖² + (f − y)Δf (means over x)."""
-    jac2 = gradient_penalty(model, x, reduction="none", create_graph=False)  # (N,)
+    jac2 = input_gradient_penalty(model, x, reduction="none", create_graph=False)  # (N,)
     lap_f = laplacian(model, x)  # (N,)
     with torch.no_grad():
         resid = model(x) - y
@@ -258,7 +258,7 @@ def _run(cfg: Config) -> Result:
                            _gen(cfg.seed + 2, dev))
             with torch.no_grad():
                 pred = m(x_te)
-            grad2 = gradient_penalty(m, x_te, create_graph=False).item()
+            grad2 = input_gradient_penalty(m, x_te, create_graph=False).item()
             fits[method if method == "plain" else (method, sigma)] = (pred, grad2, trace)
     plain_pred, plain_g2, _ = fits["plain"]
     plain_mse = ((plain_pred - y_te) ** 2).mean().item()

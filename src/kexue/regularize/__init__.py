@@ -4,7 +4,7 @@ The article's chain of relatives, each executable here:
 
 * input noise ≈ a Laplacian penalty, ``E[ℓ(x+ε)] = ℓ + (σ²/2)·Δℓ + O(σ⁴)`` (:func:`noise_loss`,
   :func:`laplacian`); for a squared loss near a fit, the gradient penalty ``σ²‖J‖²``
-  (:func:`gradient_penalty`; Bishop 1995);
+  (:func:`input_gradient_penalty`; Bishop 1995);
 * FGM adversarial training ≈ a gradient-norm penalty, ``ℓ(x + r) = ℓ + ε‖∇ℓ‖ + O(ε²)``
   (:func:`fgm_perturbation`, :func:`adversarial_loss`);
 * virtual adversarial training: the KL-worst direction, the top eigenvector of the output Fisher
@@ -34,11 +34,12 @@ from ._noise_kinds import (
     weight_noise_loss,
     weight_noise_penalty,
 )
-from ._penalty import gradient_penalty
+from ._penalty import gradient_penalty, input_gradient_penalty
 from ._vat import consistency_loss, vat_direction, vat_loss, xi_step
 
 __all__ = [
-    "noise_loss", "laplacian", "gradient_penalty", "fgm_perturbation", "adversarial_loss",
+    "noise_loss", "laplacian", "input_gradient_penalty", "gradient_penalty", "fgm_perturbation",
+    "adversarial_loss",
     "vat_loss", "vat_direction", "consistency_loss", "xi_step", "FGM_NORMS",
     "hidden_noise_loss", "hidden_noise_penalty", "weight_noise_loss", "weight_noise_penalty",
     "smooth_labels", "label_smoothing_loss", "output_noise_loss", "dropout_mask", "dropout_loss",

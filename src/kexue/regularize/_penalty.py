@@ -7,6 +7,7 @@ label-free consistency ``E‖f(x+ε) − f(x)‖² = σ²‖J_f‖²_F + O(σ⁴
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable
 
 import torch
@@ -22,10 +23,10 @@ from ._checks import (
 )
 from ._noise import leaf, rademacher
 
-__all__ = ["gradient_penalty"]
+__all__ = ["input_gradient_penalty", "gradient_penalty"]
 
 
-def gradient_penalty(fn: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor, *,
+def input_gradient_penalty(fn: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor, *,
                      create_graph: bool = True, reduction: str = "mean",
                      n_projections: int | None = None,
                      generator: torch.Generator | int | None = None) -> torch.Tensor:
@@ -94,7 +95,20 @@ def gradient_penalty(fn: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor
     return reduce(pen, reduction)
 
 
-_NO_PATH = ("gradient_penalty: fn's output does not depend on its input x (autograd finds no "
+_NO_PATH = ("input_gradient_penalty: fn's output does not depend on its input x (autograd finds no "
             "path from x to fn(x)); fn may detach x, run under torch.no_grad(), go through "
             "NumPy, or ignore x. Make fn use x differentiably (a constant fn has no input "
             "gradient to penalise).")
+
+
+def gradient_penalty(*args, **kwargs) -> torch.Tensor:
+    """Deprecated alias of :func:`input_gradient_penalty` (renamed so that it is not confused
+    with WGAN-GP's :func:`kexue.gan.gradient_penalty`, a penalty on ``(‖∇T‖ − 1)²`` at
+    interpolates); warns ``DeprecationWarning`` and will be removed in the next release.
+
+    Source: Bishop 1995; kexue.fm archive 7466.
+    """
+    warnings.warn("kexue.regularize.gradient_penalty is renamed input_gradient_penalty (the "
+                  "old name will be removed in the next release); kexue.gan.gradient_penalty "
+                  "is WGAN-GP's penalty", DeprecationWarning, stacklevel=2)
+    return input_gradient_penalty(*args, **kwargs)

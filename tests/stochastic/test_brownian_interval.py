@@ -19,7 +19,7 @@ import torch
 from scipy import stats
 
 from kexue.stochastic import SDE, BrownianIncrements, BrownianInterval, solve
-from kexue.stochastic._brownian_interval import _mix, counter_normals
+from kexue.stochastic._counter_rng import _mix, counter_normals
 from kexue.stochastic._sde import ito_to_stratonovich
 from kexue.stochastic._solvers import METHODS
 

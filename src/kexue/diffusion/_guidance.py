@@ -28,7 +28,8 @@ from typing import Any
 import torch
 
 from ..rng import as_generator
-from ._nets import _time_vector, marginal_coefs, per_row
+from ._net_parts import _time_vector, per_row
+from ._nets import marginal_coefs
 
 __all__ = ["Guided", "guided", "drop_labels"]
 

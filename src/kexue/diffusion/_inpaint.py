@@ -25,7 +25,8 @@ import torch
 from ..rng import as_generator
 from ._checks import FiniteGuard
 from ._loss import diffusion_sq
-from ._nets import marginal_coefs, per_row
+from ._net_parts import per_row
+from ._nets import marginal_coefs
 
 __all__ = ["inpaint"]
 

@@ -29,7 +29,8 @@ from typing import Any
 import torch
 
 from ..rng import as_generator
-from ._nets import _time_vector, marginal_coefs, per_row
+from ._net_parts import _time_vector, per_row
+from ._nets import marginal_coefs
 
 __all__ = ["dsm_loss", "WEIGHTINGS", "as_eps_fn", "diffusion_sq"]
 

@@ -27,16 +27,10 @@ Example::
     float(mnist_fd(d.x_test, d.x_train, clf))            # the floor
 """
 
-from ._classifier import (
-    CLASSIFIER_FORMAT,
-    DigitClassifier,
-    load_classifier,
-    mnist_classifier,
-    mnist_fd,
-    save_classifier,
-    train_digit_classifier,
-)
+from ._classifier import CLASSIFIER_FORMAT, DigitClassifier, load_classifier, save_classifier
+from ._classifier_train import train_digit_classifier
 from ._frechet import feature_stats, frechet_distance, frechet_gaussian
+from ._mnist_fd import mnist_classifier, mnist_fd
 
 __all__ = [
     "frechet_distance", "frechet_gaussian", "feature_stats", "DigitClassifier",

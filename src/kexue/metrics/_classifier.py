@@ -28,8 +28,7 @@ from __future__ import annotations
 
 import math
 import os
-import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -38,12 +37,10 @@ import torch.nn.functional as F
 from torch import nn
 
 from .. import checkpoint as ckpt_io
-from ..devices import infer_device, resolve_device
-from ..rng import block_seed, seed_from
-from ._frechet import feature_stats, frechet_gaussian
+from ..devices import resolve_device
+from ..rng import block_seed
 
-__all__ = ["DigitClassifier", "train_digit_classifier", "save_classifier", "load_classifier",
-           "mnist_fd", "CLASSIFIER_FORMAT"]
+__all__ = ["DigitClassifier", "save_classifier", "load_classifier", "CLASSIFIER_FORMAT"]
 
 CLASSIFIER_FORMAT = "kexue.metrics.classifier/1"
 
@@ -269,120 +266,6 @@ def _check_labels(y: Any, n: int, classes: int) -> torch.Tensor:
     return y.long()
 
 
-def _random_shift(x: torch.Tensor, shift: int, gen: torch.Generator) -> torch.Tensor:
-    """Translate each image of ``x`` ``(B, C, H, W)`` by its own integer offset in
-    ``[−shift, shift]²``, filling with the replicated border (the background)."""
-    b, c, h, w = x.shape
-    padded = F.pad(x, (shift, shift, shift, shift), mode="replicate")  # (B, C, H+2s, W+2s)
-    off = torch.randint(0, 2 * shift + 1, (2, b), generator=gen, device=x.device)  # (2, B)
-    rows = torch.arange(h, device=x.device)[None, :] + off[0][:, None]  # (B, H)
-    cols = torch.arange(w, device=x.device)[None, :] + off[1][:, None]  # (B, W)
-    out = padded.gather(2, rows[:, None, :, None].expand(b, c, h, w + 2 * shift))  # (B,C,H,W+2s)
-    return out.gather(3, cols[:, None, None, :].expand(b, c, h, w))  # (B, C, H, W)
-
-
-def train_digit_classifier(
-        x: torch.Tensor, y: torch.Tensor, *, steps: int = 400, batch_size: int = 128,
-        lr: float = 2e-3, seed: int | torch.Generator | None = 0,
-        device: str | torch.device | None = None, classes: int = 10,
-        channels: Sequence[int] = (16, 32), features: int = 128, shift: int = 1,
-        weight_decay: float = 0.0, dtype: torch.dtype = torch.float32,
-        callback: Callable[[int, torch.Tensor], None] | None = None) -> DigitClassifier:
-    """Train a :class:`DigitClassifier` on labelled images: Adam (Kingma & Ba 2014,
-    arXiv:1412.6980), cross-entropy, cosine-decayed learning rate
-    ``lr·(1 + cos(π·step/steps))/2``, mini-batches drawn without replacement (a fresh
-    permutation each epoch), each image shifted by a random offset in ``[−shift, shift]²``.
-
-    Args:
-        x: images ``(N, C, H, W)`` (or ``(N, H, W)`` / ``(N, H·W)`` for one channel).
-        y: labels ``(N,)``, integers in ``0..classes−1``.
-        steps: optimiser steps.
-        batch_size: images per step (at most ``N``).
-        lr: peak learning rate of Adam.
-        seed: an int (or a ``torch.Generator`` / ``None`` to draw one, per :mod:`kexue.rng`);
-            seeds the initial weights and the batches. Same seed, data and device → identical
-            weights.
-        device: where to train (default: ``x``'s device).
-        classes, channels, features: the network (see :class:`DigitClassifier`).
-        shift: maximal random translation in pixels (0: none).
-        weight_decay: Adam's L2 penalty.
-        dtype: the weights' dtype.
-        callback: called as ``callback(step, loss)`` after each step (``loss`` a 0-d tensor on
-            the device; reading it synchronises).
-
-    Returns:
-        The trained classifier in eval mode, on ``device``; ``clf.meta["train"]`` records the
-        settings, ``clf.meta["train_loss"]`` the mean loss of the last 10 % of steps and
-        ``clf.meta["seconds"]`` the training time.
-
-    Raises:
-        TypeError: ``x``/``y`` not tensors, float labels.
-        ValueError: mismatched shapes, an unknown class label, non-positive
-            ``steps``/``batch_size``/``lr``.
-    """
-    t0 = time.perf_counter()
-    if not isinstance(x, torch.Tensor):
-        raise TypeError(f"x must be a torch.Tensor of images; got {type(x).__name__}")
-    _pos_int("steps", steps)
-    _pos_int("batch_size", batch_size)
-    _pos_int("shift", shift, 0)
-    if not (isinstance(lr, (int, float)) and lr > 0 and math.isfinite(lr)):
-        raise ValueError(f"lr must be a positive float; got {lr!r}")
-    if not (isinstance(weight_decay, (int, float)) and weight_decay >= 0):
-        raise ValueError(f"weight_decay must be a float >= 0; got {weight_decay!r}")
-    dev = infer_device(device, x)
-    seed = seed_from(seed, name="seed")
-    shape = tuple(x.shape[1:])
-    if x.ndim == 4:
-        in_channels, size = shape[0], shape[1:]
-    elif x.ndim == 3:
-        in_channels, size = 1, shape
-    else:
-        raise ValueError(f"x must be images of shape (N, C, H, W) or (N, H, W); got "
-                         f"{tuple(x.shape)}")
-    clf = DigitClassifier(in_channels=in_channels, image_size=size, classes=classes,
-                          channels=channels, features=features, seed=seed, dtype=dtype,
-                          device=dev)
-    data = clf.prepare(x)  # (N, C, H, W) on dev
-    n = data.shape[0]
-    if n == 0:
-        raise ValueError("x holds no images")
-    labels = _check_labels(y, n, classes).to(dev)
-    batch = min(batch_size, n)
-    gen = torch.Generator(device=dev).manual_seed(block_seed(seed, 1))
-    opt = torch.optim.Adam(clf.parameters(), lr=lr, weight_decay=weight_decay)
-    clf.train()
-    losses = []
-    perm, pos = None, n
-    for step in range(steps):
-        if pos + batch > n:
-            perm, pos = torch.randperm(n, generator=gen, device=dev), 0
-        idx = perm[pos:pos + batch]
-        pos += batch
-        xb = data[idx]  # (B, C, H, W)
-        if shift:
-            xb = _random_shift(xb, shift, gen)
-        for group in opt.param_groups:
-            group["lr"] = lr * 0.5 * (1 + math.cos(math.pi * step / steps))
-        loss = F.cross_entropy(clf.head(clf._body(xb)), labels[idx])
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-        losses.append(loss.detach())
-        if callback is not None:
-            callback(step + 1, losses[-1])
-    clf.eval()
-    tail = torch.stack(losses[-max(1, steps // 10):])
-    clf.meta = {
-        "train": {"steps": steps, "batch_size": batch, "lr": lr, "seed": seed, "shift": shift,
-                  "weight_decay": weight_decay, "n_train": n, "optimizer": "Adam",
-                  "schedule": "cosine", "data_fingerprint": ckpt_io.fingerprint(data)},
-        "train_loss": float(tail.mean()),
-        "seconds": time.perf_counter() - t0,
-        "device": str(dev)}
-    return clf
-
-
 def save_classifier(path: str | os.PathLike, clf: DigitClassifier,
                     meta: Mapping[str, Any] | None = None) -> Path:
     """Save ``clf`` with :func:`kexue.checkpoint.save` (safetensors + JSON: its ``spec``, dtype,
@@ -437,96 +320,3 @@ def load_classifier(path: str | os.PathLike, *, device: str | torch.device | Non
     if device is not None:
         clf.to(resolve_device(device))
     return clf.eval()
-
-
-@torch.no_grad()
-def mnist_fd(generated: torch.Tensor, reference: torch.Tensor | tuple[torch.Tensor, torch.Tensor],
-             classifier: DigitClassifier, *, batch_size: int = 1000) -> torch.Tensor:
-    """"MNIST-FD": the Fréchet distance (Heusel et al. 2017, arXiv:1706.08500) between the
-    :class:`DigitClassifier` features of ``generated`` and of ``reference`` images.
-
-    The estimate is biased in the sample size (Chong & Forsyth 2019, arXiv:1911.07023): compare
-    numbers computed with the same number of images, beside the floor of a held-out real set.
-
-    Args:
-        generated: images ``(N, C, H, W)``, ``N >= 2``, in the classifier's input range.
-        reference: images ``(M, C, H, W)``, or their precomputed feature statistics
-            ``(mu, sigma)`` = :func:`~kexue.metrics.feature_stats` ``(classifier.features(x))``
-            (saves recomputing them when one reference is used many times).
-        classifier: the feature network.
-        batch_size: images per forward pass.
-
-    Returns:
-        0-d float64 tensor on the classifier's device.
-
-    Raises:
-        TypeError/ValueError: wrong types or image shapes (naming the shape expected).
-    """
-    if not isinstance(classifier, DigitClassifier):
-        raise TypeError(f"classifier must be a DigitClassifier; got {type(classifier).__name__}")
-    mu1, s1 = feature_stats(classifier.features(
-        classifier.prepare(generated, name="generated"), batch_size=batch_size))
-    if isinstance(reference, (tuple, list)):
-        if len(reference) != 2 or not all(isinstance(t, torch.Tensor) for t in reference):
-            raise ValueError("reference must be images (M, C, H, W) or a (mu, sigma) pair of "
-                             "tensors from kexue.metrics.feature_stats(classifier.features(x))")
-        mu2, s2 = (t.to(mu1.device) for t in reference)
-    else:
-        mu2, s2 = feature_stats(classifier.features(
-            classifier.prepare(reference, name="reference"), batch_size=batch_size))
-    return frechet_gaussian(mu1, s1, mu2, s2)
-
-
-def _auto_cache(steps: int, seed: int) -> Path:
-    """Where ``mnist_classifier(cache="auto")`` keeps the classifier."""
-    root = Path(os.environ.get("KEXUE_CACHE") or Path.home() / ".cache" / "kexue")
-    return root / f"mnist-classifier-{int(steps)}-seed{int(seed)}.safetensors"
-
-
-def mnist_classifier(*, cache: str | os.PathLike | None = None, steps: int = 400, seed: int = 0,
-                     device: str | torch.device | None = None) -> DigitClassifier:
-    """The canonical MNIST-FD feature classifier: :func:`train_digit_classifier` with its
-    defaults on :func:`kexue.data.mnist`'s training split, so every experiment reports MNIST-FD
-    in the same feature space.
-
-    Source: Heusel et al. 2017 (arXiv:1706.08500), with a LeNet-style network (LeCun et al. 1998).
-
-    Args:
-        cache: a ``.safetensors`` path; when it holds a classifier trained with the same
-            ``steps``, ``seed`` and training data it is loaded, otherwise the classifier is
-            trained and saved there (atomically). ``"auto"``: the file
-            ``mnist-classifier-<steps>-seed<seed>.safetensors`` in ``$KEXUE_CACHE`` (default
-            ``~/.cache/kexue``), shared by every experiment and process on the machine.
-            ``None`` or ``""``: train without caching.
-        steps, seed: as :func:`train_digit_classifier` (400 steps ≈ 10 s on two CPU cores).
-        device: where to train / put it.
-
-    Returns:
-        The classifier in eval mode; ``clf.meta["test_accuracy"]`` is its accuracy on the
-        MNIST test split.
-
-    Raises:
-        kexue.data.MissingExtraError: the ``data`` extra is not installed.
-    """
-    from ..data import mnist
-
-    if isinstance(cache, str) and cache in ("", "auto"):
-        cache = None if cache == "" else _auto_cache(steps, seed)
-    if cache is not None:
-        Path(cache).parent.mkdir(parents=True, exist_ok=True)
-    d = mnist()
-    fingerprint = ckpt_io.fingerprint(d.x_train)  # as train_digit_classifier records it
-    if cache is not None and Path(cache).exists():
-        try:
-            clf = load_classifier(cache, device=device)
-        except ValueError:
-            clf = None
-        train = clf.meta.get("train", {}) if clf is not None else {}
-        if clf is not None and (train.get("steps"), train.get("seed"),
-                                train.get("data_fingerprint")) == (steps, seed, fingerprint):
-            return clf
-    clf = train_digit_classifier(d.x_train, d.y_train, steps=steps, seed=seed, device=device)
-    clf.meta["test_accuracy"] = float(clf.accuracy(d.x_test, d.y_test))
-    if cache is not None:
-        save_classifier(cache, clf)
-    return clf

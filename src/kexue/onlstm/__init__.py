@@ -65,8 +65,6 @@ from ._tree import (
 )
 from ._wordlm import (
     WordLM,
-    WordLMConfig,
-    WordLMTrainer,
     batchify,
     detach_hidden,
     matched_word_lm_hidden,
@@ -74,6 +72,7 @@ from ._wordlm import (
     token_nll,
     word_lm_parameters,
 )
+from ._wordlm_train import WordLMConfig, WordLMTrainer
 
 __all__ = [
     "cumax", "default_chunk_size", "master_gates", "onlstm_step", "MASTER_INPUT", "ONLSTMCell",

@@ -57,17 +57,17 @@ import torch
 from ..rng import seed_from
 from ._brownian import _grid_floats
 from ._brownian_interval import BrownianInterval
-from ._sde import SDE, ito_to_stratonovich, stratonovich_to_ito
-from ._solvers import (
+from ._methods import (
     SRA1,
     Euler,
     Method,
     StratonovichHeun,
     StratonovichMidpoint,
-    _check_x0,
     _gdw,
     get_method,
 )
+from ._sde import SDE, ito_to_stratonovich, stratonovich_to_ito
+from ._solve_checks import _check_x0
 
 __all__ = ["AdaptiveSolution", "solve_adaptive", "ERROR_ESTIMATES", "has_embedded",
            "join_increments"]

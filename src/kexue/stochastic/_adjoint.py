@@ -35,10 +35,12 @@ from torch import nn
 
 from ..rng import seed_from
 from ._brownian import BrownianIncrements, _grid_floats
-from ._brownian_interval import BrownianInterval, _tree_key, counter_normals
+from ._brownian_interval import BrownianInterval
+from ._counter_rng import _tree_key, counter_normals
+from ._methods import get_method
 from ._reversible_heun import noise_product, rh_backward, rh_forward
 from ._sde import SDE
-from ._solvers import _check_dt, _check_x0, get_method, step_grid
+from ._solve_checks import _check_dt, _check_x0, step_grid
 
 __all__ = ["solve_adjoint", "ADJOINT_METHODS", "ADJOINT_BACKWARD_METHODS", "GRADIENTS"]
 

@@ -407,3 +407,11 @@ def test_every_registered_experiment_validates_its_presets():
     for spec in registry().values():
         for q in (False, True):
             resolve_config(spec, quick=q)
+
+
+def test_solve_refuses_a_meta_x0_by_name():
+    from kexue.stochastic import SDE, solve
+
+    ou = SDE(lambda t, x: -x, lambda t, x: torch.ones_like(x))
+    with pytest.raises(ValueError, match="x0 is on the meta device"):
+        solve(ou, torch.zeros(8, 1, device="meta"), [0.0, 1.0], dt=0.1, generator=0)

@@ -24,6 +24,9 @@ def _check_x0(x0: torch.Tensor) -> torch.Tensor:
         )
     if not x0.is_floating_point():
         raise TypeError(f"x0 must be floating point; got dtype {x0.dtype}. Use x0.double().")
+    if x0.device.type == "meta":
+        raise ValueError("x0 is on the meta device (shapes only, no values): solve needs real "
+                         "numbers; create it on 'cpu' or 'cuda'")
     if x0.ndim != 2:
         raise ValueError(
             f"x0 must have shape (batch, d); got {tuple(x0.shape)}. For a scalar SDE pass "

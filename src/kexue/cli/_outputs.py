@@ -15,7 +15,7 @@ import os
 import tempfile
 from pathlib import Path
 
-from ._cli_errors import fail
+from ._errors import fail
 from ._launch import command_args
 
 __all__ = ["output_dir", "output_file", "FIGURE_SUFFIXES"]

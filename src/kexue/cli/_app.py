@@ -18,8 +18,8 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 
-from . import __version__
-from ._cli_errors import err_console, fail
+from .. import __version__
+from ._errors import err_console, fail
 from ._launch import (
     NprocOption,
     cli_device,
@@ -34,18 +34,18 @@ from ._launch import (
 # module (with torch, sympy, ... behind it) is imported only when a command line names it.
 # name -> (module, its app's help); a test checks the help against each module's ``app``.
 GROUPS: dict[str, tuple[str, str]] = {
-    "sde": ("kexue.cli_sde",
+    "sde": ("kexue.cli._sde",
             "Simulate 1-D SDEs dx = f(t,x) dt + g(t,x) dW given as expressions in x and t."),
-    "diffusion": ("kexue.cli_diffusion",
+    "diffusion": ("kexue.cli._diffusion",
                   "Score-based diffusion models (kexue.fm 9209/9228): train, sample, nll, "
                   "inpaint."),
-    "onlstm": ("kexue.cli_onlstm",
+    "onlstm": ("kexue.cli._onlstm",
                "Ordered-neuron LSTM (kexue.fm 6621): train a language model on a seeded grammar, "
                "read trees out of it."),
-    "integrals": ("kexue.cli_integrals",
+    "integrals": ("kexue.cli._integrals",
                   "Feynman's integration trick: derive and verify the catalogue of classical "
                   "integrals."),
-    "gan": ("kexue.cli_gan",
+    "gan": ("kexue.cli._gan",
             "GAN-QP and BiGAN-QP (kexue.fm 6163, 6214): adversarial training without a Lipschitz "
             "constraint; train, sample, reconstruct."),
 }
@@ -137,7 +137,7 @@ def list_experiments(
         "2 CPU cores) and section.")] = False,
 ) -> None:
     """List every experiment: name, article, one-line claim, expected quick runtime."""
-    from .experiments import listing  # the experiments' fields, without importing them
+    from ..experiments import listing  # the experiments' fields, without importing them
 
     rows = listing()
     if as_json:
@@ -200,7 +200,7 @@ def reproduce(
     process's error (the others may be waiting for it inside a collective); when it was rank 0,
     the report of the experiments run so far is written first.
     """
-    from .experiments import ConfigError, registry, resolve_config
+    from ..experiments import ConfigError, registry, resolve_config
 
     specs = registry()
     chosen = list(names or specs)
@@ -250,9 +250,9 @@ def reproduce(
 def _reproduce(specs: dict, chosen: list[str], configs: dict, *, quick: bool, out: Path,
                seed: int | None, jobs: int = 1) -> None:
     """Run the resolved configs (every rank) and write the report (rank 0)."""
-    from .experiments import run_experiment
-    from .parallel import is_distributed, is_main, leave, world
-    from .report import write_report
+    from ..experiments import run_experiment
+    from ..parallel import is_distributed, is_main, leave, world
+    from ..report import write_report
 
     rank, size = world()
     results = []
@@ -325,7 +325,7 @@ def _run_one_job(name: str, config, quick: bool, threads: int):
     """Worker of :func:`_run_side_by_side` (a fresh process): run one experiment."""
     import torch
 
-    from .experiments import get, run_experiment
+    from ..experiments import get, run_experiment
 
     torch.set_num_threads(threads)
     return run_experiment(get(name), config, quick=quick)
@@ -363,7 +363,7 @@ def _run_side_by_side(specs: dict, chosen: list[str], configs: dict, *, quick: b
 
 def _failed_result(spec, config, quick: bool, exc: BaseException):
     """A ``Result`` for an experiment whose worker process failed outside ``run_experiment``."""
-    from .experiments import Result
+    from ..experiments import Result
 
     return Result(status="failed", error=f"{type(exc).__name__}: {exc}", name=spec.name,
                   title=spec.title, article=spec.article, article_url=spec.article_url,

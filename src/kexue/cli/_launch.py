@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from ._cli_errors import fail
+from ._errors import fail
 
 if TYPE_CHECKING:
     import torch
@@ -62,7 +62,7 @@ def command_args() -> list[str]:
 
 def is_main() -> bool:
     """:func:`kexue.parallel.is_main` (rank 0, or no job), importing torch only when called."""
-    from . import parallel
+    from .. import parallel
 
     return parallel.is_main()
 
@@ -169,7 +169,7 @@ def job(device: torch.device) -> Iterator[bool]:
     Raises:
         typer.Exit: an incomplete torchrun environment (one ``error:`` line, status 2).
     """
-    from . import parallel
+    from .. import parallel
 
     already = parallel.is_distributed()
     try:  # NCCL for CUDA tensors beside gloo for CPU ones on a CUDA device (init_from_env)
@@ -201,7 +201,7 @@ LogOption = Annotated[Path | None, typer.Option(
 
 def cli_device(device: str) -> torch.device:
     """``--device`` resolved for this process, or one ``error:`` line and status 2."""
-    from .devices import resolve_device
+    from ..devices import resolve_device
 
     try:
         return resolve_device(device)
@@ -230,8 +230,8 @@ def launch_if_asked(nproc: int) -> None:
 def fail_all(message: str, code: int = 2) -> typer.Exit:
     """For an error that every rank of a job meets alike (same data): rank 0 prints the one
     ``error:`` line, every rank waits for it and then exits with ``code``. Outside a job this is
-    :func:`kexue._cli_errors.fail`."""
-    from . import parallel
+    :func:`kexue.cli._errors.fail`."""
+    from .. import parallel
 
     if parallel.is_main():
         fail(message, code)

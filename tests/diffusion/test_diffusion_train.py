@@ -248,7 +248,7 @@ def test_cli_train_resume_sample_nll_inpaint(tmp_path):
     assert "step 20 (resumed from 0)" in res.output
     res = runner.invoke(app, [*args[:6], "30", *args[7:]])  # extend the same run
     assert res.exit_code == 0 and "step 30 (resumed from 20)" in res.output
-    ckpt = str(out / "model.safetensors")
+    ckpt = str(out / "last.safetensors")
     png = tmp_path / "s.png"
     res = runner.invoke(app, ["sample", "--ckpt", ckpt, "--method", "heun", "--steps", "3",
                               "--n", "16", "--out", str(png)])

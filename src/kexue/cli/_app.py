@@ -22,6 +22,7 @@ from .. import __version__
 from ._errors import err_console, fail
 from ._launch import (
     NprocOption,
+    ProgressOption,
     cli_device,
     cli_nproc,
     command_args,
@@ -191,6 +192,7 @@ def reproduce(
         "(CPU cores / N) torch threads (default 1: one after the other). Small experiments "
         "leave a core idle, so on a 2-core machine --jobs 2 cuts the wall time of --quick.",
         min=1)] = 1,
+    progress: ProgressOption = True,
 ) -> None:
     """Run experiments and write OUT/index.html, OUT/results.json and the figures.
 
@@ -244,12 +246,14 @@ def reproduce(
     launch_if_asked(nproc)
 
     with job(dev if dev is not None else cli_device("auto")):
-        _reproduce(specs, chosen, configs, quick=quick, out=out, seed=seed, jobs=jobs)
+        _reproduce(specs, chosen, configs, quick=quick, out=out, seed=seed, jobs=jobs,
+                   progress=progress)
 
 
 def _reproduce(specs: dict, chosen: list[str], configs: dict, *, quick: bool, out: Path,
-               seed: int | None, jobs: int = 1) -> None:
-    """Run the resolved configs (every rank) and write the report (rank 0)."""
+               seed: int | None, jobs: int = 1, progress: bool = True) -> None:
+    """Run the resolved configs (every rank) and write the report (rank 0); ``progress``: the
+    live bar (the one line per experiment is printed either way)."""
     from ..experiments import run_experiment
     from ..parallel import is_distributed, is_main, leave, world
     from ..report import write_report
@@ -279,23 +283,24 @@ def _reproduce(specs: dict, chosen: list[str], configs: dict, *, quick: bool, ou
 
     with Progress(SpinnerColumn(), TextColumn("[bold]{task.description}"), BarColumn(),
                   TextColumn("{task.completed}/{task.total}"), TimeElapsedColumn(),
-                  console=console, transient=False, disable=not is_main()) as progress:
-        task = progress.add_task("reproducing", total=len(chosen))
+                  console=console, transient=False,
+                  disable=not (progress and is_main())) as bar:
+        task = bar.add_task("reproducing", total=len(chosen))
 
         def done(name: str, result) -> None:
             mark = "[green]pass[/]" if result.passed else (
                 "[red]FAILED[/]" if result.status == "failed" else "[yellow]claim missed[/]")
-            progress.console.print(f"  {name}: {mark} ({result.runtime_s:.1f} s)"
+            bar.console.print(f"  {name}: {mark} ({result.runtime_s:.1f} s)"
                                    + (f" — {result.error}" if result.error else ""))
-            progress.advance(task)
+            bar.advance(task)
 
         if jobs > 1 and len(chosen) > 1:
-            progress.update(task, description=f"{min(jobs, len(chosen))} at a time")
+            bar.update(task, description=f"{min(jobs, len(chosen))} at a time")
             results = _run_side_by_side(specs, chosen, configs, quick=quick, jobs=jobs,
                                         on_done=done)
             chosen = []
         for name in chosen:
-            progress.update(task, description=f"{name}")
+            bar.update(task, description=f"{name}")
             result = run_experiment(specs[name], configs[name], quick=quick)
             results.append(result)
             done(name, result)

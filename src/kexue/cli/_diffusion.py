@@ -3,17 +3,20 @@
 ::
 
     kexue diffusion train --data digits --sde subvp --steps 4000 --out runs/digits
-    kexue diffusion sample --ckpt runs/digits/model.safetensors --method heun --steps 20 \\
-        --n 64 --out grid.png
+    kexue diffusion sample --ckpt runs/digits --method heun --steps 20 \\
+        --n 64 --out grid.png --save samples.safetensors
     kexue diffusion sample --ckpt runs/ring --method em --steps 50 --brownian tree  # one path
-    kexue diffusion nll --ckpt runs/digits/model.safetensors          # bits/dim on the test split
-    kexue diffusion inpaint --ckpt runs/digits/model.safetensors --mask bottom --out fill.png
+    kexue diffusion nll --ckpt runs/digits/last.safetensors           # bits/dim on the test split
+    kexue diffusion inpaint --ckpt runs/digits --mask bottom --out fill.png
     kexue diffusion train --data digits --device cuda --nproc 2 ...  # DDP on two processes
 
-``train`` writes ``OUT/model.safetensors`` (kexue.checkpoint: model, EMA, optimiser, RNG state);
-running the same command again resumes it (Ctrl-C saves first), and a larger ``--steps`` extends
-it. ``--device auto|cpu|cuda|cuda:N`` picks where every command computes (auto: a GPU when
-there is one); ``train --nproc N`` trains with DDP on N processes (rank 0 writes the checkpoint
+``train`` writes ``OUT/last.safetensors`` (kexue.checkpoint: model, EMA, optimiser, RNG state)
+and the loss log ``OUT/loss.csv`` (or ``--log PATH``); running the same command again resumes it
+(Ctrl-C saves first), and a larger ``--steps`` extends it. ``--ckpt`` takes the file or its
+directory (a directory with only the old name ``model.safetensors`` still loads). ``sample
+--save PATH`` writes the samples (``.safetensors`` with metadata, or ``.npy``). ``--device
+auto|cpu|cuda|cuda:N`` picks where every command computes (auto: a GPU when there is one);
+``train --nproc N`` trains with DDP on N processes (rank 0 writes the checkpoint
 and prints). Data: ``ring`` (8 Gaussians, radius 2, std 0.1) and ``moons`` (noise 0.05) train an
 MLP; ``digits`` (scikit-learn 8×8, dequantised) trains the U-Net. Bad input prints one line
 ``error: ...`` to stderr and exits with status 2.
@@ -27,17 +30,20 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from ._checkpoints import CKPT_NAME, OLD_CKPT_NAME, ckpt_file, note
 from ._errors import choice_option, fail
 from ._launch import (
     DeviceOption,
     LogOption,
     NprocOption,
+    ProgressOption,
+    QuietOption,
     cli_device,
     is_main,
     job,
     launch_if_asked,
 )
-from ._outputs import output_dir
+from ._outputs import log_file, output_dir, samples_file, save_samples
 
 if TYPE_CHECKING:  # torch loads with a command that runs, not with `kexue diffusion --help`
     import torch
@@ -56,7 +62,8 @@ DATASETS = ("ring", "moons", "digits")
 SDES = ("vp", "subvp", "ve")
 MASKS = ("bottom", "top", "left", "right", "center")
 BROWNIAN = ("increments", "tree")
-CKPT_NAME = "model.safetensors"
+# kexue.diffusion.GRIDS, spelled out for --help without torch (a test keeps them equal)
+GRIDS = ("uniform", "logsnr", "karras", "cosine")
 # the toys' parameters, shared by training data (kexue.data.toy) and the exact oracles of `nll`
 # (kexue.diffusion.GaussianMixture.ring / .moons); as in the diffusion-toy experiment
 TOY_PARAMS: dict[str, dict[str, float]] = {"ring": {"std": 0.1}, "moons": {"noise": 0.05}}
@@ -115,11 +122,7 @@ def _train_data(name: str, n: int, seed: int) -> torch.Tensor:
 def _load(ckpt: Path, device: torch.device) -> tuple[Any, dict[str, Any]]:
     from ..diffusion import load_score_model
 
-    if ckpt.is_dir():
-        ckpt = ckpt / CKPT_NAME
-    if not ckpt.is_file():
-        raise ValueError(f"--ckpt {str(ckpt)!r} does not exist; train one with "
-                         "`kexue diffusion train --out DIR` (it writes DIR/model.safetensors)")
+    ckpt = ckpt_file(ckpt, "diffusion")
     model, meta = load_score_model(ckpt, device=device)
     if meta.get("data") not in DATASETS:
         raise ValueError(f"--ckpt {str(ckpt)!r} was not written by `kexue diffusion train`")
@@ -133,7 +136,7 @@ def train(
     sde: Annotated[str, typer.Option(help=f"Forward SDE: {', '.join(SDES)}.",
                                      **choice_option("--sde", SDES))] = "vp",
     steps: Annotated[int, typer.Option(help="Total training steps (resume/extend).")] = 4000,
-    out: Annotated[Path, typer.Option(help="Output directory (model.safetensors).")]
+    out: Annotated[Path, typer.Option(help="Output directory (last.safetensors, loss.csv).")]
     = Path("runs/diffusion"),
     batch_size: Annotated[int, typer.Option(
         help="Mini-batch size (0: automatic, 128 for digits, 256 for the toys).")] = 0,
@@ -146,7 +149,8 @@ def train(
     ckpt_every: Annotated[int, typer.Option(help="Checkpoint every N steps.")] = 500,
     n_train: Annotated[int, typer.Option(help="Toy training points.")] = 20000,
     seed: Annotated[int, typer.Option(help="Seed of every random draw.")] = 0,
-    quiet: Annotated[bool, typer.Option("--quiet", help="No progress bar.")] = False,
+    progress: ProgressOption = True,
+    quiet: QuietOption = False,
     threads: Threads = 1,
     device: DeviceOption = "auto",
     nproc: NprocOption = 1,
@@ -193,14 +197,25 @@ def train(
     except ValueError as exc:
         raise fail(str(exc)) from None
     output_dir(out)  # a bad --out is refused before any work (issue 16)
+    log = log_file(log, out)
     launch_if_asked(nproc)
     path = out / CKPT_NAME
+    old = out / OLD_CKPT_NAME
     with job(dev):
+        if not path.exists() and old.is_file() and is_main():
+            import shutil
+
+            note(f"resuming from {str(old)!r} (the old checkpoint name); the run continues in "
+                 f"{str(path)!r}")
+            shutil.copy2(old, path)
+        from .. import parallel
+
+        parallel.barrier()  # the other ranks read the copy (a no-op in one process)
         try:
             res = train_model(model, sde_obj, x, steps=steps, batch_size=bs, lr=rate,
                               ema_decay=ema, warmup=100, seed=seed,
                               checkpoint=path, ckpt_every=ckpt_every,
-                              progress=not quiet and is_main(), augment=augment,
+                              progress=progress and not quiet and is_main(), augment=augment,
                               meta={"data": data, "n_train": n_train},
                               description=f"{data} · {sde}", device=dev,
                               log=log)
@@ -214,7 +229,8 @@ def train(
         return
     tail = res.losses[-min(200, len(res.losses)):].mean() if len(res.losses) else float("nan")
     typer.echo(f"trained {data} / {sde}: step {res.step} (resumed from {res.start_step}), "
-               f"final loss {float(tail):.4g}, {res.seconds:.1f} s; checkpoint: {path}")
+               f"final loss {float(tail):.4g}, {res.seconds:.1f} s; checkpoint: {path}; "
+               f"loss log: {log}")
 
 
 def _plot_samples(x: torch.Tensor, data: str, title: str, out: Path) -> None:
@@ -247,8 +263,8 @@ def sample(
     = "heun",
     steps: Annotated[int, typer.Option(help="Sampler steps.")] = 20,
     n: Annotated[int, typer.Option(help="Number of samples.")] = 64,
-    grid: Annotated[str, typer.Option(help="Time grid: uniform, logsnr, karras, cosine.")]
-    = "uniform",
+    grid: Annotated[str, typer.Option(help=f"Time grid: {', '.join(GRIDS)}.",
+                                      **choice_option("--grid", GRIDS))] = "uniform",
     seed: Annotated[int, typer.Option(help="Seed of the prior draw and sampler noise.")] = 0,
     brownian: Annotated[str, typer.Option(
         help="Noise of stochastic samplers: 'increments' (fresh normal draws per step, from "
@@ -256,16 +272,23 @@ def sample(
              "changes little when only --steps changes).",
         **choice_option("--brownian", BROWNIAN))] = "increments",
     out: Annotated[Path, typer.Option(help="Figure (PNG/PDF/SVG).")] = Path("grid.png"),
+    save: Annotated[Path | None, typer.Option(
+        help="Also save the samples: .safetensors (tensor 'samples' (n, d) in the model's "
+             "space — digits: d = 64 on the dequantised scale, to_data_scale maps it to "
+             "[-1, 1] — with JSON metadata: command, seed, steps, method, grid, nfe, ...) or "
+             ".npy (the array alone).", show_default=False)] = None,
     threads: Threads = 1,
     device: DeviceOption = "auto",
 ) -> None:
-    """Draw samples with the EMA weights and save an image grid (digits) or a scatter (toys)."""
+    """Draw samples with the EMA weights and save an image grid (digits) or a scatter (toys),
+    and with --save the samples themselves."""
     import torch
 
     from ..diffusion import sample as run_sampler
     from ..stochastic import BrownianInterval
 
     dev = cli_device(device)
+    save = samples_file(save)  # a bad --save is refused before any work
     try:
         _set_threads(threads)
         if n < 1:
@@ -291,8 +314,16 @@ def sample(
                                        f"{info['nfe']} NFE", out)
     except (OSError, ValueError) as exc:
         raise fail(f"cannot write --out {str(out)!r}: {exc}") from None
+    saved = ""
+    if save is not None:
+        save_samples(save, {"samples": x}, {
+            "seed": seed, "steps": steps, "method": method, "grid": grid, "brownian": brownian,
+            "n": n, "nfe": int(info["nfe"]), "ckpt": str(ckpt), "data": meta["data"],
+            "sde": meta["sde"]["kind"], "train_step": meta["step"], "shape": list(x.shape)})
+        saved = f"; samples: {save}"
     typer.echo(f"{n} samples ({method}, {steps} steps, {info['nfe']} score evaluations) from "
-               f"{meta['data']} / {meta['sde']['kind']} at step {meta['step']}; figure: {out}")
+               f"{meta['data']} / {meta['sde']['kind']} at step {meta['step']}; figure: {out}"
+               f"{saved}")
 
 
 @app.command()
@@ -368,7 +399,8 @@ def _image_mask(kind: str) -> torch.Tensor:
 @app.command()
 def inpaint(
     ckpt: Annotated[Path, typer.Option(help="A digits checkpoint from `kexue diffusion train`.")],
-    mask: Annotated[str, typer.Option(help=f"Hidden region: {', '.join(MASKS)}.")] = "bottom",
+    mask: Annotated[str, typer.Option(help=f"Hidden region: {', '.join(MASKS)}.",
+                                      **choice_option("--mask", MASKS))] = "bottom",
     n: Annotated[int, typer.Option(help="Test images to complete.")] = 16,
     steps: Annotated[int, typer.Option(help="Reverse-SDE steps.")] = 25,
     resample: Annotated[int, typer.Option(

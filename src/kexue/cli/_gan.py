@@ -1,8 +1,10 @@
 """``kexue gan``: train GAN-QP / BiGAN-QP (or a baseline), sample, reconstruct.
 
 ``kexue gan train --model gan-qp --data grid25 --steps N --out DIR`` trains (resuming from
-``DIR/last.safetensors`` when it exists) and prints the sample metrics; ``kexue gan sample --ckpt
-PATH`` prints generated samples as CSV (or saves a figure with ``--png``); ``kexue gan reconstruct
+``DIR/last.safetensors`` when it exists; the loss log is ``DIR/loss.csv`` or ``--log PATH``) and
+prints the sample metrics; ``kexue gan sample --ckpt PATH`` (the file or its directory) prints
+generated samples as CSV (saves a figure with ``--png``, the samples with ``--save
+samples.safetensors|.npy``); ``kexue gan reconstruct
 --ckpt PATH`` (BiGAN-QP) reconstructs held-out digits ``G(E(x))`` and prints their MSE. Every
 command takes ``--device auto|cpu|cuda|cuda:N``; ``train --nproc N`` trains on N processes (the
 gradients averaged across them; rank 0 writes the checkpoint and prints). Bad input
@@ -18,17 +20,26 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
+from ._checkpoints import CKPT_NAME, ckpt_file
 from ._errors import choice_option, fail
 from ._launch import (
     DeviceOption,
     LogOption,
     NprocOption,
+    ProgressOption,
     cli_device,
     is_main,
     job,
     launch_if_asked,
 )
-from ._outputs import FIGURE_SUFFIXES, output_dir, output_file
+from ._outputs import (
+    FIGURE_SUFFIXES,
+    log_file,
+    output_dir,
+    output_file,
+    samples_file,
+    save_samples,
+)
 
 app = typer.Typer(
     name="gan",
@@ -78,9 +89,11 @@ def _check_train_sizes(batch_size: int, hidden: int | None, depth: int, z_dim: i
 
 
 def _load(ckpt: Path, device):
-    """The networks of ``ckpt`` on ``device``, and the checkpoint's metadata."""
+    """The networks of ``ckpt`` (a file, or a ``train --out`` directory) on ``device``, and the
+    checkpoint's metadata."""
     from ..gan import load_gan
 
+    ckpt = ckpt_file(ckpt, "gan")
     try:
         res, meta = load_gan(ckpt)
     except (FileNotFoundError, ValueError, KeyError) as exc:
@@ -128,15 +141,17 @@ def train(
     depth: Annotated[int, typer.Option("--depth", help="Hidden layers per network.")] = 3,
     z_dim: Annotated[int | None, typer.Option("--z-dim", help="Latent size.")] = None,
     lam: Annotated[float, typer.Option("--lam", help="GAN-QP's λ.")] = 10.0,
-    distance: Annotated[str, typer.Option("--distance", help="l1 | l2")] = "l1",
+    distance: Annotated[str, typer.Option("--distance", help="GAN-QP's distance: l1 | l2",
+                                          **choice_option("--distance",
+                                                          _gan_names("DISTANCES")))] = "l1",
     ckpt_every: Annotated[int, typer.Option("--ckpt-every")] = 500,
-    progress: Annotated[bool, typer.Option("--progress/--no-progress",
-                                           help="Show a progress bar.")] = True,
+    progress: ProgressOption = True,
     device: DeviceOption = "auto",
     nproc: NprocOption = 1,
     log: LogOption = None,
 ) -> None:
-    """Train MODEL on DATA, resumably; print the final sample metrics."""
+    """Train MODEL on DATA, resumably (OUT/last.safetensors; loss log OUT/loss.csv); print the
+    final sample metrics."""
     from ..data import grid_centers, ring_centers
     from ..gan import DATASETS, MODELS, TrainingDiverged, mode_coverage, train_gan
 
@@ -149,8 +164,9 @@ def train(
     dev = cli_device(device)
     _check_train_sizes(batch_size, hidden, depth, z_dim, ckpt_every, dev)
     output_dir(out)  # a bad --out is refused before any work (issue 16)
+    log = log_file(log, out)
     launch_if_asked(nproc)
-    path = out / "last.safetensors"
+    path = out / CKPT_NAME
     with job(dev):
         if path.exists():
             console.print(f"resuming from {path}")
@@ -184,7 +200,7 @@ def train(
         with torch.no_grad():
             mse = float((res.generator(res.encoder(x)) - x).pow(2).mean())
         console.print(f"held-out reconstruction MSE {mse:.4f} (per pixel, [-1, 1] scale)")
-    console.print(f"saved {path}")
+    console.print(f"saved {path}; loss log {log}")
 
 
 @app.command()
@@ -195,9 +211,13 @@ def sample(
     seed: Annotated[int, typer.Option("--seed", help="Seed of z.")] = 0,
     png: Annotated[Path | None, typer.Option("--png", help="Also save a figure here.",
                                              show_default=False)] = None,
+    save: Annotated[Path | None, typer.Option(
+        "--save", help="Also save the samples: .safetensors (tensor 'samples' (n, d), the "
+        "CSV's rows at full precision, with JSON metadata: command, seed, n, model, data, "
+        "step) or .npy (the array alone).", show_default=False)] = None,
     device: DeviceOption = "auto",
 ) -> None:
-    """Print N generated samples G(z) as CSV rows (one sample per line)."""
+    """Print N generated samples G(z) as CSV rows (one sample per line); --save writes them."""
     import torch
 
     if n < 1:
@@ -206,7 +226,9 @@ def sample(
         raise fail(f"--n must be <= {MAX_SAMPLES} (samples printed as CSV); got {n}")
     if png is not None:
         png = output_file(png, "--png", default_name="samples.png", suffixes=FIGURE_SUFFIXES)
-    res, meta = _load(ckpt, cli_device(device))
+    save = samples_file(save)
+    dev = cli_device(device)
+    res, meta = _load(ckpt, dev)
     x = res.sample(n, seed).cpu()  # (n, D)
     for row in x.tolist():
         typer.echo(",".join(f"{v:.5g}" for v in row))  # one sample per line, never wrapped
@@ -226,6 +248,11 @@ def sample(
                       vmin=-1, vmax=1)
         ax.set_title(f"{meta['train']['model']} samples, step {meta['step']}")
         _save_png(fig, png)
+    if save is not None:
+        save_samples(save, {"samples": x}, {
+            "seed": seed, "n": n, "ckpt": str(ckpt), "model": meta["train"]["model"],
+            "data": meta["train"]["data"], "train_step": meta["step"], "shape": list(x.shape)})
+        console.print(f"saved {save}", markup=False, highlight=False)
 
 
 @app.command()

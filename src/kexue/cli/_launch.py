@@ -43,7 +43,8 @@ _DEVICE_CHOICES = "auto, cpu, cuda, cuda:N, mps"
 
 __all__ = ["in_job", "check_nproc", "strip_option", "torchrun_args", "relaunch", "job",
            "set_command_args", "command_args", "DeviceOption",
-           "NprocOption", "cli_device", "cli_nproc", "launch_if_asked", "fail_all", "is_main"]
+           "NprocOption", "LogOption", "ProgressOption", "QuietOption", "cli_device", "cli_nproc",
+           "launch_if_asked", "fail_all", "is_main"]
 
 _COMMAND_ARGS: list[str] | None = None
 
@@ -195,8 +196,12 @@ NprocOption = Annotated[int, typer.Option(
     "--nproc", help="Processes on this machine; N > 1 relaunches the command through "
     "torch.distributed.run (under torchrun, torchrun decides).")]
 LogOption = Annotated[Path | None, typer.Option(
-    "--log", help="Append one row per training step to this .csv or .jsonl file (rows past a "
-    "resumed step are dropped).", show_default=False)]
+    "--log", help="Loss log: one row per training step, .csv or .jsonl (default: OUT/loss.csv; "
+    "a resumed run appends, rows past the resumed step are dropped).", show_default=False)]
+ProgressOption = Annotated[bool, typer.Option(
+    "--progress/--no-progress", help="Show a progress bar (on standard output, rank 0 only).")]
+QuietOption = Annotated[bool, typer.Option(
+    "--quiet", hidden=True, help="Old spelling of --no-progress.")]
 
 
 def cli_device(device: str) -> torch.device:

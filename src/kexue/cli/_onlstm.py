@@ -1,10 +1,12 @@
 """``kexue onlstm``: train an ON-LSTM language model on a seeded grammar, parse with it.
 
 ``kexue onlstm train --grammar english --out DIR [--steps N --seed S]`` trains (resuming from
-``DIR/last.safetensors`` when it exists), then picks the reading (layer × master gate) with the
+``DIR/last.safetensors`` when it exists; the loss log is ``DIR/loss.csv`` or ``--log PATH``), then
+picks the reading (layer × master gate) with the
 best F1 on held-out sentences and stores it in the checkpoint; ``--device auto|cpu|cuda|cuda:N``
 picks where, ``--nproc N`` trains on N processes (DDP; rank 0 chooses the reading, writes the
-checkpoint and prints). ``kexue onlstm parse --ckpt PATH "a sentence"`` prints the induced tree.
+checkpoint and prints). ``kexue onlstm parse --ckpt PATH "a sentence"`` prints the induced tree
+(``PATH``: the checkpoint or its directory).
 Bad input prints one line ``error: ...`` to stderr and exits with status 2; a diverged run (NaN
 loss) exits with status 1 and keeps its last good checkpoint.
 """
@@ -18,18 +20,20 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from ._errors import fail
+from ._checkpoints import CKPT_NAME, ckpt_file
+from ._errors import choice_option, fail
 from ._launch import (
     DeviceOption,
     LogOption,
     NprocOption,
+    ProgressOption,
     cli_device,
     fail_all,
     is_main,
     job,
     launch_if_asked,
 )
-from ._outputs import output_dir
+from ._outputs import log_file, output_dir
 
 app = typer.Typer(
     name="onlstm",
@@ -41,6 +45,18 @@ app = typer.Typer(
     rich_markup_mode=None,
 )
 console = Console()
+
+
+# the recurrent cells (kexue.onlstm's RNN kinds), spelled out for --help without torch (a test
+# keeps them equal)
+KINDS = ("onlstm", "lstm")
+
+
+def _grammar_names() -> tuple[str, ...]:
+    """The ``--grammar`` choices: :data:`kexue.onlstm.GRAMMAR_NAMES` (imported when checked)."""
+    from ..onlstm import GRAMMAR_NAMES
+
+    return tuple(GRAMMAR_NAMES)
 
 
 MAX_LAYERS = 64
@@ -80,7 +96,8 @@ def train(
     out: Annotated[Path, typer.Option("--out", help="Directory for last.safetensors.",
                                       show_default=False)],
     grammar: Annotated[str | None, typer.Option(
-        "--grammar", help="english | mirror | arithmetic | brackets", show_default=False)]
+        "--grammar", help="english | mirror | arithmetic | brackets", show_default=False,
+        **choice_option("--grammar", _grammar_names, noun="grammar"))]
     = None,
     corpus: Annotated[Path | None, typer.Option(
         "--corpus", help="Your own text instead of a grammar: one sentence a line, tokens "
@@ -89,7 +106,8 @@ def train(
     steps: Annotated[int, typer.Option("--steps", help="Total training steps.")] = 3000,
     seed: Annotated[int, typer.Option("--seed", help="Seed of the corpus, model and batches.")]
     = 0,
-    kind: Annotated[str, typer.Option("--kind", help="onlstm | lstm")] = "onlstm",
+    kind: Annotated[str, typer.Option("--kind", help=" | ".join(KINDS),
+                                      **choice_option("--kind", KINDS))] = "onlstm",
     hidden: Annotated[int | None, typer.Option(
         "--hidden", help="Hidden size (new run: 128; on resume: the checkpoint's, and a "
                          "different value is refused).")] = None,
@@ -97,8 +115,7 @@ def train(
         "--chunk", help="Chunk size, ON-LSTM (new run: 8; on resume: the checkpoint's).")] = None,
     layers: Annotated[int | None, typer.Option(
         "--layers", help="Recurrent layers (new run: 2; on resume: the checkpoint's).")] = None,
-    progress: Annotated[bool, typer.Option("--progress/--no-progress",
-                                           help="Show a progress bar.")] = True,
+    progress: ProgressOption = True,
     threads: Annotated[int, typer.Option("--threads", help="Intra-op CPU threads (small "
                                          "models run fastest on one).")] = 1,
     device: DeviceOption = "auto",
@@ -149,8 +166,9 @@ def train(
         raise fail(f"--steps must be ≥ 0; got {steps}")
     dev = cli_device(device)
     output_dir(out)  # a bad --out is refused before any work (issue 16)
+    log = log_file(log, out)
     launch_if_asked(nproc)
-    path = out / "last.safetensors"
+    path = out / CKPT_NAME
     with job(dev):
         if path.exists():
             try:
@@ -200,7 +218,7 @@ def train(
         else:
             console.print(f"{cfg.kind} on {corpus}: {trainer.step} steps (fewer than 20 "
                           f"sentences: none held out; vocabulary {v})")
-        console.print(f"saved {path}")
+        console.print(f"saved {path}; loss log {log}")
         return
     g = get_grammar(grammar)
     val, val_gold = g.sample(200, torch.Generator().manual_seed(30_000 + seed))
@@ -213,15 +231,15 @@ def train(
     paper = scores.get("L2·forget", float("nan"))
     console.print(f"reading chosen on 200 validation sentences: {best} (sentence F1 "
                   f"{scores[best]:.3f}; the paper's L2·forget: {paper:.3f})")
-    console.print(f"saved {path}")
+    console.print(f"saved {path}; loss log {log}")
 
 
 @app.command()
 def parse(
     sentence: Annotated[str, typer.Argument(help="Tokens separated by spaces.",
                                             show_default=False)],
-    ckpt: Annotated[Path, typer.Option("--ckpt", help="A checkpoint from `kexue onlstm train`.",
-                                       show_default=False)],
+    ckpt: Annotated[Path, typer.Option("--ckpt", help="A checkpoint from `kexue onlstm train` "
+                                       "(the file or its directory).", show_default=False)],
     reading: Annotated[str | None, typer.Option(
         "--reading", help="e.g. L2·forget, L1·input, mean·forget+input (default: the one "
         "stored by train).", show_default=False)] = None,
@@ -234,6 +252,7 @@ def parse(
     tokens = sentence.split()
     if not tokens:
         raise fail("empty sentence: give the tokens separated by spaces, e.g. \"+ 3 * 4 5\"")
+    ckpt = ckpt_file(ckpt, "onlstm")
     try:
         model, vocab, meta = load_model(ckpt)
     except (FileNotFoundError, ValueError) as exc:

@@ -9,6 +9,7 @@
     kexue sde simulate ... --nproc 4               # the paths shared by 4 processes
     kexue sde simulate ... --adaptive --rtol 1e-3 --atol 1e-4   # adaptive steps (tree path)
     kexue sde simulate ... --brownian tree         # fixed steps on a BrownianInterval
+    kexue sde simulate ... --save xt.safetensors   # X_T of every path, and the drawn paths
     kexue sde density --drift "x - x^3" --diffusion "0.8" --x0 0 --T 2 --out density.png
 
 The paths are cut into seeded blocks (:mod:`kexue.parallel`: block ``b`` draws from
@@ -301,6 +302,12 @@ Diffusion = Annotated[str, typer.Option(help="Diffusion g(t, x) >= 0, e.g. '0.84
 
 BROWNIAN = ("auto", "tree", "increments")
 
+SAVE_HELP = ("Also save the numbers: .safetensors with tensors 'samples' (paths, 1): X_T of "
+             "every path (float64), 'ts' (steps + 1,): the step times, and 'paths' "
+             "(steps + 1, show, 1): the sample paths of the figure (time-major, as "
+             "kexue.stochastic.solve returns them), with JSON metadata (command, seed, steps, "
+             "method, drift, diffusion, x0, T, ...); or .npy: the 'samples' array alone.")
+
 
 @app.command()
 def simulate(
@@ -327,18 +334,22 @@ def simulate(
     brownian: Annotated[str, typer.Option(
         help="Brownian path: 'tree' (a BrownianInterval queried at the step times), "
         "'increments' (increments drawn on the step grid) or 'auto' (default: tree with "
-        "--adaptive, increments otherwise).")] = "auto",
+        "--adaptive, increments otherwise).", **choice_option("--brownian", BROWNIAN))]
+    = "auto",
+    save: Annotated[Path | None, typer.Option(help=SAVE_HELP, show_default=False)] = None,
     device: DeviceOption = "auto",
     nproc: NprocOption = 1,
 ) -> None:
-    """Simulate paths; print mean/std of X_T; save sample paths and the histogram of X_T."""
+    """Simulate paths; print mean/std of X_T; save sample paths and the histogram of X_T in a
+    figure, and with --save the numbers (X_T of every path, the drawn paths)."""
     import numpy as np
 
     from ..parallel import block_ranges, is_main
-    from ._outputs import FIGURE_SUFFIXES, output_file
+    from ._outputs import FIGURE_SUFFIXES, output_file, samples_file
 
     dev = cli_device(device)
     out = output_file(out, "--out", default_name="paths.png", suffixes=FIGURE_SUFFIXES)
+    save = samples_file(save)
     try:
         _check("--x0", x0)
         _check("--T", T, positive=True)
@@ -370,7 +381,8 @@ def simulate(
                            "(inf/nan); use more --steps or check the coefficients")
         if is_main():
             _simulate_report(sde, text, xT, x0, T, paths, steps, method, seed, show, out, dev,
-                             stepping, counts)
+                             stepping, counts, save=save,
+                             meta={"drift": drift, "diffusion": diffusion})
 
 
 def _stepping(adaptive: bool, rtol: float | None, atol: float | None,
@@ -412,8 +424,10 @@ def _check_sde(sde: SDE, x0: float, T: float, method: str, device: torch.device)
 def _simulate_report(sde: SDE, text: str, xT: np.ndarray, x0: float, T: float, paths: int,
                      steps: int, method: str, seed: int, show: int, out: Path,
                      device: torch.device, stepping: Stepping = _FIXED,
-                     counts: np.ndarray | None = None) -> None:
-    """Rank 0: the sample paths, the figure and the printed summary of ``simulate``."""
+                     counts: np.ndarray | None = None, *, save: Path | None = None,
+                     meta: dict | None = None) -> None:
+    """Rank 0: the sample paths, the figure, the ``--save`` file and the printed summary of
+    ``simulate``."""
     import torch
 
     k = min(show, paths)
@@ -425,6 +439,7 @@ def _simulate_report(sde: SDE, text: str, xT: np.ndarray, x0: float, T: float, p
                                     ts, None, method, seed + 1, stepping)
     except (ValueError, TypeError, RuntimeError) as exc:
         raise fail(str(exc)) from None
+    shown_paths = shown.cpu()  # (steps + 1, k, 1)
     shown = shown[:, :, 0].cpu().numpy()  # (steps + 1, k)
     mean, std = float(xT.mean()), float(xT.std(ddof=1)) if paths > 1 else 0.0
     se = std / math.sqrt(paths)
@@ -460,8 +475,22 @@ def _simulate_report(sde: SDE, text: str, xT: np.ndarray, x0: float, T: float, p
                f"{int(counts[:, 2].sum())} f / {int(counts[:, 3].sum())} g calls")
     else:
         run = f"{method}, {steps} steps" + (", Brownian tree" if stepping.tree else "")
+    saved = ""
+    if save is not None:
+        from ._outputs import save_samples
+
+        save_samples(save, {"samples": torch.from_numpy(xT).reshape(paths, 1), "ts": ts,
+                            "paths": shown_paths},
+                     {**(meta or {}), "seed": seed, "steps": steps, "method": method,
+                      "x0": x0, "T": T, "n_paths": paths, "show": k,
+                      "adaptive": stepping.adaptive, "brownian_tree": stepping.tree,
+                      **({"rtol": stepping.rtol, "atol": stepping.atol}
+                         if stepping.adaptive else {}),
+                      "shapes": {"samples": [paths, 1], "ts": [steps + 1],
+                                 "paths": list(shown_paths.shape)}})
+        saved = f"; samples: {save}"
     typer.echo(f"{text}: x(T={T:g}) mean {mean:.6g} ± {se:.2g} (SE), std {std:.6g} over "
-               f"{paths} paths ({run}, {device.type}); figure: {out}")
+               f"{paths} paths ({run}, {device.type}); figure: {out}{saved}")
 
 
 @app.command()

@@ -8,6 +8,7 @@ from __future__ import annotations
 import csv
 import json
 import shutil
+import warnings
 
 import numpy as np
 import pytest
@@ -183,8 +184,11 @@ def test_sde_simulate_save_round_trip(tmp_path, monkeypatch):
     args = ["sde", "simulate", "--drift", "-x", "--diffusion", "0.5", "--x0", "1",
             "--paths", "300", "--steps", "20", "--show", "4", "--seed", "2", "--device", "cpu",
             "--out", tmp_path / "p.png"]
-    res = kexue(*args, "--save", tmp_path / "p.safetensors", monkeypatch=monkeypatch)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        res = kexue(*args, "--save", tmp_path / "p.safetensors", monkeypatch=monkeypatch)
     assert res.exit_code == 0, res.output
+    assert not caught, [str(w.message) for w in caught]  # e.g. no CoarseStepWarning
     tensors, meta = checkpoint.load(tmp_path / "p.safetensors")
     sde, _ = _build_sde("-x", "0.5")
     xT, _ = _simulate_final(sde, 1.0, 1.0, 300, 20, "euler", 2, torch.device("cpu"))

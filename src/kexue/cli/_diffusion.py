@@ -256,7 +256,8 @@ def _plot_samples(x: torch.Tensor, data: str, title: str, out: Path) -> None:
 
 @app.command()
 def sample(
-    ckpt: Annotated[Path, typer.Option(help="Checkpoint from `kexue diffusion train`.")],
+    ckpt: Annotated[Path, typer.Option(help="Checkpoint from `kexue diffusion train` (the "
+                                        "file or its directory).")],
     method: Annotated[str, typer.Option(help="Sampler: a name of kexue.diffusion.SAMPLERS "
                                         "(heun, em, pc, ddim, dpmpp_2m, ...).",
                                         **choice_option("--method", _sampler_names))]
@@ -328,7 +329,8 @@ def sample(
 
 @app.command()
 def nll(
-    ckpt: Annotated[Path, typer.Option(help="Checkpoint from `kexue diffusion train`.")],
+    ckpt: Annotated[Path, typer.Option(help="Checkpoint from `kexue diffusion train` (the "
+                                        "file or its directory).")],
     n: Annotated[int, typer.Option(help="Test points (digits: test images; toys: fresh "
                                         "samples).")] = 128,
     tol: Annotated[float, typer.Option(help="dopri5 rtol = atol.")] = 1e-4,
@@ -398,7 +400,8 @@ def _image_mask(kind: str) -> torch.Tensor:
 
 @app.command()
 def inpaint(
-    ckpt: Annotated[Path, typer.Option(help="A digits checkpoint from `kexue diffusion train`.")],
+    ckpt: Annotated[Path, typer.Option(help="A digits checkpoint from `kexue diffusion train` "
+                                        "(the file or its directory).")],
     mask: Annotated[str, typer.Option(help=f"Hidden region: {', '.join(MASKS)}.",
                                       **choice_option("--mask", MASKS))] = "bottom",
     n: Annotated[int, typer.Option(help="Test images to complete.")] = 16,

@@ -205,7 +205,8 @@ def train(
 
 @app.command()
 def sample(
-    ckpt: Annotated[Path, typer.Option("--ckpt", help="A checkpoint from `kexue gan train`.",
+    ckpt: Annotated[Path, typer.Option("--ckpt", help="A checkpoint from `kexue gan train` (the "
+                                       "file or its directory).",
                                        show_default=False)],
     n: Annotated[int, typer.Option("--n", help="Number of samples.")] = 16,
     seed: Annotated[int, typer.Option("--seed", help="Seed of z.")] = 0,
@@ -257,7 +258,8 @@ def sample(
 
 @app.command()
 def reconstruct(
-    ckpt: Annotated[Path, typer.Option("--ckpt", help="A BiGAN-QP checkpoint on digits.",
+    ckpt: Annotated[Path, typer.Option("--ckpt", help="A BiGAN-QP checkpoint on digits (the "
+                                       "file or its directory).",
                                        show_default=False)],
     n: Annotated[int, typer.Option("--n", help="Held-out digits to show.")] = 8,
     png: Annotated[Path | None, typer.Option("--png", help="Save x / G(E(x)) pairs here.",

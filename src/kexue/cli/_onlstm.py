@@ -103,7 +103,8 @@ def train(
         "--corpus", help="Your own text instead of a grammar: one sentence a line, tokens "
         "separated by spaces (every 20th sentence is held out for validation).",
         show_default=False)] = None,
-    steps: Annotated[int, typer.Option("--steps", help="Total training steps.")] = 3000,
+    steps: Annotated[int, typer.Option(
+        "--steps", help="Total training steps (0: no training, only the evaluation).")] = 3000,
     seed: Annotated[int, typer.Option("--seed", help="Seed of the corpus, model and batches.")]
     = 0,
     kind: Annotated[str, typer.Option("--kind", help=" | ".join(KINDS),

@@ -436,7 +436,7 @@ def _simulate_report(sde: SDE, text: str, xT: np.ndarray, x0: float, T: float, p
         with torch.no_grad():
             shown, _ = _solve_block(sde, torch.full((k, 1), x0, dtype=torch.float64,
                                                     device=device),
-                                    ts, None, method, seed + 1, stepping)
+                                    ts, T / steps, method, seed + 1, stepping)
     except (ValueError, TypeError, RuntimeError) as exc:
         raise fail(str(exc)) from None
     shown_paths = shown.cpu()  # (steps + 1, k, 1)

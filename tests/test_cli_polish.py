@@ -274,3 +274,12 @@ def test_spelled_out_choices_match_the_library():
 def test_shell_completion_is_on():
     res = runner.invoke(app, ["--help"], env={"COLUMNS": "200"})
     assert "--install-completion" in res.output and "--show-completion" in res.output
+
+
+def test_reproduce_typos_get_did_you_mean(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    one_line_error(kexue("reproduce", "smooth-mx"), "unknown experiment 'smooth-mx' (did you "
+                   "mean 'smooth-max'", "valid names:")
+    one_line_error(kexue("reproduce", "smooth-max", "thesis-walk-limit", "--set", "n_trails=3"),
+                   "unknown config key 'n_trails' (did you mean 'n_trials'", "valid keys:")
+    assert not any(tmp_path.iterdir())

@@ -19,7 +19,7 @@ import typer
 from rich.console import Console
 
 from .. import __version__
-from ._errors import err_console, fail
+from ._errors import did_you_mean, err_console, fail
 from ._launch import (
     NprocOption,
     ProgressOption,
@@ -208,7 +208,8 @@ def reproduce(
     chosen = list(names or specs)
     unknown = [n for n in chosen if n not in specs]
     if unknown:
-        raise fail(f"unknown experiment {unknown[0]!r}; valid names: {', '.join(specs)}")
+        raise fail(f"unknown experiment {unknown[0]!r}{did_you_mean(unknown[0], list(specs))}; "
+                   f"valid names: {', '.join(specs)}")
     overrides = _parse_sets(sets or [])
     cli_nproc(nproc)
     if jobs > 1 and nproc > 1:
@@ -230,7 +231,8 @@ def reproduce(
     for key in overrides:
         if len(chosen) > 1 and not any(_has_field(specs[n].config, key) for n in chosen):
             valid = sorted({f for n in chosen for f in _field_names(specs[n].config)})
-            raise fail(f"unknown config key {key!r}; valid keys: {', '.join(valid)}")
+            raise fail(f"unknown config key {key!r}{did_you_mean(key, valid)}; valid keys: "
+                       f"{', '.join(valid)}")
     for name in chosen:
         spec = specs[name]
         own = overrides if len(chosen) == 1 else {

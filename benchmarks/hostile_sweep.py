@@ -295,7 +295,7 @@ def make_checkpoints(d: Path) -> dict[str, Path]:
                     "--steps", "5", "--hidden", "16", "--chunk", "4", "--layers", "1",
                     "--no-progress"], d / "ckon" / "last.safetensors"),
         "diffusion": (["diffusion", "train", "--out", str(d / "ckdiff"), "--steps", "5",
-                       "--quiet"], d / "ckdiff" / "model.safetensors"),
+                       "--quiet"], d / "ckdiff" / "last.safetensors"),
     }
     for key, (argv, path) in runs.items():
         r = subprocess.run([sys.executable, "-m", "kexue", *argv], capture_output=True,

@@ -13,8 +13,8 @@ import pytest
 from typer.testing import CliRunner
 
 from kexue import experiments
-from kexue._cli_errors import check_choice, did_you_mean
 from kexue.cli import GROUPS, app
+from kexue.cli._errors import check_choice, did_you_mean
 from kexue.experiments import Experiment, Result
 from kexue.experiments._listing import LISTING_FIELDS, _row, _row_from_source
 
@@ -108,7 +108,9 @@ def test_mistyped_group_suggests_the_close_one():
 
 
 def test_names_spelled_out_for_help_match_the_library():
-    from kexue import _launch, cli_sde, devices
+    from kexue import devices
+    from kexue.cli import _launch
+    from kexue.cli import _sde as cli_sde
     from kexue.gan import DATASETS, MODELS
     from kexue.stochastic._solvers import METHODS
 
@@ -218,3 +220,47 @@ def test_help_says_what_zero_means():
     res = runner.invoke(app, ["diffusion", "train", "--help"], env={"COLUMNS": "200"})
     text = " ".join(res.stdout.split())
     assert text.count("0: automatic") == 3, text  # --batch-size, --lr, --width
+
+
+# A lean install (no `kexue[cli]` extra): typer or rich blocked in a fresh interpreter.
+_LEAN = """
+import sys
+sys.modules[BLOCKED] = None  # `import BLOCKED` now raises ImportError
+from kexue.cli import main
+sys.argv = ["kexue", "--help"]
+main()
+"""
+
+
+@pytest.mark.parametrize("blocked", ["typer", "rich"])
+def test_main_without_the_cli_extra_prints_one_line_and_exits_2(blocked):
+    code = _LEAN.replace("BLOCKED", repr(blocked))
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=120)
+    assert proc.returncode == 2, proc.stderr
+    assert proc.stdout == ""
+    assert proc.stderr == ("error: the kexue command line needs its extra: "
+                           "pip install 'kexue[cli]'\n")
+
+
+def test_importing_kexue_cli_needs_no_typer():
+    """``import kexue.cli`` (the console script's module) loads typer only for ``main``/``app``."""
+    code = ("import sys; sys.modules['typer'] = None; sys.modules['rich'] = None\n"
+            "import kexue.cli\nprint(sorted(kexue.cli.__all__))")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert "main" in proc.stdout
+
+
+@pytest.mark.parametrize("group", sorted(GROUPS))
+def test_old_group_module_paths_warn_and_still_work(group):
+    """``kexue.cli_<group>`` (before the ``kexue.cli`` package) is a deprecated alias of
+    ``kexue.cli._<group>``: the same module, with a DeprecationWarning."""
+    import importlib
+
+    sys.modules.pop(f"kexue.cli_{group}", None)
+    with pytest.warns(DeprecationWarning, match=f"kexue.cli_{group} is deprecated"):
+        old = importlib.import_module(f"kexue.cli_{group}")
+    assert old is importlib.import_module(f"kexue.cli._{group}")
+    assert old.app is importlib.import_module(GROUPS[group][0]).app

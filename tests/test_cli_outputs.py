@@ -13,9 +13,8 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from kexue import _launch
-from kexue._outputs import output_dir, output_file
-from kexue.cli import app
+from kexue.cli import _launch, app
+from kexue.cli._outputs import output_dir, output_file
 
 runner = CliRunner()
 TIME_BOUND = 20.0  # seconds: imports included; the refused work would take minutes

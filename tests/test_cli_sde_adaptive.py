@@ -10,7 +10,7 @@ import re
 import pytest
 from typer.testing import CliRunner
 
-from kexue.cli_sde import app
+from kexue.cli._sde import app
 
 RUNNER = CliRunner()
 
@@ -64,7 +64,7 @@ def test_symbolic_diffusion_derivative_equals_autograd(text):
     to 1e-12) at random states, and broadcast to (batch, d)."""
     import torch
 
-    from kexue.cli_sde import _build_sde
+    from kexue.cli._sde import _build_sde
 
     sde, _ = _build_sde("-x", text)
     gen = torch.Generator().manual_seed(0)

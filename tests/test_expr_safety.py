@@ -219,7 +219,7 @@ def test_schrodinger_potential_refuses_strings():
 def test_cli_exits_2_with_one_line(tmp_path, option, text):
     from typer.testing import CliRunner
 
-    from kexue.cli_sde import app
+    from kexue.cli._sde import app
 
     args = {"--drift": "-x", "--diffusion": "1"}
     args[option] = text

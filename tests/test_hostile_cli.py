@@ -14,8 +14,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from typer.testing import CliRunner
 
-from kexue import _launch, _limits
-from kexue.cli import app
+from kexue import _limits
+from kexue.cli import _launch, app
 
 runner = CliRunner()
 TIME_BOUND = 20.0  # seconds, imports included; the refused work would take hours or not fit
@@ -94,7 +94,7 @@ def test_density_sizes_are_refused(extra, needles, tmp_path, monkeypatch):
           suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(paths=st.integers(1, 10**15), steps=st.integers(1, 10**12))
 def test_any_too_large_simulation_is_refused_before_work(paths, steps, monkeypatch, tmp_path):
-    from kexue.cli_sde import MAX_PATH_STEPS
+    from kexue.cli._sde import MAX_PATH_STEPS
 
     if max(paths, 1024) * steps <= MAX_PATH_STEPS and paths * 32 < 2**30:
         return  # allowed (and it would run): the refused region is what is tested here

@@ -18,8 +18,8 @@ import torch
 from typer.testing import CliRunner
 
 from dist_helpers import free_port
-from kexue import _launch, parallel
-from kexue.cli import app
+from kexue import parallel
+from kexue.cli import _launch, app
 from kexue.devices import resolve_device
 
 runner = CliRunner()
@@ -240,7 +240,7 @@ _FAILING = textwrap.dedent('''
 def test_a_rank_that_fails_stops_the_job_with_its_error(tmp_path):
     script = tmp_path / "failing.py"
     script.write_text(_FAILING)
-    code = (f"from kexue._launch import relaunch; raise SystemExit(relaunch(2, ['reproduce', "
+    code = (f"from kexue.cli._launch import relaunch; raise SystemExit(relaunch(2, ['reproduce', "
             f"'--out', {str(tmp_path / 'rep')!r}, '--nproc', '2'], entry=[{str(script)!r}]))")
     res = subprocess.run([PY, "-c", code], capture_output=True, text=True, timeout=300,
                          env=_env())

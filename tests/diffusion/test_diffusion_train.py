@@ -237,7 +237,7 @@ def test_training_validates_arguments_and_shows_progress(capsys):
 def test_cli_train_resume_sample_nll_inpaint(tmp_path):
     from typer.testing import CliRunner
 
-    from kexue.cli_diffusion import app
+    from kexue.cli._diffusion import app
 
     runner = CliRunner()
     out = tmp_path / "ring"
@@ -248,7 +248,7 @@ def test_cli_train_resume_sample_nll_inpaint(tmp_path):
     assert "step 20 (resumed from 0)" in res.output
     res = runner.invoke(app, [*args[:6], "30", *args[7:]])  # extend the same run
     assert res.exit_code == 0 and "step 30 (resumed from 20)" in res.output
-    ckpt = str(out / "model.safetensors")
+    ckpt = str(out / "last.safetensors")
     png = tmp_path / "s.png"
     res = runner.invoke(app, ["sample", "--ckpt", ckpt, "--method", "heun", "--steps", "3",
                               "--n", "16", "--out", str(png)])
@@ -287,7 +287,7 @@ def test_cli_train_resume_sample_nll_inpaint(tmp_path):
 def test_cli_errors_are_one_line_with_status_2(args, message, tmp_path):
     from typer.testing import CliRunner
 
-    from kexue.cli_diffusion import app
+    from kexue.cli._diffusion import app
 
     res = CliRunner().invoke(app, [*args, *(["--out", str(tmp_path)] if args[0] == "train"
                                             else [])])

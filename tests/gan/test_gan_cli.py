@@ -3,7 +3,7 @@
 import pytest
 from typer.testing import CliRunner
 
-from kexue.cli_gan import app
+from kexue.cli._gan import app
 from kexue.gan import load_gan
 
 runner = CliRunner()

@@ -3,7 +3,7 @@
 import pytest
 from typer.testing import CliRunner
 
-from kexue.cli_integrals import app
+from kexue.cli._integrals import app
 
 runner = CliRunner()
 

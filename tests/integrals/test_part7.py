@@ -10,7 +10,7 @@ import sympy
 from sympy import Abs, cos, cosh, exp, oo, pi, sin, sinh
 from typer.testing import CliRunner
 
-from kexue.cli_integrals import app
+from kexue.cli._integrals import app
 from kexue.integrals import (
     CATALOGUE,
     UNKNOWN_PART,

@@ -3,7 +3,7 @@
 import pytest
 from typer.testing import CliRunner
 
-from kexue.cli_onlstm import app
+from kexue.cli._onlstm import app
 from kexue.onlstm import load_model
 
 runner = CliRunner()

@@ -66,7 +66,7 @@ def test_uniform_model_has_the_vocabulary_size_as_perplexity():
 
 
 def test_cli_trains_on_a_corpus_file_and_resumes(tmp_path):
-    from kexue.cli_onlstm import app
+    from kexue.cli._onlstm import app
 
     corpus = tmp_path / "text.txt"
     corpus.write_text("\n".join(TEXT) + "\n\n")
@@ -89,7 +89,7 @@ def test_cli_trains_on_a_corpus_file_and_resumes(tmp_path):
     (["--corpus", "EMPTY"], "empty corpus"),
 ])
 def test_cli_corpus_errors_are_one_line(tmp_path, extra, message):
-    from kexue.cli_onlstm import app
+    from kexue.cli._onlstm import app
 
     empty = tmp_path / "empty.txt"
     empty.write_text("\n  \n")

@@ -178,7 +178,7 @@ def test_brownian_increments_validation():
 
 # --------------------------------------------------------------------------- CLI (kexue sde)
 def test_cli_expression_parser_values_and_noise_type():
-    from kexue.cli_sde import parse_coefficient
+    from kexue.cli._sde import parse_coefficient
 
     x = torch.tensor([[2.0], [-1.0]], dtype=F64)
     t = torch.tensor(0.5, dtype=F64)
@@ -204,7 +204,7 @@ def test_cli_expression_parser_values_and_noise_type():
     ("x" * 400, r"at most 300 characters"),
 ])
 def test_cli_expression_parser_rejects(text, pattern):
-    from kexue.cli_sde import parse_coefficient
+    from kexue.cli._sde import parse_coefficient
 
     with pytest.raises(ValueError, match=pattern):
         parse_coefficient(text, "--drift")
@@ -213,7 +213,7 @@ def test_cli_expression_parser_rejects(text, pattern):
 def test_cli_simulate_and_errors(tmp_path):
     from typer.testing import CliRunner
 
-    from kexue.cli_sde import app
+    from kexue.cli._sde import app
 
     runner = CliRunner()
     out = tmp_path / "paths.png"
@@ -244,7 +244,7 @@ def test_cli_simulate_and_errors(tmp_path):
 def test_cli_density_against_fokker_planck(tmp_path):
     from typer.testing import CliRunner
 
-    from kexue.cli_sde import app
+    from kexue.cli._sde import app
 
     out = tmp_path / "density.png"
     res = CliRunner().invoke(app, ["density", "--drift", "-1.3*x", "--diffusion", "0.84",

@@ -15,10 +15,11 @@ import os
 import tempfile
 from pathlib import Path
 
-from ._cli_errors import fail
+from ._errors import fail
 from ._launch import command_args
 
-__all__ = ["output_dir", "output_file", "FIGURE_SUFFIXES"]
+__all__ = ["output_dir", "output_file", "FIGURE_SUFFIXES", "LOG_SUFFIXES", "LOG_NAME", "log_file",
+           "SAMPLE_SUFFIXES", "samples_file", "save_samples"]
 
 
 def _given_empty(option: str) -> bool:
@@ -116,4 +117,68 @@ def output_file(path: Path | str, option: str = "--out", *, default_name: str | 
                        f"{', '.join(suffixes)}")
     base = _existing_ancestor(path.parent, option, path)
     _probe(base, option, path, created=base != path.parent.absolute())
+    return path
+
+
+LOG_SUFFIXES = (".csv", ".jsonl")
+"""Loss-log formats of the ``train`` commands (``--log``)."""
+LOG_NAME = "loss.csv"
+"""The loss log a ``train`` command writes in ``--out`` when ``--log`` is not given."""
+
+
+def log_file(log: Path | str | None, out: Path) -> Path:
+    """The loss log of a ``train`` command, checked before any work: ``--log`` (``.csv`` or
+    ``.jsonl``; a name without a suffix gets ``.csv``), or ``OUT/loss.csv`` when not given.
+
+    Raises:
+        typer.Exit(2): as :func:`output_file`.
+    """
+    if log is None:
+        return out / LOG_NAME
+    return output_file(log, "--log", default_name=LOG_NAME, suffixes=LOG_SUFFIXES)
+
+
+SAMPLE_SUFFIXES = (".safetensors", ".npy")
+"""File types of ``--save`` (the samples of ``sample``/``simulate``): safetensors (the tensors
+with JSON metadata, read back with :func:`kexue.checkpoint.load`) or NumPy's ``.npy`` (the
+``samples`` array alone)."""
+
+
+def samples_file(path: Path | str | None) -> Path | None:
+    """``--save`` checked before any work (``None``: not given): a ``.safetensors`` or ``.npy``
+    file (a name without a suffix gets ``.safetensors``) in a writable directory.
+
+    Raises:
+        typer.Exit(2): as :func:`output_file`.
+    """
+    if path is None:
+        return None
+    return output_file(path, "--save", suffixes=SAMPLE_SUFFIXES)
+
+
+def save_samples(path: Path, tensors: dict, meta: dict) -> Path:
+    """Write the samples of a command to ``path`` (from :func:`samples_file`).
+
+    ``.safetensors``: every tensor of ``tensors`` (``"samples"`` first, the others alongside)
+    and ``meta`` (JSON: the command line, seed, steps, method, ...) through
+    :func:`kexue.checkpoint.save` (atomic, with checksums; NaN/inf values are kept);
+    ``.npy``: ``tensors["samples"]`` alone, as a NumPy array of its dtype.
+
+    Raises:
+        typer.Exit(2): the file cannot be written (one ``error:`` line).
+    """
+    import numpy as np
+
+    from .. import checkpoint
+
+    meta = {"command": "kexue " + " ".join(command_args()), **meta}
+    try:
+        if path.suffix.lower() == ".npy":
+            path.parent.mkdir(parents=True, exist_ok=True)
+            with open(path, "wb") as fh:  # np.save(path) would add a second .npy
+                np.save(fh, tensors["samples"].detach().cpu().numpy())
+        else:
+            checkpoint.save(path, tensors, meta, allow_nonfinite=tuple(tensors))
+    except (OSError, ValueError, TypeError) as exc:
+        raise fail(f"cannot write --save {str(path)!r}: {exc}") from None
     return path

@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from ._cli_errors import fail
+from ._errors import fail
 
 if TYPE_CHECKING:
     import torch
@@ -43,7 +43,8 @@ _DEVICE_CHOICES = "auto, cpu, cuda, cuda:N, mps"
 
 __all__ = ["in_job", "check_nproc", "strip_option", "torchrun_args", "relaunch", "job",
            "set_command_args", "command_args", "DeviceOption",
-           "NprocOption", "cli_device", "cli_nproc", "launch_if_asked", "fail_all", "is_main"]
+           "NprocOption", "LogOption", "ProgressOption", "QuietOption", "cli_device", "cli_nproc",
+           "launch_if_asked", "fail_all", "is_main"]
 
 _COMMAND_ARGS: list[str] | None = None
 
@@ -62,7 +63,7 @@ def command_args() -> list[str]:
 
 def is_main() -> bool:
     """:func:`kexue.parallel.is_main` (rank 0, or no job), importing torch only when called."""
-    from . import parallel
+    from .. import parallel
 
     return parallel.is_main()
 
@@ -169,7 +170,7 @@ def job(device: torch.device) -> Iterator[bool]:
     Raises:
         typer.Exit: an incomplete torchrun environment (one ``error:`` line, status 2).
     """
-    from . import parallel
+    from .. import parallel
 
     already = parallel.is_distributed()
     try:  # NCCL for CUDA tensors beside gloo for CPU ones on a CUDA device (init_from_env)
@@ -195,13 +196,17 @@ NprocOption = Annotated[int, typer.Option(
     "--nproc", help="Processes on this machine; N > 1 relaunches the command through "
     "torch.distributed.run (under torchrun, torchrun decides).")]
 LogOption = Annotated[Path | None, typer.Option(
-    "--log", help="Append one row per training step to this .csv or .jsonl file (rows past a "
-    "resumed step are dropped).", show_default=False)]
+    "--log", help="Loss log: one row per training step, .csv or .jsonl (default: OUT/loss.csv; "
+    "a resumed run appends, rows past the resumed step are dropped).", show_default=False)]
+ProgressOption = Annotated[bool, typer.Option(
+    "--progress/--no-progress", help="Show a progress bar (on standard output, rank 0 only).")]
+QuietOption = Annotated[bool, typer.Option(
+    "--quiet", hidden=True, help="Old spelling of --no-progress.")]
 
 
 def cli_device(device: str) -> torch.device:
     """``--device`` resolved for this process, or one ``error:`` line and status 2."""
-    from .devices import resolve_device
+    from ..devices import resolve_device
 
     try:
         return resolve_device(device)
@@ -230,8 +235,8 @@ def launch_if_asked(nproc: int) -> None:
 def fail_all(message: str, code: int = 2) -> typer.Exit:
     """For an error that every rank of a job meets alike (same data): rank 0 prints the one
     ``error:`` line, every rank waits for it and then exits with ``code``. Outside a job this is
-    :func:`kexue._cli_errors.fail`."""
-    from . import parallel
+    :func:`kexue.cli._errors.fail`."""
+    from .. import parallel
 
     if parallel.is_main():
         fail(message, code)

@@ -18,10 +18,11 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 
-from . import __version__
-from ._cli_errors import err_console, fail
+from .. import __version__
+from ._errors import did_you_mean, err_console, fail
 from ._launch import (
     NprocOption,
+    ProgressOption,
     cli_device,
     cli_nproc,
     command_args,
@@ -34,18 +35,18 @@ from ._launch import (
 # module (with torch, sympy, ... behind it) is imported only when a command line names it.
 # name -> (module, its app's help); a test checks the help against each module's ``app``.
 GROUPS: dict[str, tuple[str, str]] = {
-    "sde": ("kexue.cli_sde",
+    "sde": ("kexue.cli._sde",
             "Simulate 1-D SDEs dx = f(t,x) dt + g(t,x) dW given as expressions in x and t."),
-    "diffusion": ("kexue.cli_diffusion",
+    "diffusion": ("kexue.cli._diffusion",
                   "Score-based diffusion models (kexue.fm 9209/9228): train, sample, nll, "
                   "inpaint."),
-    "onlstm": ("kexue.cli_onlstm",
+    "onlstm": ("kexue.cli._onlstm",
                "Ordered-neuron LSTM (kexue.fm 6621): train a language model on a seeded grammar, "
                "read trees out of it."),
-    "integrals": ("kexue.cli_integrals",
+    "integrals": ("kexue.cli._integrals",
                   "Feynman's integration trick: derive and verify the catalogue of classical "
                   "integrals."),
-    "gan": ("kexue.cli_gan",
+    "gan": ("kexue.cli._gan",
             "GAN-QP and BiGAN-QP (kexue.fm 6163, 6214): adversarial training without a Lipschitz "
             "constraint; train, sample, reconstruct."),
 }
@@ -137,7 +138,7 @@ def list_experiments(
         "2 CPU cores) and section.")] = False,
 ) -> None:
     """List every experiment: name, article, one-line claim, expected quick runtime."""
-    from .experiments import listing  # the experiments' fields, without importing them
+    from ..experiments import listing  # the experiments' fields, without importing them
 
     rows = listing()
     if as_json:
@@ -191,6 +192,7 @@ def reproduce(
         "(CPU cores / N) torch threads (default 1: one after the other). Small experiments "
         "leave a core idle, so on a 2-core machine --jobs 2 cuts the wall time of --quick.",
         min=1)] = 1,
+    progress: ProgressOption = True,
 ) -> None:
     """Run experiments and write OUT/index.html, OUT/results.json and the figures.
 
@@ -200,13 +202,14 @@ def reproduce(
     process's error (the others may be waiting for it inside a collective); when it was rank 0,
     the report of the experiments run so far is written first.
     """
-    from .experiments import ConfigError, registry, resolve_config
+    from ..experiments import ConfigError, registry, resolve_config
 
     specs = registry()
     chosen = list(names or specs)
     unknown = [n for n in chosen if n not in specs]
     if unknown:
-        raise fail(f"unknown experiment {unknown[0]!r}; valid names: {', '.join(specs)}")
+        raise fail(f"unknown experiment {unknown[0]!r}{did_you_mean(unknown[0], list(specs))}; "
+                   f"valid names: {', '.join(specs)}")
     overrides = _parse_sets(sets or [])
     cli_nproc(nproc)
     if jobs > 1 and nproc > 1:
@@ -228,7 +231,8 @@ def reproduce(
     for key in overrides:
         if len(chosen) > 1 and not any(_has_field(specs[n].config, key) for n in chosen):
             valid = sorted({f for n in chosen for f in _field_names(specs[n].config)})
-            raise fail(f"unknown config key {key!r}; valid keys: {', '.join(valid)}")
+            raise fail(f"unknown config key {key!r}{did_you_mean(key, valid)}; valid keys: "
+                       f"{', '.join(valid)}")
     for name in chosen:
         spec = specs[name]
         own = overrides if len(chosen) == 1 else {
@@ -244,15 +248,17 @@ def reproduce(
     launch_if_asked(nproc)
 
     with job(dev if dev is not None else cli_device("auto")):
-        _reproduce(specs, chosen, configs, quick=quick, out=out, seed=seed, jobs=jobs)
+        _reproduce(specs, chosen, configs, quick=quick, out=out, seed=seed, jobs=jobs,
+                   progress=progress)
 
 
 def _reproduce(specs: dict, chosen: list[str], configs: dict, *, quick: bool, out: Path,
-               seed: int | None, jobs: int = 1) -> None:
-    """Run the resolved configs (every rank) and write the report (rank 0)."""
-    from .experiments import run_experiment
-    from .parallel import is_distributed, is_main, leave, world
-    from .report import write_report
+               seed: int | None, jobs: int = 1, progress: bool = True) -> None:
+    """Run the resolved configs (every rank) and write the report (rank 0); ``progress``: the
+    live bar (the one line per experiment is printed either way)."""
+    from ..experiments import run_experiment
+    from ..parallel import is_distributed, is_main, leave, world
+    from ..report import write_report
 
     rank, size = world()
     results = []
@@ -279,23 +285,24 @@ def _reproduce(specs: dict, chosen: list[str], configs: dict, *, quick: bool, ou
 
     with Progress(SpinnerColumn(), TextColumn("[bold]{task.description}"), BarColumn(),
                   TextColumn("{task.completed}/{task.total}"), TimeElapsedColumn(),
-                  console=console, transient=False, disable=not is_main()) as progress:
-        task = progress.add_task("reproducing", total=len(chosen))
+                  console=console, transient=False,
+                  disable=not (progress and is_main())) as bar:
+        task = bar.add_task("reproducing", total=len(chosen))
 
         def done(name: str, result) -> None:
             mark = "[green]pass[/]" if result.passed else (
                 "[red]FAILED[/]" if result.status == "failed" else "[yellow]claim missed[/]")
-            progress.console.print(f"  {name}: {mark} ({result.runtime_s:.1f} s)"
+            bar.console.print(f"  {name}: {mark} ({result.runtime_s:.1f} s)"
                                    + (f" — {result.error}" if result.error else ""))
-            progress.advance(task)
+            bar.advance(task)
 
         if jobs > 1 and len(chosen) > 1:
-            progress.update(task, description=f"{min(jobs, len(chosen))} at a time")
+            bar.update(task, description=f"{min(jobs, len(chosen))} at a time")
             results = _run_side_by_side(specs, chosen, configs, quick=quick, jobs=jobs,
                                         on_done=done)
             chosen = []
         for name in chosen:
-            progress.update(task, description=f"{name}")
+            bar.update(task, description=f"{name}")
             result = run_experiment(specs[name], configs[name], quick=quick)
             results.append(result)
             done(name, result)
@@ -325,7 +332,7 @@ def _run_one_job(name: str, config, quick: bool, threads: int):
     """Worker of :func:`_run_side_by_side` (a fresh process): run one experiment."""
     import torch
 
-    from .experiments import get, run_experiment
+    from ..experiments import get, run_experiment
 
     torch.set_num_threads(threads)
     return run_experiment(get(name), config, quick=quick)
@@ -363,7 +370,7 @@ def _run_side_by_side(specs: dict, chosen: list[str], configs: dict, *, quick: b
 
 def _failed_result(spec, config, quick: bool, exc: BaseException):
     """A ``Result`` for an experiment whose worker process failed outside ``run_experiment``."""
-    from .experiments import Result
+    from ..experiments import Result
 
     return Result(status="failed", error=f"{type(exc).__name__}: {exc}", name=spec.name,
                   title=spec.title, article=spec.article, article_url=spec.article_url,

@@ -54,7 +54,7 @@ def test_a_wrong_closed_form_is_caught():
     wrong = dataclasses.replace(e, closed_form=e.closed_form + sympy.Rational(1, 10**20))
     v = verify(wrong, points=e.check_points[:1])
     assert not v.ok and 18 < v.min_digits < 22
-    from kexue.integrals._derivation import Differentiate
+    from kexue.integrals._steps_calculus import Differentiate
 
     bad = Differentiate(e.integral, -sympy.exp(-2 * e.integral.param * e.integral.x))
     ok, how, _ = bad.replay({})

@@ -24,6 +24,7 @@ match exactly, so the test fails both when a new cycle appears and when a listed
 from __future__ import annotations
 
 import ast
+import functools
 from pathlib import Path
 
 import pytest
@@ -172,11 +173,12 @@ def cycles(graph: dict[str, set[str]]) -> list[frozenset[str]]:
 
 def _owner(cycle: frozenset[str], packages: set[str]) -> str:
     """The innermost package holding every module of ``cycle``."""
-    common = None
-    for m in cycle:
-        parts = m.split(".")
-        common = parts if common is None else [a for a, b in zip(common, parts) if a == b]
-    prefix = list(common or [])
+    split = [m.split(".") for m in cycle]
+    prefix = []
+    for parts in zip(*split):
+        if len(set(parts)) > 1:
+            break
+        prefix.append(parts[0])
     while ".".join(prefix) not in packages:
         prefix.pop()
     return ".".join(prefix)
@@ -186,27 +188,19 @@ def _packages() -> list[str]:
     return sorted(m for m, (_, is_pkg) in _modules().items() if is_pkg)
 
 
-def _by_package() -> dict[str, set[frozenset[str]]]:
-    graph = import_graph()
+@functools.cache
+def _found() -> dict[str, frozenset[frozenset[str]]]:
+    """``{package: its cycles}`` (built once per session)."""
     packages = set(_packages())
     out: dict[str, set[frozenset[str]]] = {}
-    for c in cycles(graph):
+    for c in cycles(import_graph()):
         out.setdefault(_owner(c, packages), set()).add(c)
-    return out
-
-
-_FOUND: dict[str, set[frozenset[str]]] = {}
-
-
-def _found() -> dict[str, set[frozenset[str]]]:
-    if not _FOUND:
-        _FOUND.update(_by_package() or {"": set()})
-    return _FOUND
+    return {k: frozenset(v) for k, v in out.items()}
 
 
 @pytest.mark.parametrize("package", _packages())
 def test_no_import_cycle_within_the_package(package):
-    found = _found().get(package, set())
+    found = _found().get(package, frozenset())
     known = {c for c in KNOWN if _owner(c, set(_packages())) == package}
     new = sorted(sorted(c) for c in found - known)
     gone = sorted(sorted(c) for c in known - found)
@@ -246,3 +240,5 @@ def test_the_walker_sees_function_level_and_relative_imports(tmp_path):
         == "kexue.forms"
     assert _owner(frozenset({"kexue.forms._a", "kexue.integrals._b"}),
                   {"kexue", "kexue.forms", "kexue.integrals"}) == "kexue"
+    assert _owner(frozenset({"kexue.a.x.y", "kexue.b.x.y"}), {"kexue", "kexue.a", "kexue.b"}) \
+        == "kexue"

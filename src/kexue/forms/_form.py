@@ -409,6 +409,7 @@ class Form:
             ValueError: the number of vectors is not k, or a vector has the wrong length.
         """
         return _evaluate(self._terms, self._degree, self._coords.symbols, vectors, at)
+
     # ---------------------------------------------------------------- R³ dictionary
     def vector(self) -> tuple[sympy.Expr, ...] | sympy.Expr:
         """The vector-calculus reading in R³: 0-form → f, 1-form → (P, Q, R) of

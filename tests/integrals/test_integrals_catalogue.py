@@ -91,7 +91,9 @@ def test_use_entry_looks_up_the_catalogue_that_collected_it():
     assert isinstance(rep, Replay) and not rep.ok
     assert "belongs to no catalogue" in rep.checks[0].how
 
+    first, missing = UseEntry("F99"), UseEntry("F98")
     orphan = dataclasses.replace(f4, id="F99", slug="orphan",
-                                 derivation=Derivation([UseEntry("F98")]))
+                                 derivation=Derivation([first, missing]))
     with pytest.raises(ValueError, match="F99 uses the entry 'F98', which is not in the"):
         Catalogue([orphan])
+    assert first.catalogue is None and missing.catalogue is None  # nothing bound on failure

@@ -120,14 +120,16 @@ class Catalogue(Sequence):
         for e in self._entries:
             self._by_name[e.id.lower()] = e
             self._by_name[e.slug.lower()] = e
-        for e in self._entries:  # the entries' UseEntry steps look earlier entries up here
-            for step in e.derivation.steps:
-                if isinstance(step, UseEntry) and step.catalogue is None:
-                    if step.entry.strip().lower() not in self._by_name:
-                        raise ValueError(f"Catalogue: {e.id} uses the entry {step.entry!r}, "
-                                         f"which is not in the catalogue; valid names: "
-                                         f"{', '.join(self.names())}.")
-                    step.catalogue = self
+        # the entries' UseEntry steps look the entries they use up here (checked, then bound)
+        unbound = [(e, step) for e in self._entries for step in e.derivation.steps
+                   if isinstance(step, UseEntry) and step.catalogue is None]
+        for e, step in unbound:
+            if step.entry.strip().lower() not in self._by_name:
+                raise ValueError(f"Catalogue: {e.id} uses the entry {step.entry!r}, which is "
+                                 f"not in the catalogue; valid names: "
+                                 f"{', '.join(self.names())}.")
+        for _, step in unbound:
+            step.catalogue = self
 
     def __len__(self) -> int:
         return len(self._entries)

@@ -54,7 +54,7 @@ def test_a_wrong_closed_form_is_caught():
     wrong = dataclasses.replace(e, closed_form=e.closed_form + sympy.Rational(1, 10**20))
     v = verify(wrong, points=e.check_points[:1])
     assert not v.ok and 18 < v.min_digits < 22
-    from kexue.integrals._derivation import Differentiate
+    from kexue.integrals._steps_calculus import Differentiate
 
     bad = Differentiate(e.integral, -sympy.exp(-2 * e.integral.param * e.integral.x))
     ok, how, _ = bad.replay({})
@@ -66,3 +66,34 @@ def test_unknown_name_lists_valid_names():
         verify("F99")
     with pytest.raises(TypeError, match="CatalogueEntry or a name"):
         verify(3)
+
+
+def test_use_entry_looks_up_the_catalogue_that_collected_it():
+    """A UseEntry step is bound to the catalogue that collects its entry (no import of the
+    catalogue from the steps): F4's use of F3 resolves in CATALOGUE, also when F4 is collected
+    again elsewhere; an unbound step fails its replay with a clear message, and a catalogue
+    refuses an entry whose derivation uses an entry it lacks."""
+    import dataclasses
+
+    from kexue.integrals import Catalogue, Derivation, Replay
+    from kexue.integrals._steps_algebra import UseEntry
+
+    f4 = CATALOGUE["F4"]
+    (use,) = [s for s in f4.derivation.steps if isinstance(s, UseEntry)]
+    assert use.catalogue is CATALOGUE
+    assert Catalogue([f4])["F4"].derivation.steps[0].catalogue is CATALOGUE  # not re-bound
+    ok, how, value = use.replay({})
+    assert ok and how == "from F3" and value == CATALOGUE["F3"].closed_form
+
+    lonely = Derivation([UseEntry("F3", name="F3")])
+    assert lonely.render() == ["1. [use] F3"]
+    rep = lonely.replay()
+    assert isinstance(rep, Replay) and not rep.ok
+    assert "belongs to no catalogue" in rep.checks[0].how
+
+    first, missing = UseEntry("F99"), UseEntry("F98")
+    orphan = dataclasses.replace(f4, id="F99", slug="orphan",
+                                 derivation=Derivation([first, missing]))
+    with pytest.raises(ValueError, match="F99 uses the entry 'F98', which is not in the"):
+        Catalogue([orphan])
+    assert first.catalogue is None and missing.catalogue is None  # nothing bound on failure

@@ -14,8 +14,9 @@ Source: Su Jianlin, exterior differential series (外微分浅谈), part 5 "geom
     2*pi
 """
 
+from ._calculus import curl, d, div, grad, pullback
 from ._chain import Cell, Chain, boundary
-from ._form import Coordinates, Form, coords, curl, d, div, grad, pullback, volume, wedge
+from ._form import Coordinates, Form, coords, wedge
 from ._integrate import (
     METHODS,
     NUMERIC_NODES,
@@ -49,6 +50,7 @@ from ._stokes import (
     unit_cube,
     unit_square,
 )
+from ._volume import volume
 
 __all__ = [
     # the contract

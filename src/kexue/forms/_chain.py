@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import sympy
 
-from ._form import _coefficient, _tidy
+from ._coefficients import _coefficient, _tidy
 
 __all__ = ["Cell", "Chain", "boundary"]
 

@@ -1,97 +1,29 @@
-"""Differential forms on Rⁿ with SymPy coefficients: wedge, exterior derivative, pullback.
+"""Differential forms on Rⁿ with SymPy coefficients: coordinates, forms and their algebra
+(sums, products with functions, the wedge product).
 
 Source: Su Jianlin, exterior differential series (外微分浅谈), part 5 "geometric meaning"
 (kexue.fm archive 4062, 2016-11-06); the algebra is the standard one on Rⁿ.
 
 A k-form is stored as ``{I: c_I}`` with ``I`` a strictly increasing tuple of coordinate indices
-and ``c_I`` a SymPy expression, meaning ``Σ_I c_I dx_{i₁}∧…∧dx_{i_k}``.
+and ``c_I`` a SymPy expression, meaning ``Σ_I c_I dx_{i₁}∧…∧dx_{i_k}``. :class:`Coordinates` and
+:class:`Form` are one concept in two classes (a coordinate system hands out its basis 1-forms,
+a form lives on a coordinate system), and :func:`wedge` is the form's ``^``, so they share this
+module; the exterior derivative and the pullback are in :mod:`._calculus`, evaluation on vectors
+in :mod:`._volume`.
 """
 
 from __future__ import annotations
 
-import itertools
-import math
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 import numpy as np
 import sympy
 
-__all__ = ["Coordinates", "Form", "coords", "wedge", "d", "pullback", "grad", "curl", "div",
-           "volume"]
+from ._coefficients import _coefficient, _is_zero, _sort_sign, _vector
+from ._volume import _evaluate
 
-
-_NOT_FINITE = (sympy.zoo, sympy.nan, sympy.oo, -sympy.oo)
-
-
-def _coefficient(value: Any, where: str = "Form") -> sympy.Expr:
-    """``value`` as a SymPy expression fit to be a coefficient: not a string (``sympify`` of a
-    string evaluates it as Python code), an expression (not a matrix or a relation), and free
-    of ``zoo``/``nan``/``±oo`` (a division by zero or an overflow upstream).
-
-    Raises:
-        TypeError: a string, or something SymPy cannot take as a scalar expression.
-        ValueError: a coefficient containing ``zoo``, ``nan`` or ``oo``.
-    """
-    if isinstance(value, (str, bytes)):
-        raise TypeError(f"{where}: coefficients must be SymPy expressions or numbers, not strings "
-                        f"(got {value!r}): sympify would evaluate the text as code. Build it "
-                        "from the coordinate symbols, e.g. x**2*y.")
-    try:
-        expr = sympy.sympify(value, strict=True)
-    except (sympy.SympifyError, TypeError, ValueError):
-        raise TypeError(f"{where}: a coefficient must be a SymPy expression or a number; got "
-                        f"{type(value).__name__}.") from None
-    if not isinstance(expr, sympy.Expr) or getattr(expr, "is_Matrix", False) \
-            or isinstance(expr, sympy.MatrixExpr):
-        raise TypeError(f"{where}: a coefficient must be a scalar SymPy expression; got "
-                        f"{type(expr).__name__} {expr!r}.")
-    if expr.has(*_NOT_FINITE):
-        raise ValueError(f"{where}: the coefficient {expr} is not finite (it contains zoo, nan or "
-                         "oo, e.g. from a division by zero); give finite coefficients.")
-    return expr
-
-
-def _normal(expr: sympy.Expr) -> sympy.Expr:
-    """A cheap canonical form: rational functions are cancelled, the rest expanded.
-
-    Enough to make ``d(d ω)``, graded antisymmetry and ``d ∘ pullback`` cancel exactly; use
-    :meth:`Form.simplify` for trigonometric simplification.
-    """
-    expr = sympy.sympify(expr)
-    if expr.is_Number or expr.is_Symbol:
-        return expr
-    if any(p.exp.is_negative for p in expr.atoms(sympy.Pow)):
-        return sympy.cancel(sympy.together(expr))
-    return sympy.expand(expr)
-
-
-def _tidy(expr: sympy.Expr) -> sympy.Expr:
-    """``_normal`` followed by ``trigsimp`` when trigonometric functions appear."""
-    expr = _normal(expr)
-    if expr.has(sympy.sin, sympy.cos, sympy.tan):
-        expr = sympy.trigsimp(expr)
-        expr = _normal(expr) if not expr.has(sympy.sin, sympy.cos) else sympy.factor_terms(expr)
-    return expr
-
-
-def _is_zero(expr: sympy.Expr) -> bool:
-    """Whether ``expr`` is identically zero (cancel, then ``simplify`` as a fallback)."""
-    expr = sympy.sympify(expr)
-    if expr == 0:
-        return True
-    if _normal(expr) == 0:
-        return True
-    return sympy.simplify(expr) == 0
-
-
-def _sort_sign(index: Sequence[int]) -> tuple[int, tuple[int, ...]]:
-    """``(sign, sorted index)`` of a wedge of basis 1-forms; sign 0 when an index repeats."""
-    idx = list(index)
-    if len(set(idx)) != len(idx):
-        return 0, ()
-    inversions = sum(1 for a, b in itertools.combinations(range(len(idx)), 2) if idx[a] > idx[b])
-    return (-1 if inversions % 2 else 1), tuple(sorted(idx))
+__all__ = ["Coordinates", "Form", "coords", "wedge"]
 
 
 class Coordinates:
@@ -193,16 +125,6 @@ class Coordinates:
         return _coefficient(f, "density") * self.volume
 
 
-def _vector(field: Sequence[Any], n: int, name: str) -> tuple[sympy.Expr, ...]:
-    if isinstance(field, np.ndarray):
-        field = field.tolist() if field.ndim == 1 else field
-    if isinstance(field, (str, bytes)) or not isinstance(field, Sequence):
-        raise TypeError(f"{name}: expected a sequence of {n} components; got "
-                        f"{type(field).__name__}.")
-    if len(field) != n:
-        raise ValueError(f"{name}: expected {n} components (one per coordinate); got "
-                         f"{len(field)}.")
-    return tuple(_coefficient(c, name) for c in field)
 
 
 def coords(names: str | Sequence[str | sympy.Symbol], **assumptions: Any) -> Coordinates:
@@ -486,32 +408,7 @@ class Form:
         Raises:
             ValueError: the number of vectors is not k, or a vector has the wrong length.
         """
-        k, n = self._degree, self.dim
-        if len(vectors) != k:
-            raise ValueError(f"a {k}-form takes exactly {k} vectors; got {len(vectors)}. "
-                             f"(sympy.diffgeom silently accepts this; see sympy issue 26401.)")
-        V = [_vector(v, n, f"vector {j}") for j, v in enumerate(vectors)]
-        subs = self._point(at)
-        perms = [(p, _perm_sign(p)) for p in itertools.permutations(range(k))]
-        total = sympy.Integer(0)
-        for I, c in self._terms.items():
-            minor = sympy.Integer(0)
-            for p, s in perms:
-                minor += s * math.prod((V[p[l]][I[l]] for l in range(k)), start=sympy.Integer(1))
-            total += (c.subs(subs) if subs else c) * minor
-        total = sympy.sympify(total)
-        if not total.free_symbols:
-            val = complex(total.evalf())
-            return val.real if val.imag == 0 else val
-        return sympy.expand(total)
-
-    def _point(self, at: Mapping | Sequence | None) -> dict:
-        if at is None:
-            return {}
-        if isinstance(at, Mapping):
-            return dict(at)
-        pt = _vector(at, self.dim, "at")
-        return dict(zip(self._coords.symbols, pt))
+        return _evaluate(self._terms, self._degree, self._coords.symbols, vectors, at)
 
     # ---------------------------------------------------------------- R³ dictionary
     def vector(self) -> tuple[sympy.Expr, ...] | sympy.Expr:
@@ -552,10 +449,6 @@ class Form:
         return " + ".join(parts)
 
     __str__ = __repr__
-
-
-def _perm_sign(p: Sequence[int]) -> int:
-    return _sort_sign(p)[0]
 
 
 def _is_scalar(x: Any) -> bool:
@@ -612,177 +505,3 @@ def wedge(*forms: Form) -> Form:
         out = Form._make(out._coords, terms, out._degree + beta._degree)
     return out
 
-
-def d(form: Form) -> Form:
-    """Exterior derivative ``d(f dx_I) = Σ_j ∂_j f dx_j∧dx_I`` (kexue.fm 4062).
-
-    Satisfies ``d∘d = 0`` and ``d(α∧β) = dα∧β + (−1)^k α∧dβ``. Coefficients are put in a
-    canonical form (rational functions cancelled) so that identities cancel exactly.
-
-    Args:
-        form: a k-form.
-
-    Returns:
-        The (k+1)-form ``dω``.
-
-    Raises:
-        TypeError: ``form`` is not a Form (wrap functions with ``C.form(f)``).
-
-    Examples:
-        >>> from kexue.forms import coords, d
-        >>> (x, y, z), (dx, dy, dz) = coords("x y z")
-        >>> d(x * y * dz)
-        y*dx^dz + x*dy^dz
-        >>> d(d(x**2 * y * dz)) == 0 * (dx ^ dy ^ dz)
-        True
-    """
-    form = _require_form(form, "form", "d")
-    xs = form._coords.symbols
-    terms: dict[tuple[int, ...], sympy.Expr] = {}
-    for I, c in form._terms.items():
-        for j, xj in enumerate(xs):
-            if j in I:
-                continue
-            dc = sympy.diff(c, xj)
-            if dc == 0:
-                continue
-            sign, K = _sort_sign((j,) + I)
-            terms[K] = terms.get(K, sympy.Integer(0)) + sign * dc
-    return Form._make(form._coords, {K: _normal(c) for K, c in terms.items()},
-                      form._degree + 1)
-
-
-def _map_exprs(mapping: Any, target: Coordinates) -> tuple[sympy.Expr, ...]:
-    """The images ``(φ_1, …, φ_n)`` of the target coordinates, validated."""
-    if isinstance(mapping, Mapping):
-        missing = [s for s in target.symbols if s not in mapping]
-        extra = [s for s in mapping if s not in target.symbols]
-        if missing or extra:
-            raise ValueError(f"pullback: map must give one expression per coordinate of "
-                             f"{target!r}; missing {missing}, unknown {extra}.")
-        return tuple(_coefficient(mapping[s], "pullback") for s in target.symbols)
-    if isinstance(mapping, (str, bytes)) or not isinstance(mapping, Sequence):
-        raise TypeError(f"pullback: map must be a sequence of {target.dim} expressions (the "
-                        f"images of {', '.join(map(str, target.symbols))}) or a dict; got "
-                        f"{type(mapping).__name__}.")
-    if len(mapping) != target.dim:
-        raise ValueError(f"pullback: the form lives on R^{target.dim} ({target!r}), so the map "
-                         f"needs {target.dim} components; got {len(mapping)}. Give one "
-                         f"expression per target coordinate.")
-    return tuple(_coefficient(m, "pullback") for m in mapping)
-
-
-def pullback(form: Form, map: Any, *, source: Coordinates | Sequence[sympy.Symbol] | None = None,
-             simplify: bool = True) -> Form:
-    """Pullback ``φ*ω`` along ``φ: Rᵐ → Rⁿ`` (kexue.fm 4062: change of variables is automatic).
-
-    ``φ*(c dx_I) = (c∘φ) Σ_J det(∂φ_I/∂u_J) du_J``; in particular
-    ``φ*(dx₁∧…∧dxₙ) = det(Dφ) du₁∧…∧duₙ``. Commutes with ``d`` and ``∧``.
-
-    Args:
-        form: a k-form on Rⁿ.
-        map: ``(φ_1, …, φ_n)`` — the images of the form's coordinates as expressions in the
-            source coordinates — or a dict ``{x_i: φ_i}``, or a one-cell :class:`Chain`
-            (then ``source`` is its parameters).
-        source: the source coordinates ``u`` (a :class:`Coordinates` or symbols), in order.
-        simplify: tidy the coefficients (cancel, trigsimp).
-
-    Returns:
-        The k-form ``φ*ω`` on the source coordinates.
-
-    Raises:
-        TypeError: ``form`` is not a Form or ``map`` is not a sequence/dict/chain.
-        ValueError: ``map`` has the wrong number of components, or ``source`` is missing.
-
-    Examples:
-        >>> import sympy
-        >>> from kexue.forms import coords, pullback
-        >>> (x, y), (dx, dy) = coords("x y")
-        >>> (r, t), _ = coords("r t")
-        >>> pullback(dx ^ dy, (r * sympy.cos(t), r * sympy.sin(t)), source=(r, t))   # polar area
-        r*dr^dt
-    """
-    form = _require_form(form, "form", "pullback")
-    from ._chain import Chain  # local: _chain imports this module
-
-    if isinstance(map, Chain):
-        if len(map.cells) != 1:
-            raise ValueError(f"pullback: a chain with {len(map.cells)} cells has no single map; "
-                             "pull back along each cell (chain.cells) instead.")
-        coef, cell = map.cells[0]
-        map, source = cell.map, cell.params
-    if source is None:
-        raise ValueError("pullback: source coordinates are required (their order fixes the "
-                         "orientation); pass source=coords('u v') or source=(u, v).")
-    S = source if isinstance(source, Coordinates) else Coordinates(tuple(source))
-    phi = _map_exprs(map, form._coords)
-    sub = dict(zip(form._coords.symbols, phi))
-    J = [[sympy.diff(p, u) for u in S.symbols] for p in phi]  # (n, m) Jacobian
-    k, m = form._degree, S.dim
-    cols_all = list(itertools.combinations(range(m), k))
-    terms: dict[tuple[int, ...], sympy.Expr] = {}
-    for I, c in form._terms.items():
-        c_phi = c.subs(sub, simultaneous=True)
-        for cols in cols_all:
-            minor = sympy.Matrix([[J[i][j] for j in cols] for i in I]).det() if k else 1
-            if minor == 0:
-                continue
-            terms[cols] = terms.get(cols, sympy.Integer(0)) + c_phi * minor
-    tidy = _tidy if simplify else _normal
-    return Form._make(S, {K: tidy(c) for K, c in terms.items()}, k)
-
-
-def grad(f: Any, coordinates: Coordinates) -> tuple[sympy.Expr, ...]:
-    """Gradient as ``d`` of a 0-form: the components of ``df`` (kexue.fm 4062, R³ dictionary)."""
-    return tuple(d(coordinates.form(f)).coefficient(i) for i in range(coordinates.dim))
-
-
-def curl(field: Sequence[Any], coordinates: Coordinates) -> tuple[sympy.Expr, ...]:
-    """Curl in R³ as ``d`` of the work 1-form, read as a flux 2-form (kexue.fm 4062).
-
-    Raises:
-        ValueError: the coordinates are not 3-dimensional or ``field`` has not 3 components.
-    """
-    coordinates._need_r3("curl")
-    return d(coordinates.work(field)).vector()
-
-
-def div(field: Sequence[Any], coordinates: Coordinates) -> sympy.Expr:
-    """Divergence in R³ as ``d`` of the flux 2-form, read as a density (kexue.fm 4062).
-
-    Raises:
-        ValueError: the coordinates are not 3-dimensional or ``field`` has not 3 components.
-    """
-    coordinates._need_r3("div")
-    return d(coordinates.flux(field)).vector()
-
-
-def volume(*vectors: Sequence[float]) -> float:
-    """k-volume of the parallelotope spanned by k vectors in Rⁿ, ``√(Σ_I (dx_I(v₁…v_k))²)``.
-
-    The sum of squared k×k minors (Cauchy–Binet), i.e. ``√det(VᵀV)`` (kexue.fm 4062).
-
-    Args:
-        *vectors: k vectors of length n (k ≤ n), numeric.
-
-    Returns:
-        The non-negative k-volume as a float.
-
-    Raises:
-        ValueError: no vectors, unequal lengths, or more vectors than dimensions.
-    """
-    if not vectors:
-        raise ValueError("volume: expected at least one vector; got none.")
-    V = np.asarray(vectors, dtype=np.float64)  # (k, n)
-    if V.ndim != 2:
-        raise ValueError(f"volume: vectors must all have the same length; got shape {V.shape}.")
-    k, n = V.shape
-    if k > n:
-        raise ValueError(f"volume: {k} vectors in R^{n} span no {k}-volume (need k ≤ n); "
-                         "drop vectors or embed them in a larger space.")
-    perms = [(p, _perm_sign(p)) for p in itertools.permutations(range(k))]
-    total = 0.0
-    for I in itertools.combinations(range(n), k):
-        minor = sum(s * math.prod(V[p[l], I[l]] for l in range(k)) for p, s in perms)
-        total += minor * minor
-    return math.sqrt(total)

@@ -15,8 +15,10 @@ import numpy as np
 import sympy
 from scipy.optimize import minimize
 
+from ._calculus import d, pullback
 from ._chain import Cell, Chain, boundary
-from ._form import Form, _require_form, _tidy, d, pullback
+from ._coefficients import _tidy
+from ._form import Form, _require_form
 
 __all__ = ["integrate", "METHODS", "NUMERIC_NODES", "singularities", "StokesCheck",
            "check_stokes"]

@@ -26,7 +26,8 @@ import sympy
 from scipy.integrate import solve_ivp
 
 from ._chain import Cell, Chain
-from ._form import Coordinates, Form, _coefficient, coords
+from ._coefficients import _coefficient
+from ._form import Coordinates, Form, coords
 from ._integrate import NUMERIC_NODES, integrate
 
 __all__ = ["area_form", "eccentric_anomaly", "kepler_orbit", "orbit_chain", "sector_chain",

@@ -18,33 +18,15 @@ Source: Su Jianlin, Feynman's integration trick series (费曼积分法), part 2
     True
 """
 
-from ._catalogue import (
-    CATALOGUE,
-    UNKNOWN_PART,
-    Catalogue,
-    CatalogueEntry,
-    Check,
-    Verification,
-    random_points,
-    verify,
-)
-from ._derivation import (
-    BoundedAt,
-    Derivation,
-    DerivativeJump,
-    FixConstants,
-    LinearODE,
-    ReduceToLinearODE,
-    Regularise,
-    Replay,
-    SolveODE,
-    Step,
-    StepCheck,
-    ValueAt,
-    constants,
-    same,
-)
+from ._catalogue import UNKNOWN_PART, Catalogue, CatalogueEntry
+from ._derivation import Derivation, Replay, Step, StepCheck
+from ._entries import CATALOGUE
 from ._parametric import GUARD_DIGITS, MAX_DIGITS, ParametricIntegral
+from ._same import same
+from ._steps_constants import BoundedAt, FixConstants, ValueAt
+from ._steps_euler import DerivativeJump, Regularise
+from ._steps_ode import LinearODE, ReduceToLinearODE, SolveODE, constants
+from ._verify import Check, Verification, random_points, verify
 
 __all__ = [
     "ParametricIntegral", "CATALOGUE", "verify", "random_points", "UNKNOWN_PART", "MAX_DIGITS",

@@ -1,23 +1,31 @@
 """Parametric integrals ``G(a) = offset(a) + ∫_{m(a)}^{n(a)} f(x, a) dx``: the Leibniz rule,
-change of variables and a 30-digit mpmath evaluator.
+change of variables, Feynman's trick as recorded steps, and a 30-digit mpmath evaluator.
 
 Source: Su Jianlin, Feynman's integration trick series (费曼积分法), part 2, kexue.fm archive 1619
 (2012-06-12), for the rule with variable limits (formula D0 of the reference note):
 ``G'(a) = ∫_m^n ∂f/∂a dx + f(n(a), a)·n'(a) − f(m(a), a)·m'(a)``.
+
+The quadrature itself is in :mod:`._quadrature`; :meth:`ParametricIntegral.derive` records its
+steps with the step types of the ``_steps_*`` modules, which see an integral only through its
+attributes and methods (see ``_derivation._Family``) and so do not import this module.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 import mpmath
 import sympy
 
-from .._expr import parse_expression
+from ._derivation import Derivation
+from ._quadrature import quad
+from ._steps_calculus import Differentiate, NumericCheck
+from ._steps_constants import FixConstant
+from ._steps_ode import C, ReduceToODE, SolveODE
+from ._symbolic import _exact, _gt, _limit_value, _sym
 
-__all__ = ["ParametricIntegral", "GUARD_DIGITS", "MAX_DIGITS", "SUBSTITUTION_POWER",
-           "TAIL_POWER"]
+__all__ = ["ParametricIntegral", "GUARD_DIGITS", "MAX_DIGITS"]
 
 GUARD_DIGITS = 10
 """Extra working digits of ``evaluate`` beyond the requested ones."""
@@ -26,59 +34,6 @@ MAX_DIGITS = 200
 """Most significant digits :meth:`ParametricIntegral.evaluate` and :func:`~kexue.integrals.verify`
 accept (the CLI's ``--digits`` too): tanh-sinh quadrature costs grow about as ``digits³``, so
 200 digits take seconds to a minute per entry and 10⁶ would never finish."""
-"""Extra working digits of ``evaluate`` beyond the requested ones."""
-
-SUBSTITUTION_POWER = (3, 40)
-"""Range of the power K of the endpoint substitution ``x = end ± c·u^K``. An endpoint behaviour
-``|x − end|^α`` (α measured from two probes near the end) becomes ``u^{K(1+α)−1}``; K is the
-smallest power in the range that makes this at least ``u¹``."""
-
-TAIL_POWER = (3, 40)
-"""Range of the power K of the tail substitution ``x = c − 1 + u^{−K}``: a tail ``x^{−1−β}``
-(β measured from two far probes) becomes ``u^{Kβ−1}``; K as above."""
-
-
-def _sym(value: Any, name: str,
-         variables: Mapping[str, sympy.Symbol] | None = None) -> sympy.Expr:
-    """``value`` as a SymPy expression. A string is never given to ``sympify`` (which would
-    ``eval`` it): it is parsed by the allow-list parser :func:`kexue._expr.parse_expression`
-    with the names ``variables`` (plus ``pi``, ``E`` and a fixed list of functions), and refused
-    where no variables are known."""
-    if isinstance(value, str):
-        if variables is None:
-            raise TypeError(f"{name} must be a SymPy expression or a number; got the string "
-                            f"{value!r}. Build it with SymPy, e.g. sympy.exp(-a*x).")
-        return parse_expression(value, name=name, variables=variables)
-    try:
-        return sympy.sympify(value, strict=True)
-    except (sympy.SympifyError, TypeError):
-        raise TypeError(f"{name} must be a SymPy expression or a number; got "
-                        f"{type(value).__name__} {value!r}.") from None
-
-
-def _exact(value: Any, dps: int, name: str) -> sympy.Expr:
-    """A SymPy number from ``value``; mpmath/float values keep all their binary digits."""
-    if isinstance(value, (mpmath.mpf, float)):
-        return sympy.Float(value, max(dps, 17))
-    return _sym(value, name)
-
-
-def _limit_value(expr: sympy.Expr, x: sympy.Symbol, at: sympy.Expr, side: str) -> sympy.Expr:
-    """``expr`` at ``x = at``: plain substitution when finite, else a one-sided limit."""
-    if at.is_infinite:
-        return sympy.limit(expr, x, at)
-    val = expr.subs(x, at)
-    if val.has(sympy.nan, sympy.zoo, sympy.oo, -sympy.oo) or val.has(sympy.AccumBounds):
-        return sympy.limit(expr, x, at, side)
-    return val
-
-
-def _gt(a: sympy.Expr, b: sympy.Expr) -> bool:
-    """``a > b`` when SymPy can decide it, else False."""
-    try:
-        return bool(a > b)
-    except TypeError:
-        return False
 
 
 class ParametricIntegral:
@@ -146,6 +101,10 @@ class ParametricIntegral:
             body = f"{self.offset} + {body}"
         return body
 
+    def _sympystr(self, printer: Any) -> str:
+        """How ``sympy.sstr`` (and so a derivation's claims) shows the integral: its repr."""
+        return repr(self)
+
     def to_sympy(self) -> sympy.Expr:
         """``offset + Integral(f, (x, lower, upper))`` as an unevaluated SymPy expression."""
         return self.offset + sympy.Integral(self.integrand, (self.x, self.lower, self.upper))
@@ -160,6 +119,25 @@ class ParametricIntegral:
                                   offset=self.offset.subs(mapping),
                                   omega=None if self.omega is None else self.omega.subs(mapping),
                                   _check=False)
+
+    def _replace(self, **changes: Any) -> ParametricIntegral:
+        """A copy with some of ``integrand``, ``x``, ``lower``, ``upper``, ``offset`` and
+        ``omega`` replaced (the parameter need not appear). The derivation steps build the
+        integrals they record with it.
+
+        Raises:
+            TypeError: a name that is not one of these.
+        """
+        keep = {"integrand": self.integrand, "x": self.x, "lower": self.lower,
+                "upper": self.upper, "offset": self.offset, "omega": self.omega}
+        unknown = sorted(set(changes) - set(keep))
+        if unknown:
+            raise TypeError(f"_replace: unknown fields {unknown}; give some of "
+                            f"{', '.join(keep)}.")
+        keep.update(changes)
+        return type(self)(keep["integrand"], keep["x"], self.param, keep["lower"],
+                          keep["upper"], offset=keep["offset"], omega=keep["omega"],
+                          _check=False)
 
     # ---------------------------------------------------------------- the Leibniz rule
     def derivative(self) -> ParametricIntegral:
@@ -248,16 +226,6 @@ class ParametricIntegral:
             RuntimeError: SymPy cannot integrate in ``x`` or in the parameter.
             ValueError: no anchor given and none found.
         """
-        from ._derivation import (
-            C,
-            Derivation,
-            Differentiate,
-            FixConstant,
-            NumericCheck,
-            ReduceToODE,
-            SolveODE,
-        )
-
         a, x = self.param, self.x
         D = self.derivative()
         if antiderivative is None:
@@ -355,9 +323,9 @@ class ParametricIntegral:
             names = ", ".join(sorted(map(str, left)))
             raise ValueError(f"evaluate: symbols {names} have no value; pass value= for the "
                              f"parameter {self.param} and subs={{...}} for the others.")
-        result, err = self._quad(f, lo, hi, omega, dps)
+        result, err = quad(f, self.x, lo, hi, omega, dps)
         if err > mpmath.mpf(10) ** (-(digits + 3)) * max(1, abs(result)):
-            result, err = self._quad(f, lo, hi, omega, 2 * dps)
+            result, err = quad(f, self.x, lo, hi, omega, 2 * dps)
             if err > mpmath.mpf(10) ** (-digits) * max(1, abs(result)):
                 raise ValueError(f"evaluate: the quadrature did not converge (error estimate "
                                  f"{mpmath.nstr(err, 3)} for the value {mpmath.nstr(result, 8)}"
@@ -365,177 +333,3 @@ class ParametricIntegral:
                                  f"singularity or kink inside the range — split it there.")
         with mpmath.workdps(dps):
             return +(result + mpmath.mpf(sympy.N(off, dps)) if off != 0 else +result)
-
-    def _quad(self, f: sympy.Expr, lo: sympy.Expr, hi: sympy.Expr, omega: sympy.Expr | None,
-              dps: int) -> tuple[mpmath.mpf, mpmath.mpf]:
-        x = self.x
-        if lo == hi:
-            return mpmath.mpf(0), mpmath.mpf(0)
-        sign = 1
-        if (lo.is_infinite and lo.is_positive) or (hi.is_infinite and hi.is_negative) or (
-                lo.is_finite and hi.is_finite and _gt(lo, hi)):
-            lo, hi, sign = hi, lo, -1
-        with mpmath.workdps(dps):
-            w = None if omega is None else mpmath.mpf(sympy.N(omega, dps))
-            if lo.is_infinite and hi.is_infinite:  # split at 0
-                v1, e1 = _half_line(f.subs(x, -x), x, sympy.Integer(0), w, dps)
-                v2, e2 = _half_line(f, x, sympy.Integer(0), w, dps)
-                return sign * (v1 + v2), e1 + e2
-            if lo.is_infinite:  # (−∞, hi]: reflect x → −x
-                v, e = _half_line(f.subs(x, -x), x, -hi, w, dps)
-                return sign * v, e
-            if hi.is_infinite:
-                v, e = _half_line(f, x, lo, w, dps)
-                return sign * v, e
-            v, e = _finite(f, x, lo, hi, dps)
-            return sign * v, e
-
-
-def _safe(fn: Callable, dps: int) -> Callable:
-    """Wrap an mpmath integrand: re-evaluate at more precision when a node rounds onto a
-    removable or integrable singularity (0/0, log 0), and reject complex values. The first try
-    runs at the caller's precision (mpmath raises it inside ``quadosc``/``nsum``)."""
-
-    def g(x: mpmath.mpf) -> mpmath.mpf:
-        for extra in (0, dps, 3 * dps):
-            try:
-                if extra:
-                    with mpmath.workdps(mpmath.mp.dps + extra):
-                        v = fn(x)
-                else:
-                    v = fn(x)
-            except (ZeroDivisionError, ValueError):
-                continue
-            if isinstance(v, mpmath.mpc):
-                if abs(v.imag) > mpmath.mpf(10) ** (-dps) * max(1, abs(v.real)):
-                    raise ValueError(f"evaluate: the integrand is complex ({v}) at x = {x}; "
-                                     "check the range and the parameter values.")
-                v = v.real
-            if mpmath.isfinite(v):
-                return +v
-        raise _Singular(x)
-
-    return g
-
-
-class _Singular(ValueError):
-    def __init__(self, x: mpmath.mpf):
-        super().__init__(f"evaluate: the integrand is not finite at x = {mpmath.nstr(x, 12)}; "
-                         "the integral may diverge there, or split the range at that point.")
-        self.x = x
-
-
-def _mp(fn_expr: sympy.Expr, var: sympy.Symbol, dps: int) -> Callable:
-    return _safe(sympy.lambdify(var, fn_expr, modules="mpmath"), dps)
-
-
-def _probe(fn: Callable, x1: mpmath.mpf, x2: mpmath.mpf) -> mpmath.mpf | None:
-    """``log|f(x2)/f(x1)|`` from two probes, or None when either is 0 or not finite."""
-    try:
-        v1, v2 = abs(fn(x1)), abs(fn(x2))
-    except ValueError:
-        return None
-    if v1 == 0 or v2 == 0 or not (mpmath.isfinite(v1) and mpmath.isfinite(v2)):
-        return None
-    return mpmath.log(v2 / v1)
-
-
-def _tail_excess(fn: Callable, X1: mpmath.mpf, X2: mpmath.mpf) -> mpmath.mpf | None:
-    """β of a tail ``|f| ~ x^{−1−β}`` from the largest |f| over a few probes near ``X1`` and
-    near ``X2`` (robust to zeros of oscillating integrands); None for faster-than-any-power
-    decay or failed probes."""
-    tiny = mpmath.mpf(10) ** (-2 * mpmath.mp.dps)
-    try:
-        m1 = max(abs(fn(X1 * (1 + mpmath.mpf(k) / 7))) for k in range(6))
-        m2 = max(abs(fn(X2 * (1 + mpmath.mpf(k) / 7))) for k in range(6))
-    except ValueError:
-        return None
-    if m1 < tiny or m2 == 0 or not (mpmath.isfinite(m1) and mpmath.isfinite(m2)):
-        return None
-    return -mpmath.log(m2 / m1) / mpmath.log(X2 / X1) - 1
-
-
-def _power(excess: mpmath.mpf | None, bounds: tuple[int, int]) -> int:
-    """Smallest K in ``bounds`` with ``K·excess − 1 ≥ 1`` (excess = 1 + α or β)."""
-    lo, hi = bounds
-    if excess is None or excess >= mpmath.mpf(2) / lo:
-        return lo
-    if excess <= 0:
-        return hi
-    return int(min(hi, max(lo, int(mpmath.ceil(2 / excess)))))
-
-
-def _endpoint_piece(f: sympy.Expr, x: sympy.Symbol, end: sympy.Expr, c: sympy.Expr,
-                    direction: int, dps: int) -> tuple[mpmath.mpf, mpmath.mpf]:
-    """``∫`` over ``[end, end + direction·c]`` (oriented away from ``end``; the caller fixes the
-    sign). The shift ``x = end + direction·y`` is done symbolically, so the distance ``y`` to the
-    endpoint keeps full relative precision (``1 − (1 − y)`` is ``y``, ``sin(π − y)`` is
-    ``sin y``); then ``y = c·u^K`` with K from the endpoint exponent measured by two probes."""
-    y = sympy.Dummy("y", positive=True)
-    g = _mp(f.subs(x, end + direction * y), y, dps)
-    cm = mpmath.mpf(sympy.N(c, dps))
-    h1, h2 = cm * mpmath.mpf(10) ** -8, cm * mpmath.mpf(10) ** -16
-    ratio = _probe(g, h1, h2)
-    alpha = None if ratio is None else ratio / mpmath.log(h2 / h1)
-    if alpha is not None and alpha <= -0.999:
-        raise ValueError(f"evaluate: the integrand behaves like |x − {end}|^α with α ≈ "
-                         f"{mpmath.nstr(alpha, 3)} ≤ −1 at x = {end}, so the integral diverges "
-                         "there; check the limits and the parameter range.")
-    K = _power(None if alpha is None else 1 + alpha, SUBSTITUTION_POWER)
-    tiny = mpmath.mpf(10) ** (-mpmath.mp.dps)
-
-    def h(u: mpmath.mpf) -> mpmath.mpf:
-        uk = u**K
-        if uk == 0:
-            return mpmath.mpf(0)
-        try:
-            return g(cm * uk) * K * cm * u ** (K - 1)
-        except _Singular:
-            if uk < tiny:  # node within 10^-dps of the endpoint: its weight is negligible
-                return mpmath.mpf(0)
-            raise
-
-    return mpmath.quad(h, [0, 1], error=True)
-
-
-def _finite(f: sympy.Expr, x: sympy.Symbol, a: sympy.Expr, b: sympy.Expr,
-            dps: int) -> tuple[mpmath.mpf, mpmath.mpf]:
-    """``∫_a^b`` as two endpoint pieces meeting at the midpoint."""
-    half = (b - a) / 2
-    v1, e1 = _endpoint_piece(f, x, a, half, +1, dps)
-    v2, e2 = _endpoint_piece(f, x, b, half, -1, dps)
-    return v1 + v2, e1 + e2
-
-
-def _half_line(f: sympy.Expr, x: sympy.Symbol, a: sympy.Expr, omega: mpmath.mpf | None,
-               dps: int) -> tuple[mpmath.mpf, mpmath.mpf]:
-    """``∫_a^∞``: ``[a, c]`` by :func:`_finite`, the tail by ``x = c − 1 + u^{−K}`` (K from the
-    decay exponent measured by two far probes) or, when oscillating, by ``mpmath.quadosc``."""
-    if omega is not None:
-        if omega <= 0:
-            raise ValueError(f"evaluate: omega must be positive; got {omega}.")
-        c = a + 2 * sympy.pi / sympy.Float(omega, dps)
-        v1, e1 = _finite(f, x, a, c, dps)
-        v2 = mpmath.quadosc(_mp(f, x, dps), [mpmath.mpf(sympy.N(c, dps)), mpmath.inf],
-                            omega=omega)
-        return v1 + v2, e1
-    c = a + 1
-    v1, e1 = _finite(f, x, a, c, dps)
-    fn = _mp(f, x, dps)
-    cm = mpmath.mpf(sympy.N(c, dps))
-    X1, X2 = cm + mpmath.mpf(10) ** 8, cm + mpmath.mpf(10) ** 16
-    beta = _tail_excess(fn, X1, X2)
-    if beta is not None and beta <= 0.001:
-        raise ValueError(f"evaluate: the integrand decays like x^−(1+β) with β ≈ "
-                         f"{mpmath.nstr(beta, 3)} ≤ 0, so the integral diverges at ∞ unless it "
-                         "oscillates — then pass omega= (the angular frequency) to "
-                         "ParametricIntegral.")
-    K = _power(beta, TAIL_POWER)
-
-    def tail(u: mpmath.mpf) -> mpmath.mpf:
-        if u == 0:
-            return mpmath.mpf(0)
-        return fn(cm - 1 + u ** (-K)) * K * u ** (-K - 1)
-
-    v2, e2 = mpmath.quad(tail, [0, 1], error=True)
-    return v1 + v2, e1 + e2

@@ -37,10 +37,6 @@ KNOWN: dict[frozenset[str], str] = {
     frozenset({"kexue.experiments", "kexue.experiments._listing"}):
         "listing() reads the package's registry (_MODULES, _REGISTRY) at call time, and the "
         "package re-exports listing",
-    frozenset({"kexue.stochastic._adaptive", "kexue.stochastic._adjoint",
-               "kexue.stochastic._solvers"}):
-        "solve() dispatches to solve_adaptive/solve_adjoint at call time, and both import the "
-        "step helpers of _solvers",
     frozenset({"kexue.diffusion._sample_n", "kexue.diffusion._samplers"}):
         "sample_n() calls sample()/sampler_spec() at call time, and _samplers re-exports "
         "sample_n",

@@ -61,7 +61,7 @@ def loaded_after_import() -> dict[str, list[str]]:
     done = _python(f"""
         import importlib, json, sys
         out = {{}}
-        for name in {LIBRARY!r}:
+        for name in {LIBRARY + ("kexue.forms",)!r}:  # forms last: the check's control
             importlib.import_module(name)
             out[name] = sorted(m for m in {watched!r} if m in sys.modules)
         print(json.dumps(out))
@@ -75,6 +75,11 @@ def test_importing_the_library_imports_no_extra(loaded_after_import, package):
     assert loaded_after_import[package] == [], (
         f"import {package} imports {loaded_after_import[package]}: import them in the functions "
         f"that use them (and through kexue._extras.require for an extra's package)")
+
+
+def test_the_import_check_can_fail(loaded_after_import):
+    """kexue.forms, imported after the library, is seen to import sympy and mpmath."""
+    assert {"sympy", "mpmath"} <= set(loaded_after_import["kexue.forms"])
 
 
 def test_the_library_works_without_any_extra():
@@ -147,7 +152,7 @@ def _missing_extra(code: str, blocked, extra: str) -> str:
     "import kexue.integrals",
     "from kexue.integrals import verify; verify('F1')",
     "from kexue.stochastic import schrodinger_potential; schrodinger_potential(0.5, alpha=1.0)",
-])
+], ids=["forms", "integrals", "verify", "schrodinger_potential"])
 def test_symbolic_maths_without_sympy_names_the_extra(code):
     message = _missing_extra(code, ("sympy", "mpmath"), "symbolic")
     assert "could not import sympy" in message
@@ -159,19 +164,23 @@ def test_symbolic_maths_without_sympy_names_the_extra(code):
      "d = tempfile.mkdtemp(); pathlib.Path(d, 'a.png').write_bytes(b'')\nimage_folder(d)",
      ("PIL",)),
     ("from kexue.gan import load_gan_data; load_gan_data('digits')", ("sklearn",)),
-])
+], ids=["digits", "image_folder", "gan_digits"])
 def test_data_without_its_extra_names_it(code, blocked):
     _missing_extra(code, blocked, "data")
 
 
-@pytest.mark.parametrize(("blocked", "extra"), [(("matplotlib",), "cli"),
-                                                (("sympy", "mpmath"), "symbolic"),
-                                                (("sklearn",), "data")])
-def test_experiments_without_an_extra_name_it(blocked, extra):
-    """The experiments (``kexue reproduce``) need every extra; a missing one is named."""
-    message = _missing_extra("from kexue.experiments import registry; registry()", blocked,
-                             extra)
-    assert "kexue.experiments." in message
+@pytest.mark.parametrize(("code", "blocked", "extra"), [
+    ("from kexue.experiments import registry; registry()", ("matplotlib",), "cli"),
+    ("from kexue.experiments._listing import load_experiment_module\n"
+     "load_experiment_module('forms_stokes')", ("sympy", "mpmath"), "symbolic"),
+    ("from kexue.experiments._listing import load_experiment_module\n"
+     "load_experiment_module('smooth_f1')", ("sklearn",), "data"),
+], ids=["cli", "symbolic", "data"])
+def test_experiments_without_an_extra_name_it(code, blocked, extra):
+    """The experiments (``kexue reproduce``) need every extra; a missing one is named (the
+    registry loads every experiment module through ``load_experiment_module``)."""
+    message = _missing_extra(code, blocked, extra)
+    assert "the experiment kexue.experiments." in message
 
 
 def _pyproject() -> dict:

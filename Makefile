@@ -3,7 +3,10 @@
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
-STAMP  := $(VENV)/.kexue-dev-data-docs-installed
+# the extras the tests, `make run` and `make docs` use (a new set of extras: a new stamp name, so
+# an existing .venv reinstalls)
+EXTRAS := dev,docs,cli,symbolic,data
+STAMP  := $(VENV)/.kexue-dev-docs-cli-symbolic-data-installed
 BENCH_STAMP := $(VENV)/.kexue-bench-installed
 # PyTorch first, pinned: on these machines pip takes this version's CPU wheel from a local file.
 # (Never uv/poetry here: they would download a multi-GB CUDA build.)
@@ -42,11 +45,11 @@ $(BIN)/python:
 
 $(STAMP): pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet $(TORCH)
-	$(BIN)/python -m pip install --quiet -e '.[dev,data,docs]'
+	$(BIN)/python -m pip install --quiet -e '.[$(EXTRAS)]'
 	touch $@
 
 $(BENCH_STAMP): $(STAMP)
-	$(BIN)/python -m pip install --quiet -e '.[dev,data,docs,bench]'
+	$(BIN)/python -m pip install --quiet -e '.[$(EXTRAS),bench]'
 	touch $@
 
 clean:

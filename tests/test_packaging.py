@@ -1,6 +1,7 @@
 """Packaging (issue 15): the sdist carries the tests and the licence, the wheel marks kexue as
 typed (PEP 561 ``py.typed``) and carries the licence and the package data it needs at run time."""
 
+import re
 import subprocess
 import sys
 import tarfile
@@ -49,3 +50,25 @@ def test_wheel_is_typed_and_has_its_data(dists):
     assert "kexue/report/templates/index.html" in names
     assert "kexue/onlstm/csrc/onlstm_layer.cpp" in names
     assert not any(n.startswith("tests/") for n in names)
+
+
+def test_wheel_metadata_lists_core_and_extras(dists):
+    """The wheel's METADATA: the core requirements unconditional, each extra's packages behind
+    ``extra == "<name>"`` (a lean ``pip install kexue``; ``kexue[cli]`` etc. add the rest)."""
+    with zipfile.ZipFile(dists[1]) as z:
+        (meta,) = [n for n in z.namelist() if n.endswith(".dist-info/METADATA")]
+        lines = z.read(meta).decode().splitlines()
+    extras = {ln.split(":", 1)[1].strip() for ln in lines if ln.startswith("Provides-Extra:")}
+    assert {"cli", "symbolic", "data", "all", "dev", "docs", "bench"} <= extras, extras
+    requires = [ln.split(":", 1)[1].strip() for ln in lines if ln.startswith("Requires-Dist:")]
+
+    def name(req: str) -> str:
+        return re.match(r"[A-Za-z0-9._-]+", req).group(0)
+
+    core = {name(r).lower() for r in requires if "extra ==" not in r}
+    assert core == {"torch", "numpy", "scipy", "torchdiffeq", "safetensors", "ninja"}, core
+    for extra, packages in {"cli": {"typer", "rich", "jinja2", "matplotlib"},
+                            "symbolic": {"sympy", "mpmath"},
+                            "data": {"scikit-learn", "mlxtend", "scikit-image", "pillow"}}.items():
+        got = {name(r).lower() for r in requires if f'extra == "{extra}"' in r}
+        assert packages <= got, (extra, got)

@@ -32,7 +32,7 @@ import math
 import re
 from collections.abc import Mapping
 
-import sympy
+from ._symbolic import sympy
 
 __all__ = ["parse_expression", "FUNCTIONS", "MAX_LENGTH", "MAX_NODES", "MAX_DEPTH", "MAX_DIGITS",
            "MAX_EXPONENT", "MAX_BITS", "MAX_MAGNITUDE"]

@@ -11,20 +11,27 @@ class TrainingBar:
     ``fields`` is the text shown after the counter, with ``{name}`` placeholders for the values
     passed to :meth:`update` (e.g. ``"loss {loss}"``); they start as "—". Updates are throttled
     to about 200 per run (every step is still counted when the run ends).
+
+    rich belongs to the optional extra ``cli``: without it (a core install) no bar is shown and
+    training runs the same.
     """
 
     def __init__(self, description: str, total: int, completed: int, fields: str, *,
                  console: Any = None) -> None:
         import re
 
-        from rich.progress import (
-            BarColumn,
-            MofNCompleteColumn,
-            Progress,
-            TextColumn,
-            TimeElapsedColumn,
-            TimeRemainingColumn,
-        )
+        self._bar: Any = None
+        try:
+            from rich.progress import (
+                BarColumn,
+                MofNCompleteColumn,
+                Progress,
+                TextColumn,
+                TimeElapsedColumn,
+                TimeRemainingColumn,
+            )
+        except ImportError:  # a core install without the cli extra: no bar
+            return
 
         names = re.findall(r"\{(\w+)\}", fields)
         text = re.sub(r"\{(\w+)\}", r"{task.fields[\1]}", fields)
@@ -39,8 +46,11 @@ class TrainingBar:
 
     def update(self, completed: int, **fields: str) -> None:
         """Show ``completed`` steps and the new field values (throttled)."""
+        if self._bar is None:
+            return
         if completed % self._every == 0 or completed >= self._total:
             self._bar.update(self._task, completed=completed, **fields)
 
     def stop(self) -> None:
-        self._bar.stop()
+        if self._bar is not None:
+            self._bar.stop()

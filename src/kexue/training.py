@@ -194,7 +194,8 @@ class Engine:
         checkpoint: ``.safetensors`` path, or ``None`` for no checkpoints.
         ckpt_every: write every this many steps (also at the end, on a stop and on a signal).
         meta: extra JSON metadata stored in every checkpoint.
-        progress: show a rich progress bar (rank 0 only). description: its label.
+        progress: show a rich progress bar (rank 0 only; none without rich, of the ``cli``
+            extra). description: its label.
         fields: the bar's text after the counter, ``{metric}`` placeholders (default: all).
         console: a ``rich.console.Console`` for the bar.
         log: path of a loss log, ``.csv`` or ``.jsonl`` (rank 0 writes it).

@@ -12,6 +12,7 @@ import numpy as np
 import torch
 
 from ..devices import resolve_device
+from ._extra import require
 
 
 @dataclass(frozen=True)
@@ -51,12 +52,14 @@ def digits(*, test_fraction: float = 0.25, dtype: torch.dtype = torch.float32,
 
     Raises:
         ValueError: ``test_fraction`` outside (0, 1); a device that does not exist here.
+        MissingExtraError: (an ``ImportError``) scikit-learn (the ``data`` extra) is not
+            installed.
     """
     dev = resolve_device(device) if device is not None else torch.empty(0).device
     if not 0.0 < test_fraction < 1.0:
         raise ValueError(f"test_fraction must be in (0, 1); got {test_fraction}")
-    from sklearn.datasets import load_digits
-    from sklearn.model_selection import train_test_split
+    load_digits = require("sklearn.datasets", "kexue.data.digits").load_digits
+    train_test_split = require("sklearn.model_selection", "kexue.data.digits").train_test_split
 
     data = load_digits()
     x = data.data.astype(np.float64) / 8.0 - 1.0  # 0..16 -> [-1, 1]

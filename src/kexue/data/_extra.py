@@ -1,15 +1,18 @@
-"""The optional ``data`` extra: import its packages on use, with an error that names the fix."""
+"""The optional ``data`` extra: import its packages on use, with an error that names the fix.
+
+The shared machinery is :mod:`kexue._extras`; :class:`MissingExtraError` is the same class.
+"""
 
 from __future__ import annotations
 
-import importlib
 from types import ModuleType
 
-EXTRA_HINT = "pip install 'kexue[data]'"
+from .._extras import MissingExtraError, hint
+from .._extras import require as _require
 
+__all__ = ["EXTRA_HINT", "MissingExtraError", "require"]
 
-class MissingExtraError(ImportError):
-    """A loader needs a package of the optional extra ``data`` that is not installed."""
+EXTRA_HINT = hint("data")
 
 
 def require(module: str, user: str) -> ModuleType:
@@ -26,9 +29,4 @@ def require(module: str, user: str) -> ModuleType:
         MissingExtraError: (an ``ImportError``) the module cannot be imported; the message names
             the extra and the command that installs it.
     """
-    try:
-        return importlib.import_module(module)
-    except ImportError as err:
-        raise MissingExtraError(
-            f"{user} needs the optional extra 'data': {EXTRA_HINT} "
-            f"(could not import {module}: {err})") from err
+    return _require(module, user, "data")

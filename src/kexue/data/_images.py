@@ -239,7 +239,7 @@ def _parse_size(size: object) -> tuple[int, int] | None:
 def _read_png(path: str, grey: bool, size: tuple[int, int] | None) -> tuple[np.ndarray, float]:
     """One PNG as ``(C, H, W)`` float64 grey levels (C = 1 grey, 3 RGB; alpha dropped) and the
     full-scale level (255 for 8-bit images, 65535 for 16-bit grey)."""
-    from PIL import Image  # Pillow: a dependency of matplotlib
+    Image = require("PIL.Image", "kexue.data.image_folder")  # Pillow, of the data extra
 
     with Image.open(path) as img:
         img.load()
@@ -280,6 +280,7 @@ def image_folder(path: str | os.PathLike, *, size: int | tuple[int, int] | None 
         ValueError: ``path`` is not a folder, has no PNG file, or its images differ in size
             with ``size=None`` (naming the first file that differs); a bad ``size``.
         TypeError: ``dtype`` is not floating point.
+        MissingExtraError: (an ``ImportError``) Pillow (the ``data`` extra) is not installed.
     """
     dtype = _check_dtype(dtype)
     dev = infer_device(device)

@@ -6,7 +6,6 @@ seeding and failure capture. See :mod:`kexue.experiments._base` for the protocol
 
 from __future__ import annotations
 
-import importlib
 import time
 import traceback
 from typing import Any
@@ -22,7 +21,7 @@ from ._base import (
     finding_for,
     resolve_config,
 )
-from ._listing import listing
+from ._listing import listing, load_experiment_module
 
 __all__ = [
     "Claim", "ConfigError", "Experiment", "Reference", "Result", "Table",
@@ -65,12 +64,17 @@ _REGISTRY: dict[str, Experiment] | None = None
 
 
 def registry() -> dict[str, Experiment]:
-    """All registered experiments, ``name -> Experiment``, in report order."""
+    """All registered experiments, ``name -> Experiment``, in report order.
+
+    Raises:
+        kexue.data.MissingExtraError: an experiment module needs a package of an optional extra
+            that is not installed (``pip install 'kexue[all]'`` installs every one).
+    """
     global _REGISTRY
     if _REGISTRY is None:
         specs: dict[str, Experiment] = {}
         for mod in _MODULES:
-            spec = importlib.import_module(f"{__name__}.{mod}").EXPERIMENT
+            spec = load_experiment_module(mod).EXPERIMENT
             if spec.name in specs:
                 raise RuntimeError(f"duplicate experiment name {spec.name!r} in {mod}")
             specs[spec.name] = spec

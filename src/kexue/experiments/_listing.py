@@ -15,12 +15,32 @@ import importlib
 from pathlib import Path
 from typing import Any
 
-__all__ = ["LISTING_FIELDS", "listing"]
+from .._extras import extra_of, missing
+
+__all__ = ["LISTING_FIELDS", "listing", "load_experiment_module"]
 
 #: The fields of one row, in order (``url`` is ``Experiment.article_url``).
 LISTING_FIELDS = ("name", "title", "article", "url", "claim", "quick_runtime_s", "section")
 _SOURCE = {"url": "article_url"}
 _DEFAULTS: dict[str, Any] = {"quick_runtime_s": 10.0, "section": ""}  # Experiment's defaults
+
+
+def load_experiment_module(mod: str) -> Any:
+    """Import the experiment module ``kexue.experiments.<mod>``.
+
+    Raises:
+        kexue.data.MissingExtraError: it imports a package of an optional extra (matplotlib of
+            ``cli``, sympy of ``symbolic``, scikit-learn of ``data``, ...) that is not installed;
+            the message names the extra and its ``pip install`` command.
+    """
+    name = f"{__package__}.{mod}"
+    try:
+        return importlib.import_module(name)
+    except ModuleNotFoundError as err:
+        extra = extra_of(err.name or "")
+        if extra is None:
+            raise
+        raise missing(err.name or "", f"the experiment {name}", extra, err) from err
 
 
 def _row(spec: Any) -> dict[str, Any]:
@@ -76,6 +96,6 @@ def listing() -> list[dict[str, Any]]:
     for mod in _MODULES:
         row = _row_from_source(here / f"{mod}.py")
         if row is None:
-            row = _row(importlib.import_module(f"{__package__}.{mod}").EXPERIMENT)
+            row = _row(load_experiment_module(mod).EXPERIMENT)
         rows.append(row)
     return rows

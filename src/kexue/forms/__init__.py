@@ -14,6 +14,7 @@ Source: Su Jianlin, exterior differential series (外微分浅谈), part 5 "geom
     2*pi
 """
 
+from .. import _symbolic  # noqa: F401  (sympy, mpmath or MissingExtraError: kexue[symbolic])
 from ._calculus import curl, d, div, grad, pullback
 from ._chain import Cell, Chain, boundary
 from ._form import Coordinates, Form, coords, wedge

@@ -18,6 +18,7 @@ Source: Su Jianlin, Feynman's integration trick series (费曼积分法), part 2
     True
 """
 
+from .. import _symbolic  # noqa: F401  (sympy, mpmath or MissingExtraError: kexue[symbolic])
 from ._catalogue import UNKNOWN_PART, Catalogue, CatalogueEntry
 from ._derivation import Derivation, Replay, Step, StepCheck
 from ._entries import CATALOGUE

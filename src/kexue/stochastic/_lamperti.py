@@ -84,7 +84,7 @@ class LampertiTransform:
 
 
 def _symbolic(drift, diffusion, x_ref) -> LampertiTransform:
-    import sympy as sp
+    from .._symbolic import sympy as sp
 
     # strict: a string (or an object converted through its str) is never parsed, i.e. eval-ed
     for name, value in (("drift", drift), ("diffusion", diffusion)):

@@ -28,7 +28,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
-from scipy.linalg import solve_banded
 
 from ..rng import as_generator
 from ._path_integral import OM_CONVENTIONS, schrodinger_potential
@@ -246,6 +245,8 @@ def _tridiagonal_hessian(action, inner: torch.Tensor) -> tuple[torch.Tensor, tor
 
 def _solve_tridiagonal(diag: torch.Tensor, off: torch.Tensor, rhs: torch.Tensor) -> torch.Tensor:
     """Solve the symmetric tridiagonal system (LAPACK banded LU on the host), float64."""
+    from scipy.linalg import solve_banded
+
     m = diag.shape[0]
     ab = np.zeros((3, m))
     ab[0, 1:] = off.cpu().numpy()

@@ -256,7 +256,7 @@ class SchrodingerPotential:
 
 
 def _symbolic(drift: sp.Expr, alpha: float) -> SchrodingerPotential:
-    import sympy as sp  # imported on use: it costs ~1 s at start-up
+    from .._symbolic import sympy as sp  # imported on use: it costs ~1 s at start-up
 
     names = {s.name: s for s in drift.free_symbols}
     extra = set(names) - {"x", "t"}
@@ -388,7 +388,7 @@ def schrodinger_potential(drift, alpha: float) -> SchrodingerPotential:
     if sympy is not None and isinstance(drift, sympy.Basic):
         return _symbolic(sympy.sympify(drift), alpha)
     if isinstance(drift, (int, float, np.floating, np.integer)):
-        import sympy as sp
+        from .._symbolic import sympy as sp
 
         c = float(drift)
         return _symbolic(sp.Float(c) + 0 * sp.Symbol("x"), alpha)

@@ -38,7 +38,6 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 import torch
-from scipy.linalg import solve_banded
 
 from .._limits import check_memory, check_work
 from ._sde import SDE
@@ -185,6 +184,8 @@ def _matvec(op: Tri, u: np.ndarray) -> np.ndarray:
 
 def _solve(op: Tri, c: float, rhs: np.ndarray) -> np.ndarray:
     """Solve ``(I − c L) u = rhs`` for tridiagonal ``L``."""
+    from scipy.linalg import solve_banded
+
     lo, di, up = op
     n = di.size
     ab = np.zeros((3, n))

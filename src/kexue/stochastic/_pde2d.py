@@ -24,9 +24,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
-import scipy.sparse as sps
 import torch
-from scipy.sparse.linalg import splu
 
 from .._limits import check_memory, check_work
 from ._pde import MAX_PDE_WORK, _uniform_grid
@@ -92,6 +90,8 @@ def _grid(x, y, p0) -> tuple[np.ndarray, float, np.ndarray, float, np.ndarray, n
 
 def _axis_operator(f: np.ndarray, h: float, D: float, axis: int, shape: tuple[int, int]):
     """Sparse central-difference ``−∂(f P) + D ∂²P`` along one axis, absorbing walls."""
+    import scipy.sparse as sps
+
     nx, ny = shape
     n = nx * ny
     stride = ny if axis == 0 else 1
@@ -158,6 +158,9 @@ def fokker_planck_2d(drift, x, y, p0, T: float, *, alpha, n_steps: int,
     shape = (x.size, y.size)
     Lx = _axis_operator(f[:, 0], hx, a1 / 2.0, 0, shape)
     Ly = _axis_operator(f[:, 1], hy, a2 / 2.0, 1, shape)
+    import scipy.sparse as sps
+    from scipy.sparse.linalg import splu
+
     eye = sps.identity(Lx.shape[0], format="csc")
     solve_x = splu((eye - 0.25 * dt * Lx).tocsc()).solve
     solve_y = splu((eye - 0.5 * dt * Ly).tocsc()).solve

@@ -21,13 +21,10 @@ from collections.abc import Callable
 
 import numpy as np
 import torch
-from scipy import sparse
-from scipy.sparse.linalg import spsolve
 
 from .. import parallel
 from ..devices import infer_device
 from ..rng import as_generator, block_generator
-from . import closed_forms as cf
 from ._montecarlo import (
     DEFAULT_BLOCK_SIZE,
     MonteCarloResult,
@@ -86,15 +83,21 @@ class RandomWalk:
 
         ``P(X_n = k·up − (n−k)·down) = C(n, k) p^k q^{n−k}`` (V1), ordered by ``k = 0..n``.
         """
+        from . import closed_forms as cf  # scipy: imported on use
+
         n = _count("n", n)
         return cf.walk_pmf(n, self.p, self.up, self.down)
 
     def mean(self, n) -> np.ndarray:
         """``E X_n = n (p·up − q·down)``."""
+        from . import closed_forms as cf  # scipy: imported on use
+
         return cf.walk_mean(n, self.p, self.up, self.down)
 
     def var(self, n) -> np.ndarray:
         """``Var X_n = n p q (up + down)²``."""
+        from . import closed_forms as cf  # scipy: imported on use
+
         return cf.walk_var(n, self.p, self.up, self.down)
 
     def _paths(self, n_steps: int, n_walkers: int, gen: torch.Generator | None, x0: float,
@@ -237,6 +240,8 @@ class RandomWalk:
 
     def _ruin_system(self, start: int, lower: int, upper: int):
         """Exact linear system on the transient states ``lower < s < upper`` (integer steps)."""
+        from scipy import sparse
+
         states = np.arange(lower + 1, upper)
         m = states.size
         up, down = int(self.up), int(self.down)
@@ -266,6 +271,8 @@ class RandomWalk:
         ``≥ upper`` (counted as hitting ``upper``, overshoot allowed) or ``≤ lower``, and the
         first-step equations ``h(s) = p h(s + up) + q h(s − down)`` are solved directly (sparse LU).
         """
+        from . import closed_forms as cf  # scipy: imported on use
+
         kind, k, N = self._ruin_setup(start, lower, upper)
         if kind == "closed":
             return float(cf.gamblers_ruin_probability(k, N, self.p))
@@ -274,6 +281,8 @@ class RandomWalk:
             return 1.0
         if k <= lo:
             return 0.0
+        from scipy.sparse.linalg import spsolve
+
         A, b_hit, i = self._ruin_system(k, lo, hi)
         return float(spsolve(A.tocsc(), b_hit)[i])
 
@@ -284,6 +293,8 @@ class RandomWalk:
         ``up == down``; for ``up != down`` the equations ``m(s) = 1 + p m(s + up) + q m(s − down)``
         on the integer lattice are solved exactly (see :meth:`hit_probability` for the exit rule).
         """
+        from . import closed_forms as cf  # scipy: imported on use
+
         kind, k, N = self._ruin_setup(start, lower, upper)
         if kind == "closed":
             if self.p in (0.0, 1.0):
@@ -294,6 +305,8 @@ class RandomWalk:
         lo, hi = N
         if k >= hi or k <= lo:
             return 0.0
+        from scipy.sparse.linalg import spsolve
+
         A, _, i = self._ruin_system(k, lo, hi)
         return float(spsolve(A.tocsc(), np.ones(A.shape[0]))[i])
 

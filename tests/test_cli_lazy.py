@@ -264,3 +264,9 @@ def test_old_group_module_paths_warn_and_still_work(group):
         old = importlib.import_module(f"kexue.cli_{group}")
     assert old is importlib.import_module(f"kexue.cli._{group}")
     assert old.app is importlib.import_module(GROUPS[group][0]).app
+
+
+def test_an_unknown_experiment_is_refused_before_any_heavy_import():
+    proc, heavy = _probe("reproduce", "smooth-mx")
+    assert heavy == [], heavy
+    assert "unknown experiment 'smooth-mx' (did you mean 'smooth-max'" in proc.stderr

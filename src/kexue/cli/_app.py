@@ -202,14 +202,15 @@ def reproduce(
     process's error (the others may be waiting for it inside a collective); when it was rank 0,
     the report of the experiments run so far is written first.
     """
-    from ..experiments import ConfigError, registry, resolve_config
+    from ..experiments import ConfigError, listing, registry, resolve_config
 
+    known = [row["name"] for row in listing()]  # names without importing torch
+    unknown = [n for n in (names or []) if n not in known]
+    if unknown:
+        raise fail(f"unknown experiment {unknown[0]!r}{did_you_mean(unknown[0], known)}; "
+                   f"valid names: {', '.join(known)}")
     specs = registry()
     chosen = list(names or specs)
-    unknown = [n for n in chosen if n not in specs]
-    if unknown:
-        raise fail(f"unknown experiment {unknown[0]!r}{did_you_mean(unknown[0], list(specs))}; "
-                   f"valid names: {', '.join(specs)}")
     overrides = _parse_sets(sets or [])
     cli_nproc(nproc)
     if jobs > 1 and nproc > 1:

@@ -134,6 +134,31 @@ def test_onlstm_train_sizes_are_refused_before_anything_is_written(extra, needle
     assert not out.exists()
 
 
+@pytest.mark.parametrize("extra, needles", [
+    (["--width", 10**8], ["--width 100000000 (MLP width)", "weights", "needed"]),
+    (["--data", "digits", "--width", 10**6], ["--width 1000000 (U-Net channels)", "needed"]),
+    (["--batch-size", 10**11], ["--batch-size 100000000000", "activations", "needed"]),
+    (["--n-train", 10**12], ["--n-train 1000000000000", "training set", "needed"]),
+    (["--threads", 10**5], ["--threads 100000 is more than the"]),
+])
+def test_diffusion_train_sizes_are_refused_before_anything_is_written(extra, needles, tmp_path,
+                                                                       monkeypatch):
+    # found by benchmarks/hostile_sweep.py: --width 1e8 hung, the others raised MemoryError
+    out = tmp_path / "run"
+    res, elapsed = invoke(["diffusion", "train", "--out", out, "--no-progress", *extra],
+                          monkeypatch)
+    assert_refused(res, elapsed, *needles)
+    assert not out.exists()
+
+
+def test_diffusion_sample_n_and_empty_out_are_refused(tmp_path, monkeypatch):
+    ckpt = tmp_path / "none.safetensors"
+    res, elapsed = invoke(["diffusion", "sample", "--ckpt", ckpt, "--n", 10**12], monkeypatch)
+    assert_refused(res, elapsed, "--n 1000000000000 is more than the 1,000,000")
+    res, elapsed = invoke(["diffusion", "sample", "--ckpt", ckpt, "--out", ""], monkeypatch)
+    assert_refused(res, elapsed, "--out is empty")
+
+
 def test_gan_sample_n_is_bounded(tmp_path, monkeypatch):
     res, elapsed = invoke(["gan", "sample", "--ckpt", tmp_path / "none.safetensors",
                            "--n", 10**12], monkeypatch)

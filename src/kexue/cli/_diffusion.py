@@ -43,7 +43,14 @@ from ._launch import (
     job,
     launch_if_asked,
 )
-from ._outputs import log_file, output_dir, samples_file, save_samples
+from ._outputs import (
+    FIGURE_SUFFIXES,
+    log_file,
+    output_dir,
+    output_file,
+    samples_file,
+    save_samples,
+)
 
 if TYPE_CHECKING:  # torch loads with a command that runs, not with `kexue diffusion --help`
     import torch
@@ -94,12 +101,52 @@ Threads = Annotated[int, typer.Option(
     help="torch intra-op threads (1 is fastest for these small models, and on a busy machine).")]
 
 
+MAX_SAMPLES = 1_000_000
+"""Most samples ``kexue diffusion sample --n`` draws (as ``kexue gan sample``)."""
+
+
 def _set_threads(threads: int) -> None:
+    import os
+
     import torch
 
     if threads < 1:
         raise ValueError(f"--threads must be >= 1; got {threads}")
+    cores = os.cpu_count() or 1
+    if threads > cores:
+        raise ValueError(f"--threads {threads} is more than the {cores} CPU cores here; use "
+                         f"--threads {cores} or fewer")
     torch.set_num_threads(threads)
+
+
+def _check_train_sizes(data: str, width: int, batch_size: int, n_train: int, device) -> None:
+    """The memory of the network (parameters, gradients, two Adam moments and the EMA copy:
+    20 bytes a float32 weight), of one batch's activations and of the toy training set, against
+    the memory here, before any work (``kexue._limits``).
+
+    Weights: the toy MLP has ``4 h² + O(h)`` (3 residual layers, time embedding); ``UNet8``
+    about ``400 ch²``. Activations, forward and backward (×3): the MLP ``batch × h × 12``
+    floats, the U-Net ``batch × ch × 64 pixels × 24``.
+
+    Raises:
+        SizeLimitError: one line naming the options, the estimate and the fix.
+    """
+    from .._limits import check_memory
+
+    if data == "digits":
+        ch = float(width or 32)
+        weights, acts = 400.0 * ch * ch, 3.0 * (batch_size or 128) * ch * 64 * 24
+        what = f"--width {width or 32} (U-Net channels)"
+    else:
+        h = float(width or 128)
+        weights, acts = 4.0 * h * h + 64.0 * h, 3.0 * (batch_size or 256) * h * 12
+        what = f"--width {width or 128} (MLP width)"
+        check_memory(f"--n-train {n_train}: the toy training set", 8.0 * 2 * n_train,
+                     device=device, fix="use a smaller --n-train")
+    check_memory(f"{what}: the weights, gradients, Adam moments and EMA copy", 20.0 * weights,
+                 device=device, fix="use a smaller --width")
+    check_memory(f"--batch-size {batch_size or 'default'} × {what}: the activations",
+                 4.0 * acts, device=device, fix="use a smaller --batch-size or --width")
 
 
 def _positive(name: str, value: float) -> None:
@@ -177,6 +224,7 @@ def train(
                 raise ValueError(f"{name} must be positive (0 = the default); got {v}")
         if not 0 <= ema < 1:
             raise ValueError(f"--ema must lie in [0, 1); got {ema}")
+        _check_train_sizes(data, width, batch_size, n_train, dev)
         x = _train_data(data, n_train, seed)
         # VE: σ_max about the largest distance in the data (score_sde's README rule of thumb)
         sde_obj = make_sde(sde, **({"sigma_max": 12.0 if data == "digits" else 5.0}
@@ -290,10 +338,14 @@ def sample(
 
     dev = cli_device(device)
     save = samples_file(save)  # a bad --save is refused before any work
+    out = output_file(out, "--out", default_name="grid.png", suffixes=FIGURE_SUFFIXES)
     try:
         _set_threads(threads)
         if n < 1:
             raise ValueError(f"--n must be >= 1; got {n}")
+        if n > MAX_SAMPLES:
+            raise ValueError(f"--n {n} is more than the {MAX_SAMPLES:,} samples one call draws; "
+                             "draw them in several calls with different --seed")
         if brownian not in BROWNIAN:
             raise ValueError(f"--brownian must be one of {', '.join(BROWNIAN)}; got "
                              f"{brownian!r}")

@@ -26,9 +26,27 @@ from scipy import stats
 
 from .. import checkpoint
 from ..regularize import adversarial_loss, consistency_loss, input_gradient_penalty, vat_loss
+from . import _config_checks as cc
 from ._base import config_device
 
 METHODS = ("supervised", "noise", "gradient-penalty", "fgm", "vat", "vat+entmin")
+
+
+def validate_vat_config(cfg, name: str, counts: tuple[str, ...], grids: tuple[str, ...]) -> None:
+    """The ranges shared by the VAT experiments' Configs (``ConfigError`` naming the field):
+    ``counts`` ≥ 1, ``1 ≤ val_per_class < labels_per_class`` (the validation labels are taken
+    from the labelled ones), ``lr``, ``xi`` > 0, ``alpha`` ≥ 0, ``0 < goal_ratio ≤ 1`` and each
+    of ``grids`` a non-empty tuple of positive values."""
+    cc.at_least(cfg, name, ("val_per_class",) + counts)
+    cc.require(isinstance(cfg.labels_per_class, int)
+               and cfg.labels_per_class > cfg.val_per_class, name, "labels_per_class",
+               cfg.labels_per_class, f"an integer > val_per_class ({cfg.val_per_class}): "
+               "the validation labels are taken from them")
+    cc.positive(cfg, name, ("lr", "xi", "goal_ratio"))
+    cc.non_negative(cfg, name, ("alpha",))
+    cc.require(cfg.goal_ratio <= 1, name, "goal_ratio", cfg.goal_ratio, "in (0, 1]")
+    for grid in grids:
+        cc.tuple_values(cfg, name, grid)
 
 
 def mlp(sizes: tuple[int, ...], gen: torch.Generator) -> torch.nn.Sequential:

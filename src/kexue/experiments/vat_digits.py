@@ -37,7 +37,6 @@ from ..regularize import (
     vat_loss,
     xi_step,
 )
-from . import _config_checks as cc
 from . import _vat_common as vc
 from ._base import Claim, Experiment, Reference, Result, Table, config_device, torch_threads
 from ._stats import clears, paired_diff
@@ -86,18 +85,11 @@ class Config:
         """Ranges and relations (``ConfigError`` naming the field): ``1 ≤ val_per_class <
         labels_per_class``, counts ≥ 1, ``lr``, ``xi`` > 0, ``alpha`` ≥ 0, non-empty grids of
         positive σ/ε, ``0 < goal_ratio ≤ 1``."""
-        name = "vat-digits"
-        cc.at_least(self, name, ("val_per_class", "hidden", "iterations", "unlabelled_batch",
-                                 "n_power", "n_seeds", "curve_every", "n_diagnostic"))
-        cc.require(isinstance(self.labels_per_class, int)
-                   and self.labels_per_class > self.val_per_class, name, "labels_per_class",
-                   self.labels_per_class, f"an integer > val_per_class ({self.val_per_class}): "
-                   "the validation labels are taken from them")
-        cc.positive(self, name, ("lr", "xi", "goal_ratio"))
-        cc.non_negative(self, name, ("alpha",))
-        cc.require(self.goal_ratio <= 1, name, "goal_ratio", self.goal_ratio, "in (0, 1]")
-        for grid in ("eps_grid", "sigma_grid", "gp_sigma_grid"):
-            cc.tuple_values(self, name, grid)
+        vc.validate_vat_config(
+            self, "vat-digits",
+            ("hidden", "iterations", "unlabelled_batch", "n_power", "n_seeds", "curve_every",
+             "n_diagnostic"),
+            ("eps_grid", "sigma_grid", "gp_sigma_grid"))
 
 
 def _mlp(cfg: Config, gen: torch.Generator) -> torch.nn.Module:

@@ -78,6 +78,7 @@ LEVY_AREAS = (None, "space-time")
 _MAX_DEPTH = 50   # dyadic times of depth <= 50 are exact in float64 on [0, 1]
 _MEMO_POINTS = 8  # query points whose values are kept
 _CHUNK_NUMBERS = 1 << 22   # grid points × prod(shape) per vectorised descent in increments()
+_INF = (math.inf, -math.inf)
 
 
 def _as_time(v, name: str) -> float:
@@ -209,6 +210,11 @@ class BrownianInterval:
         self._sqrt_h = [math.sqrt(span * 2.0 ** -i) * (0.5 if levy_area is None else 1.0)
                         for i in range(self.depth)]
         self._half_sqrt_12 = 0.5 / math.sqrt(12.0)
+        # the host result is cast by NumPy (same rounding as torch's) where no copy to a
+        # device is needed
+        self._np_dtype = ({torch.float64: np.float64, torch.float32: np.float32}.get(dtype)
+                          if self.device.type == "cpu" else None)
+        self._span = span
 
     # ------------------------------------------------------------------ tree
     # The tree lives on the host in float64 NumPy arrays (small-array NumPy calls cost a
@@ -432,9 +438,12 @@ class BrownianInterval:
         return got
 
     def _out(self, v: np.ndarray | float) -> torch.Tensor:
-        """A float64 host value as a ``dtype`` tensor on ``device`` (a float: ``shape``)."""
+        """A float64 host value as a ``dtype`` tensor on ``device`` (a float: ``shape``). ``v``
+        must be a fresh array (the result may share its memory)."""
         if not isinstance(v, np.ndarray):
             v = np.full(self.shape, float(v))
+        if self._np_dtype is not None:          # CPU float32/float64: NumPy's cast is cheaper
+            return torch.from_numpy(np.ascontiguousarray(v, dtype=self._np_dtype))
         return torch.from_numpy(np.ascontiguousarray(v)).to(device=self.device,
                                                             dtype=self.dtype)
 
@@ -456,11 +465,17 @@ class BrownianInterval:
             ValueError: ``s >= t``, a time outside ``[t0, t1]``, or ``return_U`` without Lévy
                 area.
         """
-        s, t = _as_time(s, "s"), _as_time(t, "t")
+        if type(s) is not float or type(t) is not float:   # noqa: E721 (fast path: floats)
+            s, t = _as_time(s, "s"), _as_time(t, "t")
         if not s < t:
+            if s != s or t != t or s in _INF or t in _INF:
+                s, t = _as_time(s, "s"), _as_time(t, "t")          # raises: not finite
             raise ValueError(f"need s < t for the increment W(s, t); got s={s!r}, t={t!r}. "
                              "Swap them (W(t, s) = -W(s, t)).")
-        us, ut = self._u(s, "s"), self._u(t, "t")
+        t0 = self.t0
+        if s < t0 or t > self.t1 or t != t or s in _INF or t in _INF:
+            us, ut = self._u(_as_time(s, "s"), "s"), self._u(_as_time(t, "t"), "t")
+        us, ut = (s - t0) / self._span, (t - t0) / self._span
         if return_U and self.levy_area is None:
             raise ValueError("return_U needs the Lévy area: build the BrownianInterval with "
                              "levy_area='space-time'")

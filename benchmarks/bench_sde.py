@@ -266,8 +266,10 @@ def _recorded_sequence(batch: int, method: str, estimate: str
 
 
 def brownian_queries(args: argparse.Namespace) -> None:
-    """Issue 18: BrownianInterval queries, ours vs torchsde's, alternated, medians."""
-    batch, n = 100, 1000
+    """Issue 18: BrownianInterval queries, ours vs torchsde's, alternated, medians. ``--batch``
+    paths (default 100): a query of ours draws ~10 tree nodes of ``batch`` normals each, so
+    our cost grows with the batch faster than torchsde's (1–2 nodes per query)."""
+    batch, n = args.batch, 1000
     dtype = getattr(torch, args.dtype)
 
     def ours_q(tol):
@@ -438,6 +440,8 @@ def main() -> None:
     parser.add_argument("--reps", type=int, default=5)
     parser.add_argument("--dtype", choices=["float32", "float64"], default="float32")
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--batch", type=int, default=100,
+                        help="paths of the Brownian motion in --cases q (default 100)")
     parser.add_argument("--cases", default="ab",
                         help="which cases to run: a, b or ab; q: Brownian-path queries; c: "
                         "adaptive solves")

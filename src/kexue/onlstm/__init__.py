@@ -32,8 +32,6 @@ from ._grammars import GRAMMAR_NAMES, get_grammar, grammars
 from ._lm_config import TrainConfig, load_model
 from ._lm_eval import lm_perplexity, sentence_distances
 from ._model import (
-    ONLSTM,
-    Distances,
     LanguageModel,
     count_parameters,
     lstm_gate_distances,
@@ -41,6 +39,7 @@ from ._model import (
 )
 from ._pcfg import PCFG
 from ._reading import GATES, choose_reading, parse_sentences, reading_distances, readings
+from ._stack import ONLSTM, Distances
 from ._train import Trainer, TrainingDiverged
 from ._tree import (
     TreeF1,

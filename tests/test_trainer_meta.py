@@ -24,7 +24,7 @@ from safetensors.torch import save_file
 from kexue import checkpoint
 from kexue.diffusion import VPSDE
 from kexue.diffusion._nets import MLPScoreNet, ScoreModel
-from kexue.diffusion._train import load_score_model
+from kexue.diffusion._score_checkpoint import load_score_model
 from kexue.diffusion._train import train as train_diffusion
 from kexue.gan import load_gan, train_gan, train_image_gan
 from kexue.metrics import DigitClassifier, load_classifier, save_classifier

@@ -137,7 +137,7 @@ def test_fokker_planck_refuses_zero_diffusion_at_once(quick):
 def test_fokker_planck_refuses_a_collapsed_grid_before_marching(quick):
     """The hang of ``kexue sde density --diffusion 0``: Δx ≈ 7e-8 made dt = Δx, 1.4e7 steps."""
     from kexue.stochastic import fokker_planck
-    from kexue.stochastic._pde import MAX_PDE_WORK
+    from kexue.stochastic._pde_grid import MAX_PDE_WORK
 
     x = np.linspace(-7e-6, 7e-6, 201)  # dx = 7e-8
     with pytest.raises(SizeLimitError, match=r"time steps on 201 grid points.*dt") as info:

@@ -24,11 +24,12 @@ from safetensors.torch import save_file
 from kexue import checkpoint
 from kexue.diffusion import VPSDE
 from kexue.diffusion._nets import MLPScoreNet, ScoreModel
-from kexue.diffusion._train import load_score_model
+from kexue.diffusion._score_checkpoint import load_score_model
 from kexue.diffusion._train import train as train_diffusion
 from kexue.gan import load_gan, train_gan, train_image_gan
 from kexue.metrics import DigitClassifier, load_classifier, save_classifier
-from kexue.onlstm._train import TrainConfig, Trainer, load_model
+from kexue.onlstm._lm_config import TrainConfig, load_model
+from kexue.onlstm._train import Trainer
 
 TINY_LM = TrainConfig(grammar="arithmetic", embed_size=8, hidden_size=8, chunk_size=4,
                       num_layers=1, n_train=100, batch_size=8, steps=2, checkpoint_every=2,

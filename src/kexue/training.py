@@ -41,13 +41,8 @@ the global RNG is untouched and resume is exact; see :mod:`kexue.rng` for the li
 
 from __future__ import annotations
 
-import csv
-import json
 import math
 import os
-import signal
-import threading
-import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
@@ -58,6 +53,8 @@ from torch import Tensor, nn
 from . import checkpoint as ckpt_io
 from . import parallel
 from ._progress import TrainingBar
+from ._training_log import _Log
+from ._training_signals import _Signals
 
 __all__ = ["Engine", "Task", "TrainingDiverged", "TrainingInterrupted", "LOG_SUFFIXES"]
 
@@ -99,87 +96,9 @@ class Task(Protocol):
     def generators(self) -> Mapping[str, torch.Generator]: ...
 
 
-class _Signals:
-    """SIGINT/SIGTERM → a flag checked between steps (main thread only; restored on exit)."""
-
-    NAMES = ("SIGINT", "SIGTERM")
-
-    def __init__(self, enabled: bool) -> None:
-        self.received: str | None = None
-        self._old: dict[int, Any] = {}
-        self._on = enabled and threading.current_thread() is threading.main_thread()
-
-    def __enter__(self) -> _Signals:
-        if self._on:
-            for name in self.NAMES:
-                num = getattr(signal, name)
-
-                def handler(signum: int, frame: Any, _name: str = name) -> None:
-                    self.received = self.received or _name
-                    # a second signal acts at once (the caller's handler, e.g. KeyboardInterrupt)
-                    signal.signal(signum, self._old[signum])
-
-                self._old[num] = signal.signal(num, handler)
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        for num, old in self._old.items():
-            signal.signal(num, old)
-        self._old.clear()
-
-
 def _finite_modules(modules: Mapping[str, nn.Module]) -> bool:
     flags = [torch.isfinite(p).all() for m in modules.values() for p in m.parameters()]
     return bool(torch.stack(flags).all()) if flags else True
-
-
-class _Log:
-    """Rank 0's loss log: one row per step, ``step,<metrics>,time_s`` (CSV) or JSON lines."""
-
-    def __init__(self, path: Path, metrics: Sequence[str], start: int) -> None:
-        self.path = path
-        self.metrics = list(metrics)
-        self.jsonl = path.suffix == ".jsonl"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        rows = self._read_rows(start) if path.exists() else []
-        # rewrite what survives the resume (rows past the resumed step are dropped), atomically
-        tmp = path.with_name(f".{path.name}.tmp")
-        with open(tmp, "w", newline="") as fh:
-            if not self.jsonl:
-                fh.write(",".join(["step", *self.metrics, "time_s"]) + "\n")
-            fh.writelines(rows)
-        os.replace(tmp, path)
-        self._fh = open(path, "a", newline="")  # noqa: SIM115 - closed in close()
-        self._t0 = time.perf_counter()
-
-    def _read_rows(self, start: int) -> list[str]:
-        keep = []
-        with open(self.path) as fh:
-            lines = fh.readlines()
-        for line in lines[0 if self.jsonl else 1:]:
-            try:
-                step = (json.loads(line)["step"] if self.jsonl
-                        else int(next(csv.reader([line]))[0]))
-            except (ValueError, KeyError, StopIteration, json.JSONDecodeError):
-                continue
-            if step <= start:
-                keep.append(line if line.endswith("\n") else line + "\n")
-        return keep
-
-    def write(self, first_step: int, rows: Sequence[Sequence[float]]) -> None:
-        elapsed = round(time.perf_counter() - self._t0, 4)
-        for k, row in enumerate(rows):
-            step = first_step + k
-            if self.jsonl:
-                self._fh.write(json.dumps({"step": step, **dict(zip(self.metrics, row)),
-                                           "time_s": elapsed}) + "\n")
-            else:
-                self._fh.write(",".join([str(step), *(repr(float(v)) for v in row),
-                                         str(elapsed)]) + "\n")
-        self._fh.flush()
-
-    def close(self) -> None:
-        self._fh.close()
 
 
 class Engine:

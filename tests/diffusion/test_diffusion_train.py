@@ -17,7 +17,8 @@ from kexue.diffusion._nets import (
     UNet8,
     net_from_spec,
 )
-from kexue.diffusion._train import TrainingDiverged, load_score_model, train
+from kexue.diffusion._score_checkpoint import load_score_model
+from kexue.diffusion._train import TrainingDiverged, train
 
 RING = GaussianMixture.ring(8, 2.0, 0.1)
 

@@ -20,7 +20,7 @@ from scipy import stats
 
 from kexue.stochastic import SDE, BrownianIncrements, BrownianInterval, solve
 from kexue.stochastic._counter_rng import _mix, counter_normals
-from kexue.stochastic._sde import ito_to_stratonovich
+from kexue.stochastic._ito_stratonovich import ito_to_stratonovich
 from kexue.stochastic._solvers import METHODS
 
 F64 = torch.float64

@@ -12,7 +12,8 @@ import torch
 from scipy import stats
 
 from kexue.stochastic._brownian import BrownianIncrements
-from kexue.stochastic._sde import SDE, ito_to_stratonovich, stratonovich_to_ito
+from kexue.stochastic._ito_stratonovich import ito_to_stratonovich, stratonovich_to_ito
+from kexue.stochastic._sde import SDE
 from kexue.stochastic._solvers import METHODS, SRA1, Euler, solve, step_grid
 
 F64 = torch.float64

@@ -12,8 +12,9 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from kexue.stochastic import closed_forms as cf
+from kexue.stochastic._lattice_walk import LatticeWalk
 from kexue.stochastic._sde import SDE
-from kexue.stochastic._walk import LatticeWalk, RandomWalk
+from kexue.stochastic._walk import RandomWalk
 
 ALPHA, P_DRIFT, T = 0.7, 0.8, 0.9
 

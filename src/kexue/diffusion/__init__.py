@@ -94,6 +94,7 @@ from ._samplers import (
     sample_n,
     sample_norm,
 )
+from ._score_checkpoint import SDE_KINDS, load_score_model, make_sde
 from ._sde import GaussianPathSDE, ReverseSDE, ddpm_alphas_cumprod
 from ._sde_kinds import VESDE, VPSDE, SubVPSDE
 from ._sde_samplers import (
@@ -103,14 +104,7 @@ from ._sde_samplers import (
     sample_pc,
     sample_reverse_diffusion,
 )
-from ._train import (
-    SDE_KINDS,
-    TrainingDiverged,
-    TrainResult,
-    load_score_model,
-    make_sde,
-    train,
-)
+from ._train import TrainingDiverged, TrainResult, train
 from ._trig_pc import sample_trig_pc
 
 __all__ = [

@@ -16,26 +16,28 @@ Every experiment module defines
 Randomness inside ``run`` comes from ``torch.Generator(device=...).manual_seed(config.seed)`` (or
 a NumPy ``default_rng(config.seed)``); never from global RNG state, so the same seed gives the same
 numbers (on the same kind of device: CPU and CUDA generators give different streams).
+
+This module holds the records (:class:`Claim`, :class:`Table`, :class:`Reference`,
+:class:`Result`, :class:`Experiment`) and re-exports the rest of the protocol, so that an
+experiment imports it from one place: configuration parsing and validation
+(:mod:`kexue.experiments._config`) and the device and thread helpers
+(:mod:`kexue.experiments._runtime`).
 """
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import math
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from ._config import ConfigError, resolve_config, validate_config
+from ._runtime import config_device, host_device_text, torch_threads
+
 __all__ = ["Claim", "Table", "Reference", "Result", "Experiment", "ConfigError", "resolve_config",
            "validate_config",
-           "config_device", "host_device_text", "finding_for", "claim_verdict"]
-
-
-class ConfigError(ValueError):
-    """A configuration that cannot be run: an override with an unknown key or a value of the
-    wrong type, a number that is not finite, or a field out of range / breaking a relation
-    (the Config's own ``validate()``). ``kexue reproduce`` prints it on one line, exit 2."""
+           "config_device", "host_device_text", "finding_for", "claim_verdict", "torch_threads"]
 
 
 def _fmt(x: Any) -> str:
@@ -307,188 +309,3 @@ class Experiment:
             if c.checked and not c.passed and not c.finding:
                 c.finding = finding_for(c.statement, self.known_findings)
         return result
-
-
-_TRUE = {"1", "true", "yes", "on"}
-_FALSE = {"0", "false", "no", "off"}
-
-
-def _parse_int(raw: str) -> int:
-    """``"12"``, ``"1_000"`` or an integral float literal such as ``"1e3"``."""
-    try:
-        return int(raw)
-    except ValueError:
-        v = float(raw)
-        if math.isfinite(v) and v == int(v) and abs(v) < 2**63:
-            return int(v)
-        raise
-
-
-def _coerce(name: str, raw: str, default: Any, kind: type | None = None) -> Any:
-    """Parse the string ``raw`` to ``kind`` (the field's annotated type; default: the type of
-    ``default``, the field's default value). Numbers must be finite."""
-    kind = type(default) if kind is None else kind
-    try:
-        if kind is bool:
-            low = raw.strip().lower()
-            if low in _TRUE:
-                return True
-            if low in _FALSE:
-                return False
-            raise ValueError
-        if kind is int:
-            return _parse_int(raw.strip())
-        if kind is float:
-            v = float(raw)
-            if not math.isfinite(v):
-                raise ConfigError(f"--set {name}: expected a finite number; got {raw!r}")
-            return v
-        if kind is tuple:
-            parts = [p for p in raw.replace("(", "").replace(")", "").split(",") if p.strip()]
-            if not parts:
-                raise ValueError
-            inner = type(default[0]) if default else float
-            return tuple(_coerce(name, p.strip(), inner()) for p in parts)
-        return raw
-    except ValueError as exc:
-        if isinstance(exc, ConfigError):
-            raise
-        raise ConfigError(
-            f"--set {name}: expected a value of type {kind.__name__} "
-            f"(default {default!r}); got {raw!r}"
-        ) from None
-
-
-def _field_kinds(config_cls: type) -> dict[str, type]:
-    """Each field's plain type (``int``, ``float``, ``bool``, ``str``, ``tuple``) from the
-    dataclass annotations (strings under ``from __future__ import annotations``); a field whose
-    annotation is anything else is left out (only its default's type is then known)."""
-    import typing
-
-    try:
-        hints = typing.get_type_hints(config_cls)
-    except Exception:  # noqa: BLE001 - an unresolvable annotation: fall back to the defaults
-        hints = {}
-    kinds: dict[str, type] = {}
-    for f in dataclasses.fields(config_cls):
-        hint = hints.get(f.name, f.type)
-        origin = typing.get_origin(hint) or hint
-        if origin in (int, float, bool, str, tuple):
-            kinds[f.name] = origin
-    return kinds
-
-
-def _check_value(spec_name: str, key: str, value: Any, kind: type | None) -> None:
-    """A resolved field against its type and finiteness (bool is not an int here, an int is
-    accepted for a float)."""
-    def bad(what: str) -> ConfigError:
-        return ConfigError(f"{spec_name}: {key} = {value!r} {what}; set it with "
-                           f"--set {key}=VALUE")
-
-    if kind is bool and not isinstance(value, bool):
-        raise bad("is not a bool (true/false)")
-    if kind is int and (isinstance(value, bool) or not isinstance(value, int)):
-        raise bad("is not an int")
-    if kind is float:
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise bad("is not a number")
-        if not math.isfinite(value):
-            raise bad("is not finite")
-    if kind is str and not isinstance(value, str):
-        raise bad("is not a string")
-    if kind is tuple:
-        if not isinstance(value, tuple):
-            raise bad("is not a tuple")
-        for v in value:
-            if isinstance(v, float) and not math.isfinite(v):
-                raise bad("holds a value that is not finite")
-
-
-def validate_config(spec: Experiment, config: Any) -> Any:
-    """Check a resolved config before any work: every field's type against the dataclass
-    annotations, numbers finite, ``seed >= 0``, then the Config's own ``validate()`` (ranges
-    and relations; helpers in :mod:`kexue.experiments._config_checks`) if it defines one.
-    Returns ``config``.
-
-    Raises:
-        ConfigError: one line naming the experiment, the field, the value and the fix. A
-            ``ValueError``/``TypeError`` raised by ``validate()`` is turned into one.
-    """
-    kinds = _field_kinds(type(config))
-    for f in dataclasses.fields(config):
-        _check_value(spec.name, f.name, getattr(config, f.name), kinds.get(f.name))
-    seed = getattr(config, "seed", 0)
-    if isinstance(seed, int) and seed < 0:
-        raise ConfigError(f"{spec.name}: seed = {seed} is out of range: must be >= 0; set it "
-                          "with --seed N")
-    hook = getattr(config, "validate", None)
-    if callable(hook):
-        try:
-            hook()
-        except ConfigError:
-            raise
-        except (ValueError, TypeError) as exc:
-            raise ConfigError(f"{spec.name}: invalid config: {exc}") from None
-    return config
-
-
-def resolve_config(spec: Experiment, *, quick: bool, overrides: Mapping[str, str] | None = None,
-                   seed: int | None = None) -> Any:
-    """Build ``spec.config`` from its defaults, the quick preset, ``--set`` strings and ``seed``.
-
-    Raises:
-        ConfigError: an override names an unknown key (the message lists the valid keys), its
-            value does not parse as the field's annotated type or is not finite, or the
-            resolved config fails :func:`validate_config` (types, ``seed >= 0``, the Config's
-            ``validate()`` ranges and relations).
-    """
-    fields = {f.name: f for f in dataclasses.fields(spec.config)}
-    kinds = _field_kinds(spec.config)
-    base = spec.config()
-    values: dict[str, Any] = dict(spec.quick) if quick else {}
-    for key, raw in (overrides or {}).items():
-        if key not in fields:
-            raise ConfigError(
-                f"unknown config key {key!r} for experiment {spec.name!r}; "
-                f"valid keys: {', '.join(sorted(fields))}"
-            )
-        values[key] = _coerce(key, raw, getattr(base, key), kinds.get(key))
-    if seed is not None:
-        values["seed"] = seed
-    return validate_config(spec, dataclasses.replace(base, **values))
-
-
-def config_device(config: Any) -> Any:
-    """``config.device`` (``auto | cpu | cuda | cuda:N``) as a ``torch.device`` that exists here
-    (:func:`kexue.devices.resolve_device`; ``auto``: a GPU when there is one).
-
-    Raises:
-        ValueError: a device that does not exist here, with the fix.
-    """
-    from ..devices import resolve_device
-
-    return resolve_device(config.device, name="device")
-
-
-def host_device_text(config: Any, work: str) -> str:
-    """``Result.device`` for an experiment whose work runs on the host whatever the device
-    (``work`` names it, e.g. ``"SymPy and NumPy"``): ``config.device`` is still checked
-    (:func:`config_device`) and a requested accelerator is named as unused."""
-    dev = config_device(config)
-    unused = "" if dev.type == "cpu" else f"; device {dev} requested, not used"
-    return f"cpu ({work}{unused})"
-
-
-@contextlib.contextmanager
-def torch_threads(n: int) -> Iterator[None]:
-    """Run the block with ``n`` torch intra-op threads (at least 1), then restore the caller's
-    setting. Experiments with small tensors use 1: more threads only add synchronisation, and on
-    a shared machine OpenMP threads waiting at barriers make tiny kernels far slower."""
-    import torch
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(max(1, int(n)))
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)

@@ -1,6 +1,6 @@
 """Range and relation checks for experiment ``Config.validate`` methods (issue 16/17).
 
-Each check raises :class:`~kexue.experiments._base.ConfigError` naming the field, the value that
+Each check raises :class:`~kexue.experiments._config.ConfigError` naming the field, the value that
 came and the allowed range, e.g. ``"smooth-max: k_max = 0.1 is out of range: must be > k_min
 (0.25); set it with --set k_max=VALUE"``. The ``name`` argument is the experiment's CLI name.
 """
@@ -11,7 +11,7 @@ import math
 from collections.abc import Iterable
 from typing import Any
 
-from ._base import ConfigError
+from ._config import ConfigError
 
 __all__ = ["fail", "require", "positive", "non_negative", "at_least", "probability",
            "tuple_values"]

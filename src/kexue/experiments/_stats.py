@@ -6,7 +6,10 @@
 * :func:`bootstrap_se` — the bootstrap standard error of a statistic of paired rows (for ratios
   and distances that are not means);
 * :func:`clears` — ``diff > k·se`` with a strict inequality, so that a tie (including an exact
-  tie at 0) fails.
+  tie at 0) fails;
+* :func:`compare` and :func:`margin` — a per-token difference of two models on one long text,
+  its SE from contiguous blocks (plus the seed-to-seed spread), and the number of SEs it must
+  clear (2, or a Student-t quantile with several seeds); used by onlstm-ptb.
 
 All take array-likes (NumPy arrays, lists or torch tensors on any device) and compute in float64.
 """
@@ -19,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["paired_diff", "mean_se", "bootstrap_se", "clears", "margin_text"]
+__all__ = ["paired_diff", "mean_se", "bootstrap_se", "clears", "margin_text", "margin", "compare"]
 
 
 def _vec(x: Any, name: str) -> np.ndarray:
@@ -83,3 +86,39 @@ def clears(diff: float, se: float, k: float = 2.0) -> bool:
 def margin_text(diff: float, se: float, k: float = 2.0) -> str:
     """``"+0.123 (> 2 SE = 0.045)"``: a difference beside the margin it must clear."""
     return f"{diff:+.4g} (> {k:g} SE = {k * se:.3g})"
+
+
+def margin(n_seeds: int) -> float:
+    """SEs a difference must exceed: 2 with one seed (the SE is then the test text's only);
+    with ``n`` seeds the two-sided 95 % Student-t quantile with ``n − 1`` degrees of freedom
+    (12.7 for 2 seeds, 4.30 for 3, 2.78 for 5), since the seed part of the SE is estimated from
+    ``n`` differences."""
+    if n_seeds < 2:
+        return 2.0
+    from scipy import stats
+
+    return float(stats.t.ppf(0.975, n_seeds - 1))
+
+
+def _block_means(x: np.ndarray, n_blocks: int) -> np.ndarray:
+    return np.array([b.mean() for b in np.array_split(x, n_blocks)])
+
+
+def compare(nll_a: list[np.ndarray], nll_b: list[np.ndarray], n_blocks: int
+            ) -> tuple[float, float, float, float]:
+    """Mean per-token NLL difference ``b − a`` (nats; > 0: ``a`` better) and its SE.
+
+    ``nll_a``/``nll_b``: one ``(N,)`` array per seed (the same tokens). The test-text part of
+    the SE comes from ``n_blocks`` contiguous blocks of the seed-averaged difference (tokens
+    within a block are correlated, blocks nearly not); with two or more seeds the variance of
+    the per-seed differences over the seeds is added (training noise).
+
+    Returns:
+        ``(diff, se, se_text, se_seeds)`` (``se_seeds`` is 0 with one seed).
+    """
+    d = np.mean([b - a for a, b in zip(nll_a, nll_b)], axis=0)  # (N,)
+    blocks = _block_means(d, n_blocks)
+    se_text = float(blocks.std(ddof=1) / math.sqrt(len(blocks)))
+    per_seed = np.array([float((b - a).mean()) for a, b in zip(nll_a, nll_b)])
+    se_seeds = float(per_seed.std(ddof=1) / math.sqrt(len(per_seed))) if len(per_seed) > 1 else 0.0
+    return float(d.mean()), math.hypot(se_text, se_seeds), se_text, se_seeds

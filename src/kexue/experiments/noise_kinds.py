@@ -46,21 +46,11 @@ import torch
 from matplotlib.figure import Figure
 
 from ..data import digits
-from ..regularize import (
-    dropout_loss,
-    dropout_penalty,
-    hidden_noise_loss,
-    hidden_noise_penalty,
-    label_smoothing_loss,
-    laplacian,
-    noise_loss,
-    weight_noise_loss,
-    weight_noise_penalty,
-)
 from . import _config_checks as cc
 from ._base import Claim, Experiment, Reference, Result, Table, config_device, torch_threads
+from ._noise_kinds_mlps import KINDS, _evaluate, _init, _single, _train_all
+from ._noise_kinds_terms import _measured_gap, _strength, _unit_penalty
 
-KINDS = ("input", "hidden", "weight", "output", "dropout")
 _HP = {"input": "σ", "hidden": "σ", "weight": "σ", "output": "ε", "dropout": "p"}
 _LABEL = {"input": "input noise", "hidden": "hidden-layer noise", "weight": "weight noise",
           "output": "output noise = label smoothing", "dropout": "dropout (hidden, Bernoulli)"}
@@ -144,156 +134,6 @@ def _sample(y: torch.Tensor, per_class: tuple[int, int], gen: torch.Generator):
         tr.append(idx[: per_class[0]])
         va.append(idx[per_class[0]: per_class[0] + per_class[1]])
     return torch.cat(tr), torch.cat(va)
-
-
-class _Batched(torch.nn.Module):
-    """``M`` independent tanh MLPs 64-h-10 evaluated at once: weights ``(M, ...)``."""
-
-    def __init__(self, params: dict[str, torch.Tensor]):
-        super().__init__()
-        self.w1 = torch.nn.Parameter(params["w1"])  # (M, h, 64)
-        self.b1 = torch.nn.Parameter(params["b1"])  # (M, h)
-        self.w2 = torch.nn.Parameter(params["w2"])  # (M, 10, h)
-        self.b2 = torch.nn.Parameter(params["b2"])  # (M, 10)
-
-
-def _init(cfg: Config, seed: int) -> dict[str, torch.Tensor]:
-    """PyTorch's default uniform init of one 64-h-10 MLP, drawn on the CPU from ``seed``."""
-    gen = torch.Generator().manual_seed(seed)
-    h = cfg.hidden
-
-    def u(shape, fan_in):
-        return (2 * torch.rand(shape, generator=gen) - 1) / math.sqrt(fan_in)
-
-    return {"w1": u((h, 64), 64), "b1": u((h,), 64), "w2": u((10, h), h), "b2": u((10,), h)}
-
-
-def _single(p: dict[str, torch.Tensor]) -> torch.nn.Sequential:
-    """One model of the batch as an ``nn.Sequential`` (for the library's penalties)."""
-    h = p["w1"].shape[0]
-    net = torch.nn.Sequential(torch.nn.Linear(64, h), torch.nn.Tanh(), torch.nn.Linear(h, 10))
-    with torch.no_grad():
-        net[0].weight.copy_(p["w1"])
-        net[0].bias.copy_(p["b1"])
-        net[2].weight.copy_(p["w2"])
-        net[2].bias.copy_(p["b2"])
-    return net.to(p["w1"].device, p["w1"].dtype)
-
-
-def _train_all(cfg: Config, x: torch.Tensor, y: torch.Tensor, runs: list[tuple[str, float]],
-               inits: list[dict], dev: torch.device, gen: torch.Generator) -> _Batched:
-    """Train ``len(runs)`` models at once; model ``m`` sees data ``x[m]`` ``(N, 64)``, labels
-    ``y[m]``, starts from ``inits[m]`` and gets the noise ``runs[m] = (kind, strength)``."""
-    m_count = len(runs)
-    params = {k: torch.stack([i[k] for i in inits]).to(dev) for k in inits[0]}
-    model = _Batched(params)
-    vec = {k: torch.tensor([s if kind == k else 0.0 for kind, s in runs], device=dev)
-           for k in KINDS}
-    sig_in = vec["input"][:, None, None]  # (M, 1, 1)
-    sig_h = vec["hidden"][:, None, None]
-    sig_w = vec["weight"]
-    p_drop = vec["dropout"][:, None, None]
-    eps = vec["output"][:, None, None]
-    onehot = torch.nn.functional.one_hot(y, 10).float()  # (M, N, 10)
-    target = (1 - eps) * onehot + eps / 10  # label smoothing per model
-    opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
-
-    def draw(shape):
-        return torch.randn(shape, generator=gen, device=gen.device).to(dev)
-
-    for _ in range(cfg.steps):
-        w = {k: getattr(model, k) for k in ("w1", "b1", "w2", "b2")}
-        w = {k: v + sig_w.reshape((m_count,) + (1,) * (v.dim() - 1)) * draw(v.shape)
-             for k, v in w.items()}  # weight noise, one draw per model per step
-        xin = x + sig_in * draw(x.shape)
-        h = torch.tanh(torch.baddbmm(w["b1"][:, None, :], xin, w["w1"].transpose(1, 2)))
-        h = h + sig_h * draw(h.shape)
-        u = torch.rand(h.shape, generator=gen, device=gen.device).to(dev)
-        h = h * (u >= p_drop).float() / (1 - p_drop)  # inverted Bernoulli dropout
-        logits = torch.baddbmm(w["b2"][:, None, :], h, w["w2"].transpose(1, 2))  # (M, N, 10)
-        loss = -(target * torch.log_softmax(logits, -1)).sum(-1).mean(-1).sum()
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-    return model
-
-
-def _evaluate(model: _Batched, x: torch.Tensor, y: torch.Tensor) -> tuple[np.ndarray, ...]:
-    """Noise-free error and cross-entropy of every model on its ``x[m]``, ``y[m]``."""
-    with torch.no_grad():
-        h = torch.tanh(torch.baddbmm(model.b1[:, None, :], x, model.w1.transpose(1, 2)))
-        logits = torch.baddbmm(model.b2[:, None, :], h, model.w2.transpose(1, 2))
-        err = (logits.argmax(-1) != y).float().mean(-1)
-        ce = torch.nn.functional.cross_entropy(logits.transpose(1, 2), y, reduction="none")
-    return err.cpu().numpy(), ce.mean(-1).cpu().numpy()
-
-
-def _unit_penalty(net: torch.nn.Sequential, x: torch.Tensor, y: torch.Tensor, kind: str,
-                  cfg: Config, gen: torch.Generator) -> float:
-    """The second-order term of ``kind`` at unit strength (σ = 1; δ = p/(1 − p) = 1 for
-    dropout; ε = 1 for label smoothing, whose term is exact and linear in ε), mean over ``x``."""
-    body, head = net[:2], net[2]
-
-    def ce(out):
-        return torch.nn.functional.cross_entropy(out, y.repeat(len(out) // len(y)),
-                                                 reduction="none")
-
-    h = body(x).detach()
-    if kind == "input":
-        return 0.5 * laplacian(lambda z: ce(net(z)), x).mean().item()
-    if kind == "hidden":
-        return hidden_noise_penalty(head, ce, h, sigma=1.0, create_graph=False).item()
-    if kind == "weight":
-        return weight_noise_penalty(net, ce, x, sigma=1.0, n_projections=cfg.hutchinson,
-                                    create_graph=False, generator=gen).item()
-    if kind == "dropout":
-        return dropout_penalty(h, head.weight, head.bias, p=0.5).item()  # δ = 1
-    with torch.no_grad():
-        return (label_smoothing_loss(net(x), y, eps=1.0) - ce(net(x)).mean()).item()
-
-
-def _strength(kind: str, unit: float, target: float) -> float:
-    """The strength whose second-order term is ``target`` nats (terms ∝ σ², ∝ δ, ∝ ε)."""
-    if not unit > 0:
-        return float("nan")
-    if kind in ("input", "hidden", "weight"):
-        return math.sqrt(target / unit)
-    if kind == "dropout":
-        delta = target / unit
-        return delta / (1 + delta)
-    return target / unit
-
-
-def _measured_gap(net: torch.nn.Sequential, x: torch.Tensor, y: torch.Tensor, kind: str,
-                  strength: float, cfg: Config, gen: torch.Generator) -> tuple[float, float]:
-    """Monte-Carlo expected loss increase under ``kind`` at ``strength`` (mean over ``x``) and
-    its s.e.; exact (s.e. 0) for label smoothing."""
-    body, head = net[:2], net[2]
-    n, s = len(x), cfg.mc_draws
-
-    def ce(out):
-        return torch.nn.functional.cross_entropy(out, y.repeat(len(out) // n), reduction="none")
-
-    with torch.no_grad():
-        base = ce(net(x))  # (N,)
-        h = body(x)
-        if kind == "output":
-            gap = label_smoothing_loss(net(x), y, eps=strength, reduction="none") - base
-            return gap.mean().item(), 0.0
-        xs, hs = x.repeat(s, 1), h.repeat(s, 1)  # (S·N, ...), row s·N + n is example n
-        if kind == "input":
-            noisy = noise_loss(lambda z: ce(net(z)), xs, sigma=strength, antithetic=True,
-                               generator=gen)
-        elif kind == "hidden":
-            noisy = hidden_noise_loss(head, ce, hs, sigma=strength, antithetic=True,
-                                      generator=gen)
-        elif kind == "dropout":
-            noisy = dropout_loss(lambda z: ce(head(z)), hs, p=strength, generator=gen)
-        else:  # weight: one draw shared by the set, so S draws of the whole set
-            noisy = torch.stack([weight_noise_loss(net, ce, x, sigma=strength, antithetic=True,
-                                                   generator=gen) for _ in range(s)])
-    per_draw = (noisy.reshape(s, n) - base).mean(1)  # (S,) mean increase per draw
-    return per_draw.mean().item(), per_draw.std().item() / math.sqrt(s)
 
 
 def run(config: Config) -> Result:

@@ -40,36 +40,20 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
-from matplotlib.figure import Figure
-from scipy import stats
 
 from ..devices import resolve_device
 from ..onlstm import (
-    TrainConfig,
-    Trainer,
-    balanced_tree,
     build_tree,
-    choose_reading,
-    count_parameters,
     get_grammar,
-    gold_distances,
-    left_branching,
-    lm_perplexity,
-    parse_sentences,
-    random_tree,
     reading_distances,
     readings,
-    right_branching,
-    sentence_distances,
-    split_ceiling,
     tree_f1,
 )
 from . import _config_checks as cc
 from ._base import Claim, Experiment, Reference, Result, Table, torch_threads
+from ._grammar_figures import _curve_figure, _distance_figure
+from ._grammar_runs import PAPER_READING, _baselines, _train_and_read
 from ._stats import clears, paired_diff
-
-PAPER_READING = "L2·forget"
-
 
 # The claims the full preset (3 seeds × 2000 steps, 2026-11-30) missed: findings of this
 # reproduction, not failures of the code (see the module docstring). The report shows them as
@@ -151,91 +135,6 @@ class Config:
         cc.non_negative(self, name, ("goal_margin",))
 
 
-def _all_readings(model, vocab, sents, gold) -> dict[str, float]:
-    return choose_reading(model, vocab, sents, gold)[1]
-
-
-def _per_sentence(pred, gold) -> np.ndarray:
-    """Sentence-level F1 of each (predicted, gold) pair, ``(n_sentences,)``: the paired rows
-    behind the margins of the comparative claims (their mean is ``tree_f1(...).sentence``)."""
-    return np.array([tree_f1(p, g).sentence for p, g in zip(pred, gold)])
-
-
-def _baselines(sents, gold, n_random, seed) -> tuple[dict[str, float], dict[str, np.ndarray]]:
-    """Trivial baselines' mean sentence F1 (and the oracles'), and per sentence for the four
-    trivial ones (random: mean over ``n_random`` draws)."""
-    gen = torch.Generator().manual_seed(50_000 + seed)
-    per = {
-        "right-branching": _per_sentence([right_branching(s) for s in sents], gold),
-        "left-branching": _per_sentence([left_branching(s) for s in sents], gold),
-        "balanced": _per_sentence([balanced_tree(s) for s in sents], gold),
-        "random": np.mean([_per_sentence([random_tree(s, gen) for s in sents], gold)
-                           for _ in range(n_random)], axis=0),
-    }
-    return {
-        **{k: float(v.mean()) for k, v in per.items()},
-        "ceiling": tree_f1([split_ceiling(t) for t in gold], gold).sentence,
-        "gold closing distances": tree_f1(
-            [build_tree(gold_distances(t), s) for t, s in zip(gold, sents)], gold).sentence,
-        "gold pending distances": tree_f1(
-            [build_tree(gold_distances(t, kind="pending"), s) for t, s in zip(gold, sents)],
-            gold).sentence,
-    }, per
-
-
-def _oracle_correlation(reading: str, dists, gold, kind: str) -> float:
-    """Mean over sentences (≥ 3 tokens) of Spearman's ρ between a reading and a gold oracle,
-    first token excluded (it closes nothing)."""
-    rhos = []
-    for f, i, t in zip(dists[0], dists[1], gold):
-        d = reading_distances(reading, f, i)[1:]
-        o = gold_distances(t, kind=kind)[1:]
-        if len(d) >= 2 and np.ptp(d) > 0 and np.ptp(o) > 0:
-            rhos.append(stats.spearmanr(d, o).statistic)
-    return float(np.mean(rhos)) if rhos else float("nan")
-
-
-def _train_and_read(cfg: Config, grammar: str, kind: str, seed: int, val, test,
-                    device: torch.device, **overrides) -> dict:
-    tcfg = TrainConfig(grammar=grammar, kind=kind, embed_size=cfg.embed_size,
-                       hidden_size=cfg.hidden_size, num_layers=cfg.num_layers,
-                       chunk_size=cfg.chunk_size, n_train=cfg.n_train,
-                       batch_size=cfg.batch_size, steps=cfg.steps, lr=cfg.lr,
-                       lr_final=cfg.lr / 10, seed=seed)
-    tcfg = dataclasses.replace(tcfg, **overrides)
-    trainer = Trainer(tcfg, device=device)
-    n_layers = tcfg.num_layers
-    curve: list[tuple[int, dict[str, float]]] = []
-
-    def record(tr: Trainer) -> None:
-        curve.append((tr.step, _all_readings(tr.model, tr.vocab, val[0], val[1])))
-
-    trainer.train(callback=record if cfg.curve_every else None,
-                  callback_every=cfg.curve_every)
-    model, vocab = trainer.model, trainer.vocab
-    chosen, val_f1 = choose_reading(model, vocab, val[0], val[1])
-    dists = sentence_distances(model, vocab, test[0])
-    per_sentence = {r: _per_sentence(parse_sentences(r, dists, test[0]), test[1])
-                    for r in readings(n_layers)}
-    test_f1 = {r: float(v.mean()) for r, v in per_sentence.items()}
-    sd = float(np.std(np.concatenate([d[-1] for d in dists[0]])))
-    return {
-        "ppl": lm_perplexity(model, vocab, test[0]),
-        "params": count_parameters(model),
-        "hidden": model.out.in_features,
-        "val": val_f1,
-        "test": test_f1,
-        "test_per": per_sentence,
-        "chosen": chosen,
-        "corpus_chosen": tree_f1(parse_sentences(chosen, dists, test[0]), test[1]).corpus,
-        "curve": curve,
-        "dists": dists,
-        "saturation_std": sd,
-        "rho": {(r, kind): _oracle_correlation(r, dists, test[1], kind)
-                for r in {chosen, PAPER_READING} for kind in ("closing", "pending")},
-    }
-
-
 def _rho_text(runs: list[dict], reading: str, kind: str) -> str:
     vals = [r["rho"][(reading, kind)] for r in runs if (reading, kind) in r["rho"]]
     return f"{np.nanmean(vals):.2f}" if vals else "—"
@@ -248,86 +147,6 @@ def _mean_sd(xs) -> tuple[float, float]:
 
 def _fmt(m: float, s: float, seeds: int) -> str:
     return f"{m:.3f} ± {s:.3f}" if seeds > 1 else f"{m:.3f}"
-
-
-def _draw_tree(ax, tree, y0: float, step: float, color: str, label: str) -> None:
-    """Each constituent of ``tree`` as a bracket over its tokens (x = 0..n−1), drawn at a
-    height that grows with the constituent's height, away from ``y0`` (``step`` < 0: down)."""
-    pos = {"x": 0}
-
-    def rec(t):  # returns (first leaf, last leaf, height)
-        if isinstance(t, str):
-            x = pos["x"]
-            pos["x"] += 1
-            return x, x, 0
-        kids = [rec(c) for c in t]
-        lo, hi = kids[0][0], kids[-1][1]
-        h = 1 + max(k[2] for k in kids)
-        y = y0 + step * h
-        ax.plot([lo - 0.3, lo - 0.3, hi + 0.3, hi + 0.3],
-                [y - 0.35 * step, y, y, y - 0.35 * step], color=color, lw=1.1)
-        return lo, hi, h
-
-    rec(tree)
-    ax.text(-0.7, y0 + step, label, color=color, fontsize=8, ha="right", va="center")
-
-
-def _distance_figure(examples: list[dict]) -> Figure:
-    fig = Figure(figsize=(11, 3.4 * len(examples)))
-    axes = fig.subplots(len(examples), 1, squeeze=False)[:, 0]
-    for ax, ex in zip(axes, examples):
-        d = np.asarray(ex["distances"], dtype=float)
-        n = len(d)
-        span = d.max() - d.min()
-        shown = 0.1 + 0.9 * (d - d.min()) / span if span > 0 else np.full(n, 0.5)
-        ax.bar(np.arange(n), shown, color="#4c72b0", alpha=0.8, width=0.6)
-        _draw_tree(ax, ex["gold"], 1.05, 0.2, "#2ca02c", "gold")
-        _draw_tree(ax, ex["pred"], -0.05, -0.2, "#d62728", "induced")
-        ax.set_xticks(np.arange(n))
-        ax.set_xticklabels(ex["tokens"], fontsize=9)
-        ax.tick_params(axis="x", pad=2)
-        ax.set_yticks([0, 1])
-        ax.set_yticklabels(["min", "max"], fontsize=7)
-        ax.set_xlim(-1.5, n - 0.5)
-        ax.set_title(f"{ex['grammar']}: ON-LSTM distances ({ex['reading']}, rescaled), gold "
-                     f"tree above, induced tree below — sentence F1 {ex['f1']:.2f}", fontsize=9)
-        for side in ("top", "right"):
-            ax.spines[side].set_visible(False)
-    fig.tight_layout()
-    return fig
-
-
-def _curve_figure(curves: dict[str, dict], baselines: dict[str, dict]) -> Figure:
-    names = list(curves)
-    fig = Figure(figsize=(4.2 * len(names), 3.6))
-    axes = fig.subplots(1, len(names), squeeze=False)[0]
-    for ax, g in zip(axes, names):
-        for kind, color in (("onlstm", "#d62728"), ("lstm", "#1f77b4")):
-            runs = curves[g][kind]
-            if not runs or not runs[0]:
-                continue
-            steps = [s for s, _ in runs[0]]
-            for reading, ls in ((PAPER_READING, ":"), ("best", "-")):
-                ys = []
-                for run in runs:
-                    if reading == "best":
-                        ys.append([max(f.values()) for _, f in run])
-                    else:
-                        ys.append([f[reading] for _, f in run])
-                ax.plot(steps, np.mean(ys, axis=0), ls, color=color,
-                        label=f"{'ON-LSTM' if kind == 'onlstm' else 'LSTM'} "
-                              f"{'best reading' if reading == 'best' else reading}")
-        best_trivial = max(v for k, v in baselines[g].items()
-                           if k in ("right-branching", "left-branching", "balanced", "random"))
-        ax.axhline(best_trivial, color="gray", ls="--", lw=1, label="best trivial baseline")
-        ax.axhline(baselines[g]["ceiling"], color="k", ls="-.", lw=1, label="decoder ceiling")
-        ax.set_title(f"{g}: validation F1 during training", fontsize=9)
-        ax.set_xlabel("step")
-        ax.set_ylabel("sentence F1")
-        ax.set_ylim(0, 1)
-    axes[0].legend(fontsize=7)
-    fig.tight_layout()
-    return fig
 
 
 def run(config: Config) -> Result:

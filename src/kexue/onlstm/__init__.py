@@ -29,9 +29,9 @@ from ._cell import (
 from ._ext import ENV_VAR as EXTENSION_ENV_VAR
 from ._ext import extension_status, load_extension
 from ._grammars import GRAMMAR_NAMES, get_grammar, grammars
+from ._lm_config import TrainConfig, load_model
+from ._lm_eval import lm_perplexity, sentence_distances
 from ._model import (
-    ONLSTM,
-    Distances,
     LanguageModel,
     count_parameters,
     lstm_gate_distances,
@@ -39,16 +39,8 @@ from ._model import (
 )
 from ._pcfg import PCFG
 from ._reading import GATES, choose_reading, parse_sentences, reading_distances, readings
-from ._train import (
-    CORPUS,
-    TrainConfig,
-    Trainer,
-    TrainingDiverged,
-    Vocab,
-    lm_perplexity,
-    load_model,
-    sentence_distances,
-)
+from ._stack import ONLSTM, Distances
+from ._train import Trainer, TrainingDiverged
 from ._tree import (
     TreeF1,
     balanced_tree,
@@ -63,6 +55,7 @@ from ._tree import (
     tree_spans,
     tree_to_str,
 )
+from ._vocab import CORPUS, Vocab
 from ._wordlm import (
     WordLM,
     batchify,

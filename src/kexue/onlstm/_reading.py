@@ -14,7 +14,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from ._train import sentence_distances
+from ._lm_eval import sentence_distances
 from ._tree import build_tree, tree_f1
 
 __all__ = ["GATES", "readings", "reading_distances", "parse_sentences", "choose_reading"]

@@ -29,7 +29,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ._model import ONLSTM, RNN_KINDS
+from ._model import RNN_KINDS
+from ._stack import ONLSTM
 
 __all__ = ["batchify", "WordLM", "word_lm_parameters", "matched_word_lm_hidden",
            "detach_hidden", "token_nll", "stream_perplexity"]

@@ -19,21 +19,16 @@ The article's chain of relatives, each executable here:
 """
 
 from ._adversarial import FGM_NORMS, adversarial_loss, fgm_perturbation
+from ._dropout import DROPOUT_KINDS, dropout_loss, dropout_mask, dropout_penalty
 from ._noise import laplacian, noise_loss
 from ._noise_kinds import (
-    DROPOUT_KINDS,
     HIDDEN_PENALTY_FORMS,
-    dropout_loss,
-    dropout_mask,
-    dropout_penalty,
     hidden_noise_loss,
     hidden_noise_penalty,
-    label_smoothing_loss,
-    output_noise_loss,
-    smooth_labels,
     weight_noise_loss,
     weight_noise_penalty,
 )
+from ._noise_output import label_smoothing_loss, output_noise_loss, smooth_labels
 from ._penalty import gradient_penalty, input_gradient_penalty
 from ._vat import consistency_loss, vat_direction, vat_loss, xi_step
 

@@ -1,6 +1,6 @@
-"""Noise in the hidden layer, the weights, the output, and multiplicative (dropout) noise, each with
-the penalty it stands for (kexue.fm archive 7466, "noise can go into the input, a hidden layer, the
-weights θ or the output y"; Wager, Wang & Liang 2013, arXiv:1307.1493, for dropout).
+"""Noise in a hidden layer and in the weights, each with the penalty it stands for (kexue.fm archive
+7466, "noise can go into the input, a hidden layer, the weights θ or the output y"). Noise in the
+output is in :mod:`kexue.regularize._noise_output`, dropout in :mod:`kexue.regularize._dropout`.
 
 * **Hidden layer.** With ``h`` a hidden activation, ``o = rest(h)`` the rest of the network and
   ``ℓ(h) = loss(rest(h))``, Gaussian noise ``ε ~ N(0, σ²I)`` on ``h`` gives, like input noise,
@@ -14,23 +14,10 @@ weights θ or the output y"; Wager, Wang & Liang 2013, arXiv:1307.1493, for drop
   is what the expansion gives for every loss and its remainder is a clean ``O(σ⁴)``; the
   ``‖∂l/∂θ‖²`` (Fisher / Gauss–Newton) form agrees with it only in expectation over the model's
   own labels, or near a fit of a squared loss.
-* **Output.** For cross-entropy, replacing the label with a uniformly drawn class with
-  probability ``ε`` is label smoothing *exactly*: cross-entropy is linear in the target, so
-  ``E[CE(z, ỹ)] = CE(z, (1 − ε)·onehot(y) + ε/C)``. (Zero-mean additive noise on a one-hot ``y``
-  does nothing at all in expectation, for the same reason.)
-* **Dropout.** Multiplicative noise ``x ⊙ ξ`` with ``E ξ = 1``, ``Var ξ = δ = p/(1 − p)``
-  (inverted Bernoulli dropout ``ξ = b/(1 − p)``, ``b ~ Bernoulli(1 − p)``, or uniform
-  ``ξ ~ U(1 − a, 1 + a)``, ``a = √(3δ)``). For a GLM with log-partition ``A`` the expected loss is
-  the loss plus ``E[A(x̃·β)] − A(x·β) ≈ ½·δ·A''(x·β)·Σ_j x_j²β_j²`` (Wager et al. 2013 for
-  logistic regression; the softmax version uses ``W_jᵀ(diag π − ππᵀ)W_j``). The remainder is of
-  third order in the size of the per-feature contributions ``x_jβ_j`` (fourth order for a
-  symmetric ξ, e.g. uniform or ``p = ½``), not in ``p``: at fixed weights all moments of Bernoulli
-  noise are ``O(p)``, so the approximation does not improve as ``p → 0``.
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 
 import torch
@@ -49,40 +36,9 @@ from ._checks import (
 from ._noise import laplacian, leaf, noise_loss, rademacher
 
 __all__ = ["hidden_noise_loss", "hidden_noise_penalty", "weight_noise_loss",
-           "weight_noise_penalty", "smooth_labels", "label_smoothing_loss", "output_noise_loss",
-           "dropout_mask", "dropout_loss", "dropout_penalty", "DROPOUT_KINDS",
-           "HIDDEN_PENALTY_FORMS"]
+           "weight_noise_penalty", "HIDDEN_PENALTY_FORMS"]
 
-DROPOUT_KINDS = ("bernoulli", "uniform")
 HIDDEN_PENALTY_FORMS = ("laplacian", "gauss-newton")
-
-
-def _check_p(p: object) -> float:
-    if isinstance(p, bool) or not isinstance(p, (int, float)):
-        raise TypeError(f"p must be a real number in [0, 1) (the drop rate); got "
-                        f"{type(p).__name__}. Pass e.g. p=0.2.")
-    v = float(p)
-    if not (math.isfinite(v) and 0.0 <= v < 1.0):
-        raise ValueError(f"p must be a drop rate in [0, 1); got {p}. p = 1 drops everything "
-                         "(the inverted-dropout scale 1/(1 − p) is infinite); use p < 1.")
-    return v
-
-
-def _check_eps(eps: object) -> float:
-    if isinstance(eps, bool) or not isinstance(eps, (int, float)):
-        raise TypeError(f"eps must be a real number in [0, 1]; got {type(eps).__name__}.")
-    v = float(eps)
-    if not (math.isfinite(v) and 0.0 <= v <= 1.0):
-        raise ValueError(f"eps must be a probability in [0, 1] (the chance that the label is "
-                         f"redrawn uniformly); got {eps}.")
-    return v
-
-
-def _check_kind(kind: object) -> str:
-    if kind not in DROPOUT_KINDS:
-        raise ValueError(f"kind must be one of {', '.join(DROPOUT_KINDS)}; got {kind!r}.")
-    return kind  # type: ignore[return-value]
-
 
 
 # --------------------------------------------------------------------------- hidden-layer noise
@@ -198,7 +154,6 @@ def hidden_noise_penalty(rest: Callable[[torch.Tensor], torch.Tensor],
     return reduce(sigma**2 / 2 * val, reduction)
 
 
-
 # ------------------------------------------------------------------------------- weight noise
 def _params(model: object) -> dict[str, torch.Tensor]:
     if not isinstance(model, torch.nn.Module):
@@ -310,202 +265,3 @@ def weight_noise_penalty(model: torch.nn.Module, loss: Callable[[torch.Tensor], 
                 tr = tr + sum((hv * v).sum() for hv, v in zip(hvs, vs) if hv is not None)
             tr = tr / n_projections
     return sigma**2 / 2 * tr
-
-
-# ------------------------------------------------------------------- output noise (labels)
-def _check_labels(labels: object, n_classes: int, n: int | None = None) -> torch.Tensor:
-    if not isinstance(labels, torch.Tensor) or labels.is_floating_point() or labels.dim() != 1:
-        got = (f"tensor of {labels.dtype} and shape {tuple(labels.shape)}"
-               if isinstance(labels, torch.Tensor) else type(labels).__name__)
-        raise TypeError(f"labels must be an integer tensor of class indices, shape (N,); got "
-                        f"{got}.")
-    if n is not None and labels.shape[0] != n:
-        raise ValueError(f"labels must have one entry per row of logits (N={n}); got "
-                         f"{labels.shape[0]}.")
-    if labels.numel() and (labels.min() < 0 or labels.max() >= n_classes):
-        raise ValueError(f"labels must lie in 0..{n_classes - 1}; got values in "
-                         f"{labels.min().item()}..{labels.max().item()}.")
-    return labels
-
-
-def _check_logits(logits: object) -> torch.Tensor:
-    if not isinstance(logits, torch.Tensor) or not logits.is_floating_point() \
-            or logits.dim() != 2 or logits.shape[1] < 2:
-        got = (f"shape {tuple(logits.shape)}, {logits.dtype}"
-               if isinstance(logits, torch.Tensor) else type(logits).__name__)
-        raise ValueError(f"logits must be a floating tensor of shape (N, C) with C >= 2; got "
-                         f"{got}.")
-    return logits
-
-
-def smooth_labels(labels: torch.Tensor, n_classes: int, *, eps: float,
-                  dtype: torch.dtype = torch.float32) -> torch.Tensor:
-    """Label-smoothed targets ``(1 − ε)·onehot(y) + ε/C``, ``(N, C)`` (Szegedy et al. 2016,
-    arXiv:1512.00567): the mean of the noisy one-hot label when ``y`` is redrawn uniformly from
-    the ``C`` classes with probability ``ε`` (kexue.fm archive 7466).
-
-    Raises:
-        TypeError: ``labels`` not an integer ``(N,)`` tensor.
-        ValueError: labels out of range, ``eps ∉ [0, 1]``, ``n_classes < 2``.
-    """
-    n_classes = check_count(n_classes, "n_classes", minimum=2)
-    labels = _check_labels(labels, n_classes)
-    eps = _check_eps(eps)
-    onehot = torch.nn.functional.one_hot(labels, n_classes).to(dtype)  # (N, C)
-    return (1 - eps) * onehot + eps / n_classes
-
-
-def label_smoothing_loss(logits: torch.Tensor, labels: torch.Tensor, *, eps: float,
-                         reduction: str = "mean") -> torch.Tensor:
-    """Cross-entropy against smoothed labels, ``−Σ_c q_c log π_c``, ``q = (1 − ε)·onehot + ε/C``;
-    equal, exactly, to the expected cross-entropy under output noise (:func:`output_noise_loss`)
-    and to ``(1 − ε)·CE + ε·mean_c(−log π_c)``.
-
-    Source: Szegedy et al. 2016 (arXiv:1512.00567); noise on the output ``y`` as in kexue.fm archive
-    7466.
-
-    Args:
-        logits: ``(N, C)``. labels: ``(N,)`` class indices. eps: smoothing ``∈ [0, 1]``.
-        reduction: ``"mean"`` | ``"sum"`` | ``"none"``.
-    """
-    logits = _check_logits(logits)
-    reduction = check_reduction(reduction)
-    q = smooth_labels(labels, logits.shape[1], eps=eps, dtype=logits.dtype)
-    _check_labels(labels, logits.shape[1], logits.shape[0])
-    return reduce(-(q * torch.log_softmax(logits, 1)).sum(1), reduction)
-
-
-def output_noise_loss(logits: torch.Tensor, labels: torch.Tensor, *, eps: float,
-                      n_samples: int = 1, generator: torch.Generator | int | None = None,
-                      reduction: str = "mean") -> torch.Tensor:
-    """Monte-Carlo cross-entropy under output (label) noise: each label is replaced, with
-    probability ``ε``, by a class drawn uniformly from all ``C`` (kexue.fm archive 7466). Its
-    expectation is :func:`label_smoothing_loss` exactly.
-
-    Draw order: per sample, ``u = rand(N)`` then ``c = randint(C, (N,))``; the label is ``c``
-    where ``u < ε``.
-
-    Returns:
-        Scalar, or ``(N,)`` for ``reduction="none"``; the average over ``n_samples`` draws.
-    """
-    logits = _check_logits(logits)
-    n, c = logits.shape
-    labels = _check_labels(labels, c, n)
-    eps = _check_eps(eps)
-    n_samples = check_count(n_samples, "n_samples")
-    reduction = check_reduction(reduction)
-    gen = check_generator(generator, device=logits.device)
-    dev = logits.device if gen is None else gen.device
-    logp = torch.log_softmax(logits, 1)  # (N, C)
-    total = torch.zeros(n, dtype=logits.dtype, device=logits.device)
-    for _ in range(n_samples):
-        u = torch.rand(n, generator=gen, device=dev, dtype=logits.dtype).to(logits.device)
-        other = torch.randint(0, c, (n,), generator=gen, device=dev).to(logits.device)
-        noisy = torch.where(u < eps, other, labels)
-        total = total - logp.gather(1, noisy[:, None])[:, 0]
-    return reduce(total / n_samples, reduction)
-
-
-# ----------------------------------------------------------------- multiplicative (dropout)
-def dropout_mask(shape: tuple[int, ...], like: torch.Tensor, *, p: float,
-                 kind: str = "bernoulli",
-                 generator: torch.Generator | None = None) -> torch.Tensor:
-    """Multiplicative noise ``ξ`` with ``E ξ = 1`` and ``Var ξ = p/(1 − p)``, in ``like``'s dtype
-    and device: ``"bernoulli"`` is inverted dropout ``b/(1 − p)``, ``b ~ Bernoulli(1 − p)``;
-    ``"uniform"`` is ``U(1 − a, 1 + a)`` with ``a = √(3p/(1 − p))`` (same mean and variance).
-
-    Source: Srivastava et al. 2014 (JMLR 15); its penalty reading: Wager, Wang and Liang 2013
-    (arXiv:1307.1493), kexue.fm archive 7466.
-
-    Draws ``u = rand(shape)`` from ``generator``: Bernoulli keeps ``u ≥ p``; uniform is
-    ``1 + a·(2u − 1)``.
-    """
-    p = _check_p(p)
-    kind = _check_kind(kind)
-    dev = like.device if generator is None else generator.device
-    u = torch.rand(shape, generator=generator, device=dev, dtype=like.dtype).to(like.device)
-    if kind == "bernoulli":
-        return (u >= p).to(like.dtype) / (1 - p)
-    a = math.sqrt(3 * p / (1 - p))
-    return 1 + a * (2 * u - 1)
-
-
-def dropout_loss(loss_fn: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor, *, p: float,
-                 kind: str = "bernoulli", n_samples: int = 1,
-                 generator: torch.Generator | int | None = None) -> torch.Tensor:
-    """Monte-Carlo estimate of multiplicative-noise (dropout) loss ``E_ξ[ℓ(x ⊙ ξ)]``
-    (Srivastava et al. 2014; kexue.fm archive 7466; Wager et al. 2013, arXiv:1307.1493), with
-    ``ξ`` from :func:`dropout_mask` (one mask per draw, shape of ``x``).
-
-    Args:
-        loss_fn: batch ``(N, ...)`` → loss of any shape (per-example ``(N,)`` or scalar).
-        x: inputs (or hidden activations) ``(N, ...)``.
-        p: drop rate ``∈ [0, 1)``; ``Var ξ = p/(1 − p)``.
-        kind: ``"bernoulli"`` | ``"uniform"``.
-        n_samples: masks averaged ``≥ 1``.
-        generator: ``torch.Generator`` or int seed; ``None``: torch's global RNG.
-
-    Returns:
-        ``loss_fn``'s output averaged over the masks (differentiable).
-
-    Raises:
-        TypeError: bad types. ValueError: ``p ∉ [0, 1)``, unknown ``kind``, ``n_samples < 1``.
-    """
-    check_callable(loss_fn, "loss_fn")
-    check_batch(x)
-    p = _check_p(p)
-    kind = _check_kind(kind)
-    n_samples = check_count(n_samples, "n_samples")
-    gen = check_generator(generator, device=x.device)
-    total = None
-    for _ in range(n_samples):
-        value = loss_fn(x * dropout_mask(tuple(x.shape), x, p=p, kind=kind, generator=gen))
-        total = value if total is None else total + value
-    return total / n_samples
-
-
-def dropout_penalty(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None = None, *,
-                    p: float, reduction: str = "mean") -> torch.Tensor:
-    """Wager, Wang & Liang's quadratic dropout penalty for logistic / softmax regression
-    (arXiv:1307.1493; kexue.fm archive 7466 calls dropout multiplicative noise).
-
-    Binary (``weight`` of shape ``(D,)``, logit ``u = x·β + b``):
-    ``R = ½·δ·A''(u)·Σ_j x_j²β_j²`` with ``A(u) = log(1 + eᵘ)``, ``A'' = s(1 − s)``.
-    Softmax (``weight`` ``(C, D)``, logits ``z = xWᵀ + b``): ``R = ½·δ·Σ_j x_j² W_jᵀ(diag π −
-    ππᵀ)W_j`` with ``W_j`` the column of feature ``j``. ``δ = p/(1 − p)``. Dropping features
-    ``x ⊙ ξ`` changes the expected negative log-likelihood by ``E[A(z̃)] − A(z) ≈ R`` (the
-    label term is linear in ``z`` and ``E z̃ = z``), so ``R`` needs no label.
-
-    Args:
-        x: features ``(N, D)``. weight: ``(D,)`` or ``(C, D)``. bias: scalar / ``(C,)`` or None.
-        p: drop rate ``∈ [0, 1)``. reduction: ``"mean"`` | ``"sum"`` | ``"none"``.
-
-    Returns:
-        Scalar, or ``(N,)``; differentiable in ``weight``, ``bias`` (and ``x``).
-
-    Raises:
-        ValueError: shapes that do not match, ``p ∉ [0, 1)``, bad ``reduction``.
-    """
-    check_batch(x)
-    p = _check_p(p)
-    reduction = check_reduction(reduction)
-    if x.dim() != 2:
-        raise ValueError(f"x must be features of shape (N, D); got {tuple(x.shape)}.")
-    if not isinstance(weight, torch.Tensor) or weight.dim() not in (1, 2) \
-            or weight.shape[-1] != x.shape[1]:
-        got = tuple(weight.shape) if isinstance(weight, torch.Tensor) else type(weight).__name__
-        raise ValueError(f"weight must have shape (D,) (logistic) or (C, D) (softmax) with "
-                         f"D={x.shape[1]}; got {got}.")
-    delta = p / (1 - p)
-    if weight.dim() == 1:
-        u = x @ weight + (0 if bias is None else bias)  # (N,)
-        s = torch.sigmoid(u)
-        pen = 0.5 * delta * s * (1 - s) * ((x * weight) ** 2).sum(1)
-        return reduce(pen, reduction)
-    z = x @ weight.T + (0 if bias is None else bias)  # (N, C)
-    pi = torch.softmax(z, 1)  # (N, C)
-    contrib = x[:, None, :] * weight[None]  # (N, C, D): x_j W_cj
-    # Σ_j cⱼᵀ(diag π − ππᵀ)cⱼ = Σ_j [Σ_c π_c c_cj² − (Σ_c π_c c_cj)²]
-    first = (pi[:, :, None] * contrib**2).sum((1, 2))
-    second = ((pi[:, :, None] * contrib).sum(1) ** 2).sum(1)
-    return reduce(0.5 * delta * (first - second), reduction)

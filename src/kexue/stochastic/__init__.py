@@ -43,7 +43,13 @@ from ._dyson import DYSON_MAX_ORDER, dyson_terms
 from ._feynman_kac import FeynmanKacResult, feynman_kac
 from ._finite import SolveDiverged
 from ._first_passage import FirstPassageResult, first_passage
+from ._ito_stratonovich import (
+    ito_stratonovich_correction,
+    ito_to_stratonovich,
+    stratonovich_to_ito,
+)
 from ._lamperti import LampertiTransform, lamperti_transform
+from ._lattice_walk import LATTICE_BOUNDARIES, LatticeWalk
 from ._montecarlo import DEFAULT_BLOCK_SIZE, MonteCarloResult, expectation
 from ._most_probable import BridgeSample, MostProbablePath, most_probable_path, sde_bridges
 from ._path_integral import (
@@ -53,21 +59,10 @@ from ._path_integral import (
     path_integral_propagator,
     schrodinger_potential,
 )
-from ._pde import (
-    BOUNDARY_CONDITIONS,
-    NegativeDensityWarning,
-    fokker_planck,
-    kolmogorov_backward,
-)
+from ._pde import NegativeDensityWarning, fokker_planck, kolmogorov_backward
 from ._pde2d import PDE2D_ORDERS, fokker_planck_2d, path_integral_2d
-from ._sde import (
-    NOISE_TYPES,
-    SDE,
-    SDE_TYPES,
-    ito_stratonovich_correction,
-    ito_to_stratonovich,
-    stratonovich_to_ito,
-)
+from ._pde_grid import BOUNDARY_CONDITIONS
+from ._sde import NOISE_TYPES, SDE, SDE_TYPES
 from ._solvers import (
     METHODS,
     MIN_DEFAULT_STEPS,
@@ -80,7 +75,7 @@ from ._solvers import (
     StratonovichMidpoint,
     solve,
 )
-from ._walk import LATTICE_BOUNDARIES, LatticeWalk, RandomWalk
+from ._walk import RandomWalk
 
 __all__ = [
     "SDE", "NOISE_TYPES", "SDE_TYPES", "ito_to_stratonovich", "stratonovich_to_ito",

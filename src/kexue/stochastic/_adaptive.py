@@ -57,6 +57,7 @@ import torch
 from ..rng import seed_from
 from ._brownian import _grid_floats
 from ._brownian_interval import BrownianInterval
+from ._ito_stratonovich import ito_to_stratonovich, stratonovich_to_ito
 from ._methods import (
     SRA1,
     Euler,
@@ -66,7 +67,7 @@ from ._methods import (
     _gdw,
     get_method,
 )
-from ._sde import SDE, ito_to_stratonovich, stratonovich_to_ito
+from ._sde import SDE
 from ._solve_checks import _check_x0
 
 __all__ = ["AdaptiveSolution", "solve_adaptive", "ERROR_ESTIMATES", "has_embedded",

@@ -27,7 +27,7 @@ import torch
 if TYPE_CHECKING:
     import sympy as sp
 
-from ._pde import _eval_1d, _uniform_grid
+from ._pde_grid import _eval_1d, _uniform_grid
 
 __all__ = [
     "path_integral_propagator", "onsager_machlup_action", "schrodinger_potential",

@@ -27,7 +27,7 @@ import numpy as np
 import torch
 
 from .._limits import check_memory, check_work
-from ._pde import MAX_PDE_WORK, _uniform_grid
+from ._pde_grid import MAX_PDE_WORK, _uniform_grid
 
 __all__ = ["fokker_planck_2d", "path_integral_2d", "PDE2D_ORDERS"]
 
@@ -138,7 +138,7 @@ def fokker_planck_2d(drift, x, y, p0, T: float, *, alpha, n_steps: int,
     Raises:
         ValueError: bad grid, ``p0``, ``T``, ``alpha`` or ``n_steps``;
             ``kexue._limits.SizeLimitError`` when ``6·n_steps·Nx·Ny`` exceeds
-            :data:`~kexue.stochastic._pde.MAX_PDE_WORK` or the LU factors would not fit in half
+            :data:`~kexue.stochastic._pde_grid.MAX_PDE_WORK` or the LU factors would not fit in half
             the available memory (checked before work).
     """
     x, hx, y, hy, P, pts = _grid(x, y, p0)

@@ -37,6 +37,7 @@ from ._affine import affine_coefficients
 from ._brownian import BrownianIncrements, _grid_floats
 from ._brownian_interval import BrownianInterval
 from ._finite import CHECK_EVERY, SolveDiverged, all_finite, locate_nonfinite
+from ._ito_stratonovich import ito_to_stratonovich, stratonovich_to_ito
 from ._methods import (
     METHODS,
     SRA1,
@@ -47,7 +48,7 @@ from ._methods import (
     StratonovichMidpoint,
     get_method,
 )
-from ._sde import SDE, ito_to_stratonovich, stratonovich_to_ito
+from ._sde import SDE
 from ._solve_checks import MIN_DEFAULT_STEPS, CoarseStepWarning, _check_dt, _check_x0, step_grid
 from ._solve_linear import _solve_linear
 from ._solve_noise import _given_noise, _noise_chunks

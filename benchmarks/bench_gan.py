@@ -164,10 +164,10 @@ def bench_coverage(steps: int, qp_steps: int, every: int, seeds: list[int], hidd
     """GAN-QP's wall time to WGAN-GP's final grid25 coverage and high-quality share."""
     centers, std = grid_centers() / scale, 0.05 / scale  # the metric is scale-invariant
     for model in SCHEDULES:  # one-time costs (lazy init, allocator) out of the timings
-        train_gan(model, "grid25", steps=3, batch_size=8, hidden=8, depth=1, progress=False)
+        train_gan(model, "grid", steps=3, batch_size=8, hidden=8, depth=1, progress=False)
     per_seed = []
     for seed in seeds:
-        data = load_gan_data("grid25", seed=seed) / scale  # (50000, 2)
+        data = load_gan_data("grid", seed=seed) / scale  # (50000, 2)
         common = {"data": data, "batch_size": batch, "hidden": hidden, "depth": depth,
                   "z_dim": z_dim, "seed": seed}
         runs = {"wgan-gp": {"model": "wgan-gp", "steps": steps, **common,

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import math
 import time
+import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -41,13 +42,19 @@ from ._losses import (
 )
 from ._nets import ACTIVATIONS, MLP, PairCritic, net_from_spec
 
-__all__ = ["MODELS", "DATASETS", "train_gan", "GANTrainResult", "TrainingDiverged",
-           "TrainingInterrupted", "load_gan",
+__all__ = ["MODELS", "DATASETS", "DATASET_ALIASES", "TOY_STD", "dataset_name", "train_gan",
+           "GANTrainResult", "TrainingDiverged", "TrainingInterrupted", "load_gan",
            "load_gan_data", "sample_latent", "TRAIN_FORMAT"]
 
 MODELS = ("gan-qp", "bigan-qp", "wgan-gp", "sgan")
-#: Named datasets ``train_gan`` accepts besides a tensor.
-DATASETS = ("ring8", "grid25", "digits")
+#: Named datasets ``train_gan`` accepts besides a tensor: :data:`kexue.data.TOY_DATASETS`'s names.
+DATASETS = ("ring", "grid", "digits")
+#: Deprecated spellings of :data:`DATASETS` (accepted with a ``DeprecationWarning``; the same data).
+DATASET_ALIASES = {"ring8": "ring", "grid25": "grid"}
+#: The mixtures' standard deviation for GANs: GAN-QP's paper settings (arXiv:1811.07296; the
+#: 8-Gaussian ring of radius 2 with std 0.02, the 5×5 grid of spacing 2 with std 0.05), also
+#: :func:`kexue.data.ring_of_gaussians`/:func:`kexue.data.grid_of_gaussians`'s defaults.
+TOY_STD = {"ring": 0.02, "grid": 0.05}
 TRAIN_FORMAT = "kexue.gan.train/2"
 _HIST = ("critic", "generator", "latent_rec", "image_rec")
 
@@ -73,20 +80,37 @@ META_SCHEMA = {"format": _F(str, high=200), "step": _F(int, 0, 10**12),
                "nets": _F(dict, schema=_NETS)}
 
 
+def dataset_name(name: str) -> str:
+    """The name of :data:`DATASETS` that ``name`` spells: itself, or for a deprecated alias
+    (``"ring8"``, ``"grid25"``; :data:`DATASET_ALIASES`) its new name, with a
+    ``DeprecationWarning``.
+
+    Raises:
+        ValueError: an unknown name (the message lists :data:`DATASETS`).
+    """
+    if name in DATASET_ALIASES:
+        new = DATASET_ALIASES[name]
+        warnings.warn(f"dataset name {name!r} is deprecated; use {new!r} (the same data)",
+                      DeprecationWarning, stacklevel=3)
+        return new
+    if name in DATASETS:
+        return name
+    raise ValueError(f"unknown dataset {name!r}; valid: {', '.join(DATASETS)} or an (N, D) tensor")
+
+
 def load_gan_data(name: str, *, n: int = 50_000, seed: int = 0,
                   dtype: torch.dtype = torch.float32) -> Tensor:
-    """The training set behind a dataset name: ``"ring8"``/``"grid25"`` draw ``n`` points of the
-    8-Gaussian ring / 25-Gaussian grid (seed ``10_000 + seed``); ``"digits"`` is the 8×8 digits
-    training split in [−1, 1]. Returns ``(N, D)``."""
+    """The training set behind a dataset name: ``"ring"``/``"grid"`` draw ``n`` points of the
+    8-Gaussian ring / 25-Gaussian grid of :mod:`kexue.data` with the stds of :data:`TOY_STD`
+    (GAN-QP's paper settings; seed ``10_000 + seed``); ``"digits"`` is the 8×8 digits training
+    split in [−1, 1]. The old names ``"ring8"``/``"grid25"`` still work, with a
+    ``DeprecationWarning``. Returns ``(N, D)``."""
     from ..data import digits, toy
 
-    if name == "ring8":
-        return toy("ring", n, 10_000 + seed, dtype=dtype)
-    if name == "grid25":
-        return toy("grid", n, 10_000 + seed, dtype=dtype)
-    if name == "digits":
-        return digits(dtype=dtype).x_train
-    raise ValueError(f"unknown dataset {name!r}; valid: {', '.join(DATASETS)} or an (N, D) tensor")
+    name = dataset_name(name)
+    if name in TOY_STD:
+        return toy(name, n, 10_000 + seed, std=TOY_STD[name], dtype=dtype)
+    return digits(dtype=dtype).x_train
 
 
 def sample_latent(n: int, z_dim: int, generator: torch.Generator | None,
@@ -158,7 +182,7 @@ def _build(model: str, dim: int, z_dim: int, hidden: int, depth: int, image: boo
     return g, c, e
 
 
-def train_gan(model: str = "gan-qp", data: str | Tensor = "grid25", *, steps: int = 1000,
+def train_gan(model: str = "gan-qp", data: str | Tensor = "grid", *, steps: int = 1000,
               batch_size: int = 256, z_dim: int | None = None, hidden: int | None = None,
               depth: int = 3, lr: float = 2e-4, betas: tuple[float, float] = (0.5, 0.999),
               critic_steps: int = 2, lam: float = 10.0, distance: str = "l1",
@@ -180,8 +204,8 @@ def train_gan(model: str = "gan-qp", data: str | Tensor = "grid25", *, steps: in
 
     Args:
         model: one of ``MODELS``.
-        data: ``"ring8"``, ``"grid25"``, ``"digits"`` (see :func:`load_gan_data`) or an
-            ``(N, D)`` tensor of training samples.
+        data: ``"ring"``, ``"grid"``, ``"digits"`` (see :func:`load_gan_data`; the deprecated
+            ``"ring8"``/``"grid25"`` too) or an ``(N, D)`` tensor of training samples.
         steps: total generator steps (including any already in the checkpoint).
         batch_size: samples per batch (real and fake, paired by row).
         z_dim: latent size (default 8 for 2-D data, 16 otherwise). hidden: width (default 128
@@ -219,14 +243,18 @@ def train_gan(model: str = "gan-qp", data: str | Tensor = "grid25", *, steps: in
     """
     if model not in MODELS:
         raise ValueError(f"unknown model {model!r}; valid: {', '.join(MODELS)}")
-    name = data if isinstance(data, str) else None
+    name = dataset_name(data) if isinstance(data, str) else None
     if isinstance(data, str):
-        x_all = load_gan_data(data, seed=seed, dtype=dtype)
+        with warnings.catch_warnings():  # warned once, above
+            warnings.simplefilter("ignore", DeprecationWarning)
+            x_all = load_gan_data(data, seed=seed, dtype=dtype)
+        if checkpoint is not None and resume:  # a checkpoint of the old name resumes
+            name = _stored_spelling(Path(checkpoint), name)
     elif isinstance(data, Tensor) and data.ndim == 2 and data.shape[0] >= 1:
         x_all = data.detach().to(dtype)
     else:
         got = tuple(data.shape) if isinstance(data, Tensor) else type(data).__name__
-        raise ValueError(f"data must be 'ring8', 'grid25', 'digits' or an (N, D) tensor; got {got}")
+        raise ValueError(f"data must be 'ring', 'grid', 'digits' or an (N, D) tensor; got {got}")
     if not bool(torch.isfinite(x_all).all()):
         raise ValueError("data contains NaN or inf; clean it before training")
     for k, v, lo in (("steps", steps, 0), ("batch_size", batch_size, 1),
@@ -277,6 +305,21 @@ def train_gan(model: str = "gan-qp", data: str | Tensor = "grid25", *, steps: in
         progress=progress, description=description or f"{model} on {name or 'data'}",
         log=log, check_every=check_every, lr=lr, callback=callback,
         callback_every=callback_every)
+
+
+def _stored_spelling(path: Path, name: str) -> str:
+    """The dataset name as the checkpoint at ``path`` spells it when that is a deprecated alias
+    of ``name`` (a run started as ``"ring8"`` resumes as ``"ring"``), else ``name``."""
+    import json
+
+    from safetensors import safe_open
+
+    try:
+        with safe_open(str(path), framework="pt") as fh:
+            stored = json.loads((fh.metadata() or {}).get(ckpt_io.META_KEY, "{}"))["train"]["data"]
+    except Exception:  # no file or not ours: the resume itself reports it
+        return name
+    return stored if DATASET_ALIASES.get(stored) == name else name
 
 
 def _check_batch_per_rank(batch_size: int) -> None:

@@ -122,7 +122,7 @@ def _set_threads(threads: int) -> None:
 def _check_train_sizes(data: str, width: int, batch_size: int, n_train: int, device) -> None:
     """The memory of the network (parameters, gradients, two Adam moments and the EMA copy:
     20 bytes a float32 weight), of one batch's activations and of the toy training set, against
-    the memory here, before any work (``kexue._limits``).
+    the memory here, before any work (``kexue.limits``).
 
     Weights: the toy MLP has ``4 h² + O(h)`` (3 residual layers, time embedding); ``UNet8``
     about ``400 ch²``. Activations, forward and backward (×3): the MLP ``batch × h × 12``
@@ -131,7 +131,7 @@ def _check_train_sizes(data: str, width: int, batch_size: int, n_train: int, dev
     Raises:
         SizeLimitError: one line naming the options, the estimate and the fix.
     """
-    from .._limits import check_memory
+    from ..limits import check_memory
 
     if data == "digits":
         ch = float(width or 32)

@@ -66,7 +66,7 @@ def _check_train_sizes(batch_size: int, hidden: int | None, depth: int, z_dim: i
     Raises:
         typer.Exit(2): one line naming the option, the estimate and the fix.
     """
-    from .._limits import SizeLimitError, check_memory
+    from ..limits import SizeLimitError, check_memory
 
     for key, v in (("--batch-size", batch_size), ("--hidden", hidden), ("--depth", depth),
                    ("--z-dim", z_dim), ("--ckpt-every", ckpt_every)):

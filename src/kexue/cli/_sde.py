@@ -20,7 +20,7 @@ processes (on the same kind of device); only rank 0 prints and writes the figure
 shared by the block's paths, first step ``T / steps``) on a Brownian tree, and the accepted and
 rejected steps and the drift/diffusion calls are summed over the blocks.
 
-Expressions are parsed by :func:`kexue._expr.parse_expression` (an allow-list over Python's
+Expressions are parsed by :func:`kexue.expr.parse_expression` (an allow-list over Python's
 ``ast``: numbers, ``x``, ``t``, ``pi``, ``E``, ``+ - * / ^ **`` and the functions in ``FUNCTIONS``;
 bounded work), never by ``eval``/``sympify`` of user text; each is compiled with
 ``sympy.lambdify(..., modules="torch")``. Bad input prints one line ``error: ...`` to stderr and
@@ -45,7 +45,7 @@ if TYPE_CHECKING:  # numpy, sympy, torch load with a command that runs, not with
     import sympy
     import torch
 
-    from .._expr import FUNCTIONS
+    from ..expr import FUNCTIONS
     from ..stochastic import SDE
 
 __all__ = ["app", "parse_coefficient", "FUNCTIONS"]
@@ -77,8 +77,8 @@ def _method_names() -> list[str]:
 
 
 def __getattr__(name: str) -> Any:
-    if name == "FUNCTIONS":  # re-exported from kexue._expr (which imports sympy) on first use
-        from .._expr import FUNCTIONS
+    if name == "FUNCTIONS":  # re-exported from kexue.expr (which imports sympy) on first use
+        from ..expr import FUNCTIONS
 
         return FUNCTIONS
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
@@ -96,7 +96,7 @@ def _fokker_planck() -> Callable | None:
 def parse_coefficient(text: str, name: str) -> tuple[Callable, bool, sympy.Expr]:
     """Parse an expression in ``x`` and ``t`` into a torch callable ``(t, x) -> tensor``.
 
-    The text goes through :func:`kexue._expr.parse_expression` (an allow-list over Python's
+    The text goes through :func:`kexue.expr.parse_expression` (an allow-list over Python's
     ``ast``, bounded work; never ``eval``/``sympify`` of the text).
 
     Args:
@@ -112,7 +112,7 @@ def parse_coefficient(text: str, name: str) -> tuple[Callable, bool, sympy.Expr]
             constants that are too large, undefined or not real; the message names what is
             allowed.
     """
-    from .._expr import FUNCTIONS, parse_expression
+    from ..expr import FUNCTIONS, parse_expression
 
     _X, _T = _symbols()
 
@@ -187,7 +187,7 @@ _MIN_BLOCK = 1024
 MAX_PATH_STEPS = 3e9
 """Largest Monte Carlo cost of ``simulate``/``density``: ``max(paths, 1024) × steps``
 path-steps (about 100 ns each on one CPU core, so some minutes at the limit). Above it the
-command is refused before any work (``KEXUE_ALLOW_LARGE=1`` lifts it, :mod:`kexue._limits`)."""
+command is refused before any work (``KEXUE_ALLOW_LARGE=1`` lifts it, :mod:`kexue.limits`)."""
 MAX_SHOW = 1000
 """Most sample paths ``simulate`` draws in its figure."""
 MAX_POINTS = 100_001
@@ -200,9 +200,9 @@ def _check_sizes(paths: int, steps: int, device: Any, *, show: int | None = None
     """The size options against their documented bounds and the memory here, before any work.
 
     Raises:
-        ValueError: ``kexue._limits.SizeLimitError`` with the estimate and the fix.
+        ValueError: ``kexue.limits.SizeLimitError`` with the estimate and the fix.
     """
-    from .._limits import check_memory, check_work
+    from ..limits import check_memory, check_work
 
     if show is not None and show > MAX_SHOW:
         raise ValueError(f"--show must be <= {MAX_SHOW} (paths drawn in the figure); got {show}")

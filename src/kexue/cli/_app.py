@@ -193,6 +193,15 @@ def reproduce(
         "leave a core idle, so on a 2-core machine --jobs 2 cuts the wall time of --quick.",
         min=1)] = 1,
     progress: ProgressOption = True,
+    store: Annotated[bool, typer.Option(
+        "--store", help="After the run, write each successful experiment's result as its "
+        "stored full run, DIR/<name>.json (date, commit, machine, command), which later reports "
+        "show as the last full run. DIR: --store-dir, else $KEXUE_FULL_RUNS, else "
+        "benchmarks/results/full of the source checkout kexue runs from. Full presets only: "
+        "refused with --quick.")] = False,
+    store_dir: Annotated[Path | None, typer.Option(
+        "--store-dir", help="Where --store writes (implies --store; created if missing).",
+        show_default=False)] = None,
 ) -> None:
     """Run experiments and write OUT/index.html, OUT/results.json and the figures.
 
@@ -204,6 +213,7 @@ def reproduce(
     """
     from ..experiments import ConfigError, listing, registry, resolve_config
 
+    store_to = _store_dir(store or store_dir is not None, store_dir, quick)
     known = [row["name"] for row in listing()]  # names without importing torch
     unknown = [n for n in (names or []) if n not in known]
     if unknown:
@@ -250,13 +260,65 @@ def reproduce(
 
     with job(dev if dev is not None else cli_device("auto")):
         _reproduce(specs, chosen, configs, quick=quick, out=out, seed=seed, jobs=jobs,
-                   progress=progress)
+                   progress=progress, store=store_to)
+
+
+def _store_dir(store: bool, store_dir: Path | None, quick: bool) -> Path | None:
+    """Where ``reproduce --store`` writes (``None``: not storing), checked before any work:
+    ``--store-dir``, else ``$KEXUE_FULL_RUNS``, else the source checkout's
+    ``benchmarks/results/full``."""
+    if not store:
+        return None
+    if quick:
+        raise fail("--store keeps full-preset runs only (the report shows a stored run as the "
+                   "last full run); drop --quick or --store")
+    import os
+
+    from ..report import FULL_RUNS_ENV, full_runs_dir
+
+    if store_dir is None and os.environ.get(FULL_RUNS_ENV):
+        store_dir = Path(os.environ[FULL_RUNS_ENV])
+    if store_dir is None:
+        store_dir = full_runs_dir()
+    if store_dir is None:
+        raise fail(f"--store: no stored-runs directory here (not a source checkout with "
+                   f"benchmarks/results/full, ${FULL_RUNS_ENV} unset); give --store-dir DIR")
+    from ._outputs import output_dir
+
+    output_dir(store_dir)  # a directory that cannot be written is refused before any work
+    return store_dir
+
+
+def _store_results(results: list, directory: Path, *, seconds: float) -> None:
+    """Write each successful result of a full-preset run as a stored full run in
+    ``directory`` (:func:`kexue.report.store_full_run`); say what was stored and what not."""
+    import os
+
+    import torch
+
+    from ..report import store_full_run
+
+    machine = (f"{platform.node()} ({platform.machine()}, {os.cpu_count()} cores), PyTorch "
+               f"{torch.__version__}")
+    command = "kexue " + " ".join(command_args())
+    for result in results:
+        if result.status != "ok":
+            err_console.print(f"note: {result.name} failed; not stored", markup=False)
+            continue
+        path = store_full_run(result, directory, command=command,
+                              machine=f"{machine}, device {result.device}",
+                              training_runtime=f"{result.runtime_s:.0f} s wall "
+                                               f"({seconds:.0f} s for the whole command)",
+                              note="stored by `kexue reproduce --store`")
+        console.print(f"stored {path}")
 
 
 def _reproduce(specs: dict, chosen: list[str], configs: dict, *, quick: bool, out: Path,
-               seed: int | None, jobs: int = 1, progress: bool = True) -> None:
+               seed: int | None, jobs: int = 1, progress: bool = True,
+               store: Path | None = None) -> None:
     """Run the resolved configs (every rank) and write the report (rank 0); ``progress``: the
-    live bar (the one line per experiment is printed either way)."""
+    live bar (the one line per experiment is printed either way); ``store``: also write each
+    successful result there as a stored full run (rank 0)."""
     from ..experiments import run_experiment
     from ..parallel import is_distributed, is_main, leave, world
     from ..report import write_report
@@ -280,6 +342,8 @@ def _reproduce(specs: dict, chosen: list[str], configs: dict, *, quick: bool, ou
             meta["processes"] = size
         if jobs > 1:
             meta["jobs"] = jobs
+        if store is not None:
+            return write_report(results, out, meta=meta, full_runs=store)
         return write_report(results, out, meta=meta)
 
     from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
@@ -319,6 +383,8 @@ def _reproduce(specs: dict, chosen: list[str], configs: dict, *, quick: bool, ou
                 raise typer.Exit(1)
     if not is_main():
         return
+    if store is not None:  # before the report, so that it shows them as the last full runs
+        _store_results(results, store, seconds=time.perf_counter() - t0)
     index = report()
     total = time.perf_counter() - t0
     n_failed = sum(r.status == "failed" for r in results)

@@ -232,8 +232,6 @@ def sample(
     device: DeviceOption = "auto",
 ) -> None:
     """Print N generated samples G(z) as CSV rows (one sample per line); --save writes them."""
-    import torch
-
     if n < 1:
         raise fail(f"--n must be >= 1; got {n}")
     if n > MAX_SAMPLES:
@@ -254,12 +252,10 @@ def sample(
         if x.shape[1] == 2:
             ax.scatter(x[:, 0], x[:, 1], s=2)
         elif x.shape[1] == 64:
+            from ..plotting import show_image_grid
+
             cols = int(n**0.5) or 1
-            rows = -(-n // cols)
-            pad = x.new_full((rows * cols - n, 64), -1.0)
-            grid = torch.cat([x, pad]).reshape(rows, cols, 8, 8)
-            ax.imshow(grid.permute(0, 2, 1, 3).reshape(rows * 8, cols * 8), cmap="gray_r",
-                      vmin=-1, vmax=1)
+            show_image_grid(ax, x, -(-n // cols), cols, image_shape=(8, 8), padding=0)
         ax.set_title(f"{meta['train']['model']} samples, step {meta['step']}")
         _save_png(fig, png)
     if save is not None:

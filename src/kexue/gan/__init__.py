@@ -21,6 +21,7 @@ gradient penalty or spectral norm, and on disjoint supports the generator loss b
 * Metrics: :func:`mode_coverage` (modes covered, high-quality share), :func:`energy_distance`.
 """
 
+from ..training import TrainingDiverged
 from ._conv import (
     NORMS,
     ConvCritic,
@@ -31,7 +32,9 @@ from ._conv import (
     conv_net_from_spec,
     init_conv_,
 )
+from ._datasets import DATASET_ALIASES, DATASETS, TOY_STD, dataset_name, load_gan_data
 from ._image import IMAGE_TRAIN_FORMAT, train_image_gan
+from ._load import load_gan
 from ._losses import (
     DISTANCES,
     BiGANLosses,
@@ -47,19 +50,9 @@ from ._losses import (
 from ._metrics import ModeStats, energy_distance, mode_coverage
 from ._nets import MLP, PairCritic, net_from_spec
 from ._optimal import optimal_qp_critic, qp_divergence
-from ._train import (
-    DATASET_ALIASES,
-    DATASETS,
-    MODELS,
-    TOY_STD,
-    GANTrainResult,
-    TrainingDiverged,
-    dataset_name,
-    load_gan,
-    load_gan_data,
-    sample_latent,
-    train_gan,
-)
+from ._result import GANTrainResult, sample_latent
+from ._task import MODELS
+from ._train import train_gan
 
 __all__ = [
     "qp_critic_loss", "qp_generator_loss", "bigan_qp_losses", "wgan_gp_losses", "sgan_losses",

@@ -55,3 +55,17 @@ def test_help_says_where_store_writes():
     res = runner.invoke(app, ["reproduce", "--help"], env={"COLUMNS": "200"})
     text = " ".join(res.stdout.split())
     assert "--store" in text and FULL_RUNS_ENV in text and "benchmarks/results/full" in text
+
+
+def test_store_defaults_to_the_checkouts_stored_runs(monkeypatch, tmp_path):
+    from pathlib import Path
+
+    from kexue.cli._reproduce import _store_dir
+
+    monkeypatch.delenv(FULL_RUNS_ENV, raising=False)
+    checkout = Path(__file__).resolve().parents[1] / "benchmarks" / "results" / "full"
+    assert _store_dir(True, None, False) == checkout  # run from this checkout
+    assert _store_dir(False, None, False) is None
+    assert _store_dir(True, tmp_path / "x", False) == tmp_path / "x"  # --store-dir first
+    monkeypatch.setenv(FULL_RUNS_ENV, str(tmp_path / "env"))
+    assert _store_dir(True, None, False) == tmp_path / "env"

@@ -152,7 +152,7 @@ def _store_dir(store: bool, store_dir: Path | None, quick: bool) -> Path | None:
                    f"benchmarks/results/full, ${FULL_RUNS_ENV} unset); give --store-dir DIR")
     from ._outputs import output_dir
 
-    output_dir(store_dir)  # a directory that cannot be written is refused before any work
+    output_dir(store_dir, "--store-dir")  # not writable: refused before any work
     return store_dir
 
 

@@ -77,9 +77,10 @@ PENDING_TOP_LEVEL = {
     ("kexue.stochastic._pde2d", "kexue._limits"),
     # → kexue.expr
     ("kexue.integrals._symbolic", "kexue._expr"),
-    # no public home yet: the optional-extras helpers and the lazy SymPy/mpmath import
+    # → kexue.extras
     ("kexue.data._extra", "kexue._extras"),
     ("kexue.experiments._listing", "kexue._extras"),
+    # no public home: SymPy/mpmath imported or a one-line MissingExtraError (kexue[symbolic])
     ("kexue.forms", "kexue._symbolic"),
     ("kexue.integrals", "kexue._symbolic"),
     ("kexue.stochastic._lamperti", "kexue._symbolic"),

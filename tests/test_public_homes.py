@@ -32,8 +32,20 @@ def test_expr_public_names_are_the_implementation():
         expr.parse_expression("__import__('os')", name="--drift")
 
 
+def test_extras_public_names_are_the_implementation():
+    from kexue import _extras, data, extras
+
+    for name in (*extras.__all__, "MissingExtraError"):
+        assert getattr(extras, name) is getattr(_extras, name), name
+    assert extras.MissingExtraError is data.MissingExtraError
+    assert extras.extra_of("sympy.core") == "symbolic" and extras.extra_of("torch") is None
+    with pytest.raises(extras.MissingExtraError, match=r"pip install 'kexue\[data\]'"):
+        extras.require("sklearn_not_a_module", "the test", "data")
+
+
 def test_limits_is_lean_and_expr_imports_sympy_with_itself():
-    code = ("import sys, kexue.limits; assert 'sympy' not in sys.modules, 'limits'; "
+    code = ("import sys, kexue.limits, kexue.extras, kexue.plotting; "
+            "assert 'sympy' not in sys.modules, 'limits'; "
             "import kexue.expr; assert 'sympy' in sys.modules")
     env = {"PYTHONPATH": str(ROOT / "src"), "PATH": "/usr/bin:/bin"}
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)

@@ -9,7 +9,7 @@ Part 1 (``--part step``): critic step time (forward + backward + Adam step), the
 alternated step by step in one process so that machine load hits both alike; medians and the
 ratio GAN-QP / WGAN-GP.
 
-Part 2 (``--part coverage``): train both on grid25 (same data, same network sizes, same seed;
+Part 2 (``--part coverage``): train both on "grid" (same data, same network sizes, same seed;
 each with its own paper's critic schedule, see ``SCHEDULES``) with the mode coverage and the
 high-quality share (VEEGAN/PacGAN protocol: within 3 std of a mode, ≥ 20 of 2500 samples per
 covered mode) measured every ``--every`` generator steps. The two models take turns in one
@@ -161,13 +161,13 @@ def _interleaved(runs: dict[str, dict], every: int, evaluate, threads: int) -> d
 def bench_coverage(steps: int, qp_steps: int, every: int, seeds: list[int], hidden: int,
                    depth: int, batch: int, z_dim: int, scale: float, threads: int,
                    wgan_lr: float, qp_lr: float, json_out: str | None = None) -> dict:
-    """GAN-QP's wall time to WGAN-GP's final grid25 coverage and high-quality share."""
+    """GAN-QP's wall time to WGAN-GP's final grid (25-Gaussian) coverage and high-quality share."""
     centers, std = grid_centers() / scale, 0.05 / scale  # the metric is scale-invariant
     for model in SCHEDULES:  # one-time costs (lazy init, allocator) out of the timings
-        train_gan(model, "grid25", steps=3, batch_size=8, hidden=8, depth=1, progress=False)
+        train_gan(model, "grid", steps=3, batch_size=8, hidden=8, depth=1, progress=False)
     per_seed = []
     for seed in seeds:
-        data = load_gan_data("grid25", seed=seed) / scale  # (50000, 2)
+        data = load_gan_data("grid", seed=seed) / scale  # (50000, 2)
         common = {"data": data, "batch_size": batch, "hidden": hidden, "depth": depth,
                   "z_dim": z_dim, "seed": seed}
         runs = {"wgan-gp": {"model": "wgan-gp", "steps": steps, **common,

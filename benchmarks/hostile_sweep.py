@@ -156,7 +156,7 @@ def cli_cases(tmp: Path, ck: dict[str, Path]) -> list[Case]:
         R("gan lr -1", "gan", "train", "--out", f"{d}/g1", "--lr", "-1", "--no-progress"),
         R("gan lam inf", "gan", "train", "--out", f"{d}/g1", "--lam", "inf", "--no-progress"),
         R("gan model typo", "gan", "train", "--out", f"{d}/g1", "--model", "ganqp"),
-        R("gan data typo", "gan", "train", "--out", f"{d}/g1", "--data", "ring"),
+        R("gan data typo", "gan", "train", "--out", f"{d}/g1", "--data", "rng"),
         R("gan distance l3", "gan", "train", "--out", f"{d}/g1", "--distance", "l3",
           "--no-progress"),
         R("gan out is file", "gan", "train", "--out", f, "--no-progress"),

@@ -118,8 +118,8 @@ def test_names_spelled_out_for_help_match_the_library():
     assert cli_sde._METHOD_NAMES == tuple(METHODS)
     res = runner.invoke(app, ["gan", "train", "--help"], env={"COLUMNS": "200"})
     assert " | ".join(MODELS) in res.stdout
-    assert "grid25 | ring8 | digits" in res.stdout
-    assert sorted(DATASETS) == sorted(["grid25", "ring8", "digits"])
+    assert "grid | ring | digits" in res.stdout
+    assert sorted(DATASETS) == sorted(["grid", "ring", "digits"])
 
 
 # ---------------------------------------------------------------------------------------------
@@ -203,12 +203,12 @@ def _one_line_error(res, *needles):
      ["--method must be one of", "'hune'", "did you mean 'heun'?"]),
     (["sde", "simulate", "--drift", "-x", "--diffusion", "1", "--method", "eulr"],
      ["unknown method 'eulr'; accepted: euler, milstein", "(did you mean 'euler'?)"]),
-    (["gan", "train", "--out", "unused", "--data", "ring"],
-     ["unknown data 'ring'; accepted: ", "grid25", "(did you mean 'ring8'?)"]),
+    (["gan", "train", "--out", "unused", "--data", "rings"],
+     ["unknown data 'rings'; accepted: ", "grid", "(did you mean 'ring'?)"]),
     (["gan", "train", "--out", "unused", "--model", "ganqp"],
      ["unknown model 'ganqp'; accepted: ", "sgan", "(did you mean 'gan-qp'"]),
     (["gan", "train", "--out", "unused", "--data", "zzz"],
-     ["unknown data 'zzz'; accepted: ring8, grid25, digits"]),
+     ["unknown data 'zzz'; accepted: ring, grid, digits"]),
 ])
 def test_choice_typos_are_one_line_with_close_matches(args, needles, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)

@@ -22,7 +22,7 @@ runner = CliRunner()
 
 DIFFUSION_TINY = ["--data", "ring", "--sde", "vp", "--steps", "6", "--width", "8",
                   "--n-train", "256", "--batch-size", "32", "--ckpt-every", "3"]
-GAN_TINY = ["--model", "gan-qp", "--data", "ring8", "--steps", "3", "--hidden", "8",
+GAN_TINY = ["--model", "gan-qp", "--data", "ring", "--steps", "3", "--hidden", "8",
             "--depth", "1", "--batch-size", "16"]
 ONLSTM_TINY = ["--grammar", "arithmetic", "--steps", "4", "--hidden", "8", "--chunk", "4"]
 

@@ -21,7 +21,7 @@ def _rows(path):
 
 def test_sigterm_saves_then_stops_and_the_run_resumes(tmp_path):
     out, log = tmp_path / "run", tmp_path / "loss.csv"
-    args = [sys.executable, "-m", "kexue", "gan", "train", "--out", str(out), "--data", "ring8",
+    args = [sys.executable, "-m", "kexue", "gan", "train", "--out", str(out), "--data", "ring",
             "--hidden", "8", "--depth", "1", "--batch-size", "16", "--no-progress",
             "--device", "cpu", "--log", str(log), "--ckpt-every", "1000000"]
     env = {**os.environ, "OMP_NUM_THREADS": "1"}

@@ -31,7 +31,8 @@ DOCS = ROOT / "docs"
 PAGES = sorted(DOCS.rglob("*.md"))
 # The public surface: each package's and each top-level module's __all__ (issue 15).
 PUBLIC = ["stochastic", "diffusion", "gan", "onlstm", "regularize", "smooth", "forms", "integrals",
-          "data", "metrics", "checkpoint", "training", "rng", "devices", "parallel"]
+          "data", "metrics", "checkpoint", "training", "rng", "devices", "parallel", "limits",
+          "expr", "plotting", "extras"]
 BLOCK = re.compile(r"^:::\s+(kexue(?:\.\w+)*)\s*$", re.M)
 PY_BLOCK = re.compile(r"^```python\n(.*?)^```", re.S | re.M)
 LINK = re.compile(r"!?\[[^\]]*\]\(([^)\s]+)\)")

@@ -42,9 +42,6 @@ KNOWN: dict[frozenset[str], str] = {
         "sample_n",
     frozenset({"kexue.diffusion._sde", "kexue.diffusion._sde_kinds"}):
         "a GaussianPathSDE method builds the _TableVPSDE subclass defined in _sde_kinds",
-    frozenset({"kexue.gan._image", "kexue.gan._train"}):
-        "_train builds image networks from _image's schemas at call time, and _image runs "
-        "_train's loop",
 }
 
 

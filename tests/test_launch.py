@@ -190,8 +190,8 @@ def test_sde_simulate_nproc_more_than_blocks_is_one_line_error(tmp_path):
 @pytest.mark.parametrize("argv,printed", [
     (["diffusion", "train", "--data", "ring", "--steps", "20", "--ckpt-every", "10",
       "--n-train", "2000", "--quiet"], "trained ring / vp: step 20"),
-    (["gan", "train", "--data", "ring8", "--steps", "10", "--batch-size", "64",
-      "--no-progress"], "gan-qp on ring8: 10 generator steps"),
+    (["gan", "train", "--data", "ring", "--steps", "10", "--batch-size", "64",
+      "--no-progress"], "gan-qp on ring: 10 generator steps"),
     (["onlstm", "train", "--grammar", "arithmetic", "--steps", "5", "--hidden", "16",
       "--layers", "1", "--no-progress"], "onlstm on arithmetic: 5 steps"),
 ], ids=["diffusion", "gan", "onlstm"])

@@ -1,4 +1,5 @@
 """A safe parser for formulas given as text: an allow-list over Python's ``ast``, bounded work.
+The implementation; the public home of these names is :mod:`kexue.expr`.
 
 Every place of kexue that accepts a formula as a string (``kexue sde --drift/--diffusion``,
 string integrands of :class:`~kexue.integrals.ParametricIntegral`, string drifts of

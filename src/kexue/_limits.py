@@ -1,5 +1,5 @@
 """Size and cost checks made before any work starts (issue 16: no hangs, no allocator
-tracebacks).
+tracebacks). The implementation; the public home of these names is :mod:`kexue.limits`.
 
 Every size argument of the CLI and of the public functions that allocate in proportion to a
 user-given number goes through one of these checks, which raise :class:`SizeLimitError` (a

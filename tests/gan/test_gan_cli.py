@@ -22,7 +22,7 @@ def _one_line_error(res, *needles, code=2):
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory):
     out = {}
-    for model, data in (("gan-qp", "ring8"), ("bigan-qp", "digits")):
+    for model, data in (("gan-qp", "ring"), ("bigan-qp", "digits")):
         d = tmp_path_factory.mktemp(model)
         res = runner.invoke(app, ["train", "--model", model, "--data", data, "--out", str(d),
                                   *TINY])
@@ -34,7 +34,7 @@ def runs(tmp_path_factory):
 
 def test_train_prints_metrics_and_resumes(runs):
     d = runs["gan-qp"]
-    res = runner.invoke(app, ["train", "--model", "gan-qp", "--data", "ring8", "--out", str(d),
+    res = runner.invoke(app, ["train", "--model", "gan-qp", "--data", "ring", "--out", str(d),
                               *TINY[:0], "--steps", "5", "--hidden", "8", "--depth", "1",
                               "--batch-size", "16", "--no-progress"])
     assert res.exit_code == 0, res.output
@@ -63,8 +63,8 @@ def test_errors_are_one_line(runs, tmp_path):
     _one_line_error(runner.invoke(app, ["train", "--model", "vae", "--out", str(tmp_path)]),
                     "unknown model 'vae'", "gan-qp")
     _one_line_error(runner.invoke(app, ["train", "--data", "mnist", "--out", str(tmp_path)]),
-                    "unknown data 'mnist'", "grid25")
-    _one_line_error(runner.invoke(app, ["train", "--model", "sgan", "--data", "ring8", "--out",
+                    "unknown data 'mnist'", "grid")
+    _one_line_error(runner.invoke(app, ["train", "--model", "sgan", "--data", "ring", "--out",
                                         str(runs["gan-qp"]), *TINY]),
                     "different training configuration")
     _one_line_error(runner.invoke(app, ["sample", "--ckpt", str(tmp_path / "none.safetensors")]),

@@ -69,7 +69,7 @@ def test_wgan_gp_moves_the_generator_to_the_data():
 
 def test_critic_act_is_checked_and_default_keeps_old_config():
     with pytest.raises(ValueError, match="critic_act"):
-        train_gan("wgan-gp", "ring8", steps=1, critic_act="gelu", progress=False)
-    res = train_gan("gan-qp", "ring8", steps=1, batch_size=8, hidden=8, depth=1,
+        train_gan("wgan-gp", "ring", steps=1, critic_act="gelu", progress=False)
+    res = train_gan("gan-qp", "ring", steps=1, batch_size=8, hidden=8, depth=1,
                     progress=False)
     assert "critic_act" not in res.config and res.critic.spec["act"] == "lrelu"

@@ -2,9 +2,10 @@
 the library never imports it).
 
 ``kexue = "kexue.cli:main"`` is the console script, and ``python -m kexue`` runs the same
-:func:`main`. The root command and ``kexue list``/``reproduce`` live in :mod:`kexue.cli._app`;
-each command group in its own module (``_sde``, ``_diffusion``, ``_gan``, ``_onlstm``,
-``_integrals``), imported only when a command line names it, so ``kexue --help`` loads neither
+:func:`main`. The root command and ``kexue list`` live in :mod:`kexue.cli._app`, ``kexue
+reproduce`` in ``_reproduce``; each command group in its own module (``_sde``, ``_diffusion``,
+``_gan``, ``_onlstm``, ``_integrals``; a large group split by concept, e.g. ``_sde_paths``,
+``_diffusion_train``), imported only when a command line names it, so ``kexue --help`` loads neither
 torch, sympy, scipy nor matplotlib. Shared helpers: ``_errors`` (the one-line ``error:``
 convention, choice options with "did you mean"), ``_launch`` (``--device``, ``--nproc`` and
 torchrun), ``_outputs`` (output paths checked before any work, ``--save`` files).

@@ -1,6 +1,6 @@
 """``kexue gan``: train GAN-QP / BiGAN-QP (or a baseline), sample, reconstruct.
 
-``kexue gan train --model gan-qp --data grid25 --steps N --out DIR`` trains (resuming from
+``kexue gan train --model gan-qp --data grid --steps N --out DIR`` trains (resuming from
 ``DIR/last.safetensors`` when it exists; the loss log is ``DIR/loss.csv`` or ``--log PATH``) and
 prints the sample metrics; ``kexue gan sample --ckpt PATH`` (the file or its directory) prints
 generated samples as CSV (saves a figure with ``--png``, the samples with ``--save
@@ -66,7 +66,7 @@ def _check_train_sizes(batch_size: int, hidden: int | None, depth: int, z_dim: i
     Raises:
         typer.Exit(2): one line naming the option, the estimate and the fix.
     """
-    from .._limits import SizeLimitError, check_memory
+    from ..limits import SizeLimitError, check_memory
 
     for key, v in (("--batch-size", batch_size), ("--hidden", hidden), ("--depth", depth),
                    ("--z-dim", z_dim), ("--ckpt-every", ckpt_every)):
@@ -111,13 +111,14 @@ def _save_png(fig, png: Path) -> None:
 
 
 def _gan_names(table: str):
-    """A function giving ``kexue.gan.<table>`` (``MODELS``, ``DATASETS``), imported when a
-    value is checked, not for ``--help``."""
+    """A function giving ``kexue.gan.<table>`` (``MODELS``, ``DATASETS``: a tuple;
+    ``DATASET_ALIASES``: a dict), imported when a value is checked, not for ``--help``."""
 
-    def names() -> tuple[str, ...]:
+    def names():
         from .. import gan
 
-        return tuple(getattr(gan, table))
+        value = getattr(gan, table)
+        return dict(value) if isinstance(value, dict) else tuple(value)
 
     return names
 
@@ -129,9 +130,12 @@ def train(
     model: Annotated[str, typer.Option("--model", help="gan-qp | bigan-qp | wgan-gp | sgan",
                                        **choice_option("--model", _gan_names("MODELS"),
                                                        noun="model"))] = "gan-qp",
-    data: Annotated[str, typer.Option("--data", help="grid25 | ring8 | digits",
+    data: Annotated[str, typer.Option("--data", help="grid | ring | digits (the old names "
+                                      "grid25, ring8 still work, deprecated)",
                                       **choice_option("--data", _gan_names("DATASETS"),
-                                                      noun="data"))] = "grid25",
+                                                      noun="data",
+                                                      aliases=_gan_names("DATASET_ALIASES")))
+                    ] = "grid",
     steps: Annotated[int, typer.Option("--steps", help="Total generator steps.")] = 2000,
     seed: Annotated[int, typer.Option("--seed", help="Seed of the weights and batches.")] = 0,
     batch_size: Annotated[int, typer.Option("--batch-size")] = 256,
@@ -153,10 +157,19 @@ def train(
     """Train MODEL on DATA, resumably (OUT/last.safetensors; loss log OUT/loss.csv); print the
     final sample metrics."""
     from ..data import grid_centers, ring_centers
-    from ..gan import DATASETS, MODELS, TrainingDiverged, mode_coverage, train_gan
+    from ..gan import (
+        DATASET_ALIASES,
+        DATASETS,
+        MODELS,
+        TOY_STD,
+        TrainingDiverged,
+        mode_coverage,
+        train_gan,
+    )
 
     if model not in MODELS:
         raise fail(f"unknown model {model!r}; valid: {', '.join(MODELS)}")
+    data = DATASET_ALIASES.get(data, data)  # noted when parsed (called directly: here)
     if data not in DATASETS:
         raise fail(f"unknown data {data!r}; valid: {', '.join(DATASETS)}")
     if steps < 1:
@@ -186,9 +199,9 @@ def train(
     if not main:
         return
     console.print(f"{model} on {data}: {res.step} generator steps ({res.seconds:.1f} s this run)")
-    if data in ("ring8", "grid25"):
-        centers, std = (ring_centers(), 0.02) if data == "ring8" else (grid_centers(), 0.05)
-        st = mode_coverage(res.sample(2500, seed).cpu(), centers, std)
+    if data in TOY_STD:
+        centers = ring_centers() if data == "ring" else grid_centers()
+        st = mode_coverage(res.sample(2500, seed).cpu(), centers, TOY_STD[data])
         console.print(f"modes covered {st.modes_covered}/{st.n_modes}, high-quality share "
                       f"{st.high_quality:.3f} (2500 samples)")
     elif res.encoder is not None:
@@ -219,8 +232,6 @@ def sample(
     device: DeviceOption = "auto",
 ) -> None:
     """Print N generated samples G(z) as CSV rows (one sample per line); --save writes them."""
-    import torch
-
     if n < 1:
         raise fail(f"--n must be >= 1; got {n}")
     if n > MAX_SAMPLES:
@@ -241,12 +252,10 @@ def sample(
         if x.shape[1] == 2:
             ax.scatter(x[:, 0], x[:, 1], s=2)
         elif x.shape[1] == 64:
+            from ..plotting import show_image_grid
+
             cols = int(n**0.5) or 1
-            rows = -(-n // cols)
-            pad = x.new_full((rows * cols - n, 64), -1.0)
-            grid = torch.cat([x, pad]).reshape(rows, cols, 8, 8)
-            ax.imshow(grid.permute(0, 2, 1, 3).reshape(rows * 8, cols * 8), cmap="gray_r",
-                      vmin=-1, vmax=1)
+            show_image_grid(ax, x, -(-n // cols), cols, image_shape=(8, 8), padding=0)
         ax.set_title(f"{meta['train']['model']} samples, step {meta['step']}")
         _save_png(fig, png)
     if save is not None:

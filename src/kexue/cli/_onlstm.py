@@ -73,7 +73,7 @@ def _check_sizes(hidden: int | None, chunk: int | None, layers: int | None, step
     Raises:
         typer.Exit(2): one line naming the option, the estimate and the fix.
     """
-    from .._limits import SizeLimitError, check_memory
+    from ..limits import SizeLimitError, check_memory
 
     for key, v in (("--hidden", hidden), ("--chunk", chunk), ("--layers", layers)):
         if v is not None and v < 1:

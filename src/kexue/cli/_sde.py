@@ -20,7 +20,7 @@ processes (on the same kind of device); only rank 0 prints and writes the figure
 shared by the block's paths, first step ``T / steps``) on a Brownian tree, and the accepted and
 rejected steps and the drift/diffusion calls are summed over the blocks.
 
-Expressions are parsed by :func:`kexue._expr.parse_expression` (an allow-list over Python's
+Expressions are parsed by :func:`kexue.expr.parse_expression` (an allow-list over Python's
 ``ast``: numbers, ``x``, ``t``, ``pi``, ``E``, ``+ - * / ^ **`` and the functions in ``FUNCTIONS``;
 bounded work), never by ``eval``/``sympify`` of user text; each is compiled with
 ``sympy.lambdify(..., modules="torch")``. Bad input prints one line ``error: ...`` to stderr and
@@ -31,24 +31,37 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from functools import cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, NamedTuple
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from ._errors import choice_option, fail
 from ._launch import DeviceOption, NprocOption, cli_device, fail_all, job, launch_if_asked
+from ._sde_coefficients import _build_sde, _degenerate, parse_coefficient
+from ._sde_paths import (
+    _FIXED,
+    MAX_PATH_STEPS,
+    MAX_POINTS,
+    MAX_SHOW,
+    Stepping,
+    _block_size,
+    _check,
+    _check_sizes,
+    _simulate_final,
+    _solve_block,
+)
 
 if TYPE_CHECKING:  # numpy, sympy, torch load with a command that runs, not with --help
     import numpy as np
-    import sympy
     import torch
 
-    from .._expr import FUNCTIONS
+    from ..expr import FUNCTIONS
     from ..stochastic import SDE
 
-__all__ = ["app", "parse_coefficient", "FUNCTIONS"]
+# the size limits and the parser live in _sde_paths / _sde_coefficients; named here too, where
+# they were (kexue.cli_sde, the deprecated alias of this module, gives them)
+__all__ = ["app", "parse_coefficient", "FUNCTIONS", "MAX_PATH_STEPS", "MAX_SHOW", "MAX_POINTS"]
 
 app = typer.Typer(
     help="Simulate 1-D SDEs dx = f(t,x) dt + g(t,x) dW given as expressions in x and t.",
@@ -62,14 +75,6 @@ app = typer.Typer(
 _METHOD_NAMES = ("euler", "milstein", "heun", "sra1", "midpoint")
 
 
-@cache
-def _symbols() -> tuple[Any, Any]:
-    """The SymPy symbols ``x``, ``t`` (real) the coefficients are written in."""
-    import sympy
-
-    return sympy.symbols("x t", real=True)
-
-
 def _method_names() -> list[str]:
     from ..stochastic import METHODS
 
@@ -77,8 +82,8 @@ def _method_names() -> list[str]:
 
 
 def __getattr__(name: str) -> Any:
-    if name == "FUNCTIONS":  # re-exported from kexue._expr (which imports sympy) on first use
-        from .._expr import FUNCTIONS
+    if name == "FUNCTIONS":  # re-exported from kexue.expr (which imports sympy) on first use
+        from ..expr import FUNCTIONS
 
         return FUNCTIONS
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
@@ -91,207 +96,6 @@ def _fokker_planck() -> Callable | None:
     except ImportError:
         return None
     return fokker_planck
-
-
-def parse_coefficient(text: str, name: str) -> tuple[Callable, bool, sympy.Expr]:
-    """Parse an expression in ``x`` and ``t`` into a torch callable ``(t, x) -> tensor``.
-
-    The text goes through :func:`kexue._expr.parse_expression` (an allow-list over Python's
-    ``ast``, bounded work; never ``eval``/``sympify`` of the text).
-
-    Args:
-        text: e.g. ``"-1.3*x"``, ``"0.84"``, ``"sqrt(1 + x^2) * exp(-t)"``.
-        name: the option name, for error messages (``"--drift"``).
-
-    Returns:
-        ``(fn, depends_on_x, expr)``; ``fn`` returns a tensor broadcastable to ``x``.
-
-    Raises:
-        ValueError: characters, names, functions or syntax outside the allow-list, attribute
-            access, numeric exponents above 64 in magnitude (also nested or simplified ones),
-            constants that are too large, undefined or not real; the message names what is
-            allowed.
-    """
-    from .._expr import FUNCTIONS, parse_expression
-
-    _X, _T = _symbols()
-
-    if not isinstance(text, str) or not text.strip():
-        raise ValueError(f"{name} must be a non-empty expression in x and t, e.g. '-1.3*x'")
-    expr = parse_expression(text, name=name, variables={"x": _X, "t": _T}, functions=FUNCTIONS)
-    return _torch_fn(expr), _X in expr.free_symbols, expr
-
-
-def _torch_fn(expr: sympy.Expr) -> Callable:
-    """``expr`` in ``t``, ``x`` as a torch callable ``(t, x) -> tensor`` (a constant as a 0-d
-    tensor on ``x``'s device). Numeric sub-expressions (``sqrt(2)``, ``1/sqrt(pi)``) are
-    evaluated to floats first: torch's ``sqrt``/``exp`` accept tensors only."""
-    import sympy
-    import torch
-
-    _X, _T = _symbols()
-
-    raw = sympy.lambdify((_T, _X), expr.evalf(17), modules="torch")
-
-    def fn(t: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
-        t = torch.as_tensor(t, dtype=x.dtype, device=x.device)
-        out = raw(t, x)
-        if not isinstance(out, torch.Tensor):
-            out = torch.as_tensor(float(out), dtype=x.dtype, device=x.device)
-        return out
-
-    return fn
-
-
-def _build_sde(drift: str, diffusion: str) -> tuple[SDE, str]:
-    """The SDE of ``--drift``/``--diffusion``; when ``g`` depends on ``x`` its derivative
-    ``∂g/∂x`` is taken symbolically (SymPy) and given as ``diffusion_dx``, so Milstein and the
-    Itô → Stratonovich conversion of heun/midpoint need no autograd call per step."""
-    import sympy
-    import torch
-
-    from ..stochastic import SDE
-
-    _X, _T = _symbols()
-
-    f, _, _ = parse_coefficient(drift, "--drift")
-    g, g_x, g_expr = parse_coefficient(diffusion, "--diffusion")
-    gdx = None
-    if g_x:
-        raw_dx = _torch_fn(sympy.diff(g_expr, _X))
-
-        def gdx(t: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
-            return torch.broadcast_to(raw_dx(t, x), x.shape)
-
-    sde = SDE(f, g, noise="diagonal" if g_x else "additive", diffusion_dx=gdx)
-    return sde, f"dx = ({drift.strip()}) dt + ({diffusion.strip()}) dW"
-
-
-def _degenerate(diffusion: str) -> bool:
-    """Whether the ``--diffusion`` expression is identically zero (after simplification)."""
-    import sympy
-
-    _, _, g = parse_coefficient(diffusion, "--diffusion")
-    return bool(sympy.simplify(g) == 0)
-
-
-def _check(name: str, value: float, *, positive: bool = False) -> None:
-    if not math.isfinite(value) or (positive and value <= 0):
-        raise ValueError(f"{name} must be a finite{' positive' if positive else ''} number; "
-                         f"got {value}")
-
-
-_MAX_BLOCKS = 16
-_MIN_BLOCK = 1024
-
-MAX_PATH_STEPS = 3e9
-"""Largest Monte Carlo cost of ``simulate``/``density``: ``max(paths, 1024) × steps``
-path-steps (about 100 ns each on one CPU core, so some minutes at the limit). Above it the
-command is refused before any work (``KEXUE_ALLOW_LARGE=1`` lifts it, :mod:`kexue._limits`)."""
-MAX_SHOW = 1000
-"""Most sample paths ``simulate`` draws in its figure."""
-MAX_POINTS = 100_001
-"""Most Fokker–Planck grid points of ``density``."""
-_BYTES_PER_PATH = 32  # X_T (float64) in the block, its padded copy, the gathered array, NumPy
-
-
-def _check_sizes(paths: int, steps: int, device: Any, *, show: int | None = None,
-                 points: int | None = None) -> None:
-    """The size options against their documented bounds and the memory here, before any work.
-
-    Raises:
-        ValueError: ``kexue._limits.SizeLimitError`` with the estimate and the fix.
-    """
-    from .._limits import check_memory, check_work
-
-    if show is not None and show > MAX_SHOW:
-        raise ValueError(f"--show must be <= {MAX_SHOW} (paths drawn in the figure); got {show}")
-    if points is not None and points > MAX_POINTS:
-        raise ValueError(f"--points must be <= {MAX_POINTS} (Fokker–Planck grid points); got "
-                         f"{points}")
-    check_memory(f"--paths {paths}: the final states", float(paths) * _BYTES_PER_PATH,
-                 device=device, fix="use fewer --paths")
-    check_work(f"--paths {paths} × --steps {steps}", float(max(paths, _MIN_BLOCK)) * steps,
-               limit=MAX_PATH_STEPS, unit="path-steps", fix="use fewer --paths or --steps")
-    if show is not None:
-        check_memory(f"--show {show} × --steps {steps}: the drawn paths",
-                     8.0 * min(show, paths) * (steps + 1) * 4, fix="use fewer --show or --steps")
-
-
-def _block_size(paths: int) -> int:
-    """Paths per Monte Carlo block: at least 1024, at most 16 blocks. Depends on ``paths`` only
-    (never on the number of processes), so the numbers do not either."""
-    return max(_MIN_BLOCK, -(-paths // _MAX_BLOCKS))
-
-
-class Stepping(NamedTuple):
-    """How ``simulate`` steps: fixed steps (``adaptive`` False) on pre-drawn increments or a
-    Brownian tree, or adaptive steps with tolerances ``rtol``/``atol`` on a tree."""
-
-    adaptive: bool = False
-    rtol: float = 1e-3
-    atol: float = 1e-4
-    tree: bool = False
-
-
-_FIXED = Stepping()
-
-
-def _solve_block(sde: SDE, x: torch.Tensor, ts: list[float] | torch.Tensor, dt: float | None,
-                 method: str, seed: int, stepping: Stepping,
-                 generator: torch.Generator | None = None) -> tuple[torch.Tensor, list[int]]:
-    """One batch ``x (n, 1)``: ``(states at ts, [accepted, rejected, f calls, g calls])`` (the
-    counts are zero for fixed steps). ``dt``: the step (None: one step per interval of ``ts``;
-    the first step with ``--adaptive``). ``seed`` seeds the Brownian tree; ``generator``
-    (default: ``seed``) the pre-drawn increments."""
-    from ..stochastic import METHODS, BrownianInterval, solve, solve_adaptive
-
-    h = float(ts[1] - ts[0]) if dt is None else dt
-    if not stepping.tree:
-        return solve(sde, x, ts, method=method, dt=dt,
-                     generator=seed if generator is None else generator), [0, 0, 0, 0]
-    levy = "space-time" if METHODS.get(method) is not None and METHODS[method].levy_area \
-        else None
-    t_end = float(ts[-1])
-    bm = BrownianInterval(0.0, t_end, (x.shape[0], 1), seed=seed, dtype=x.dtype,
-                          device=x.device, levy_area=levy, tol=min(h / 64, t_end * 2.0**-20))
-    if not stepping.adaptive:
-        return solve(sde, x, ts, method=method, dt=dt, brownian=bm), [0, 0, 0, 0]
-    r = solve_adaptive(sde, x, ts, method=method, rtol=stepping.rtol, atol=stepping.atol,
-                       dt0=h, brownian=bm)
-    return r.xs, [r.n_accepted, r.n_rejected, r.n_f, r.n_g]
-
-
-def _simulate_final(sde: SDE, x0: float, T: float, paths: int, steps: int, method: str,
-                    seed: int, device: torch.device | None = None,
-                    stepping: Stepping = _FIXED) -> tuple[np.ndarray, np.ndarray]:
-    """``X_T`` for ``paths`` paths, ``(paths,)`` float64, computed in seeded blocks shared out
-    over the process group (:func:`kexue.parallel.map_blocks`; every rank gets all of them),
-    and the per-block counts ``(n_blocks, 4)`` (accepted, rejected steps, f and g calls; zero
-    for fixed steps)."""
-    import torch
-
-    from ..parallel import block_ranges, map_blocks
-    from ..rng import block_generator, block_seed
-
-    size = _block_size(paths)
-    ranges = block_ranges(paths, size)
-
-    def block(b: int) -> tuple[torch.Tensor, torch.Tensor]:
-        lo, hi = ranges[b]
-        x = torch.full((hi - lo, 1), x0, dtype=torch.float64, device=device)
-        gen = None if stepping.tree else block_generator(seed, b, device=x.device)
-        with torch.no_grad():
-            out, counts = _solve_block(sde, x, [0.0, T], T / steps, method,
-                                       block_seed(seed, b), stepping, gen)
-        last = out[-1, :, 0]  # (hi - lo,)
-        pad = last.new_full((size - (hi - lo),), math.nan)  # equal shapes for the all-gather
-        return torch.cat([last, pad]), torch.tensor(counts, dtype=torch.float64,
-                                                    device=last.device)
-
-    parts = map_blocks(block, len(ranges))
-    xT = torch.cat([p[0] for p in parts])[:paths].cpu().numpy()
-    return xT, torch.stack([p[1] for p in parts]).cpu().numpy()
 
 
 Method = Annotated[str, typer.Option(help=f"Scheme: {', '.join(_METHOD_NAMES)}.",

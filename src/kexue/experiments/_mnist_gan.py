@@ -42,13 +42,9 @@ def fd_with_se(clf, images: torch.Tensor, ref: tuple[torch.Tensor, torch.Tensor]
 
 def grid(ax, images: torch.Tensor, rows: int, cols: int, title: str) -> None:
     """Draw ``rows·cols`` images ``(N, 1, H, W)`` in [−1, 1] as one grid on ``ax``."""
-    h, w = images.shape[-2:]
-    imgs = images[: rows * cols].detach().cpu().float().reshape(rows, cols, h, w)
-    ax.imshow(imgs.permute(0, 2, 1, 3).reshape(rows * h, cols * w).numpy(), cmap="gray_r",
-              vmin=-1, vmax=1)
-    ax.set_xticks([])
-    ax.set_yticks([])
-    ax.set_title(title, fontsize=9)
+    from ..plotting import show_image_grid
+
+    show_image_grid(ax, images, rows, cols, title, padding=0)
 
 
 def paired_margin(a: list[float], b: list[float], se_a: list[float], se_b: list[float]

@@ -91,11 +91,10 @@ def _tv(x: torch.Tensor) -> float:
 
 
 def _grid(ax, images: torch.Tensor, rows: int, cols: int, title: str) -> None:
-    imgs = images[: rows * cols].cpu().reshape(rows, cols, 8, 8).permute(0, 2, 1, 3)
-    ax.imshow(imgs.reshape(rows * 8, cols * 8).numpy(), cmap="gray_r", vmin=-1, vmax=1)
-    ax.set_xticks([])
-    ax.set_yticks([])
-    ax.set_title(title, fontsize=9)
+    """Draw ``rows·cols`` flat 8×8 digits ``(N, 64)`` in [−1, 1] as one grid on ``ax``."""
+    from ..plotting import show_image_grid
+
+    show_image_grid(ax, images, rows, cols, title, image_shape=(8, 8), padding=0)
 
 
 def _evaluate(res, data, clf, gen: torch.Generator) -> dict[str, float]:

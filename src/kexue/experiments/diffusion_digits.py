@@ -193,14 +193,9 @@ def _fd_gap_se(model_feats: torch.Tensor, gauss_feats: torch.Tensor, test_feats:
 
 def _grid(ax, imgs: torch.Tensor, rows: int, cols: int, title: str) -> None:
     """Tile ``rows·cols`` flat 8×8 images (image scale) into one picture."""
-    tiles = imgs[: rows * cols].cpu().reshape(-1, 8, 8)  # (≤ rows·cols, 8, 8)
-    canvas = torch.full((rows * 9 - 1, cols * 9 - 1), float("nan"))
-    for n, tile in enumerate(tiles):
-        i, j = divmod(n, cols)
-        canvas[i * 9: i * 9 + 8, j * 9: j * 9 + 8] = tile
-    ax.imshow(canvas.numpy(), cmap="gray_r", vmin=-1, vmax=1, interpolation="nearest")
-    ax.set_title(title, fontsize=9)
-    ax.axis("off")
+    from ..plotting import show_image_grid
+
+    show_image_grid(ax, imgs, rows, cols, title, image_shape=(8, 8))
 
 
 def run(config: Config) -> Result:

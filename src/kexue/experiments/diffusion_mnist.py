@@ -153,15 +153,9 @@ def histogram_bpd(train_levels: torch.Tensor, levels: torch.Tensor, alpha: float
 
 def _grid(ax, imgs: torch.Tensor, rows: int, cols: int, title: str) -> None:
     """Tile ``rows·cols`` images ``(N, 1, 28, 28)`` (image scale, row-major) into one picture."""
-    h, w = imgs.shape[-2:]
-    tiles = imgs[: rows * cols].detach().cpu().float().reshape(-1, h, w)
-    canvas = torch.full((rows * (h + 1) - 1, cols * (w + 1) - 1), float("nan"))
-    for n, tile in enumerate(tiles):
-        i, j = divmod(n, cols)
-        canvas[i * (h + 1): i * (h + 1) + h, j * (w + 1): j * (w + 1) + w] = tile
-    ax.imshow(canvas.numpy(), cmap="gray", vmin=-1, vmax=1, interpolation="nearest")
-    ax.set_title(title, fontsize=9)
-    ax.axis("off")
+    from ..plotting import show_image_grid
+
+    show_image_grid(ax, imgs, rows, cols, title, cmap="gray")
 
 
 def _paired(a: torch.Tensor, b: torch.Tensor) -> tuple[float, float]:

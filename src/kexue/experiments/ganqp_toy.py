@@ -44,6 +44,8 @@ from . import _config_checks as cc
 from ._base import Claim, Experiment, Reference, Result, Table, config_device, torch_threads
 from ._stats import clears, margin_text, paired_diff
 
+#: The experiment's data labels (kept: its claim texts and stored results use them) → the
+#: library's dataset name (kexue.data, kexue.gan.DATASETS) and its std (kexue.gan.TOY_STD).
 _SPEC = {"ring8": ("ring", 0.02), "grid25": ("grid", 0.05)}
 _COLORS = {"gan-qp": "#d62728", "wgan-gp": "#1f77b4", "wgan-gp-toy": "#9467bd",
            "sgan": "#2ca02c"}
@@ -163,7 +165,7 @@ def _seconds_per_step(cfg: Config, dev: torch.device) -> dict[str, float]:
     from ..gan import load_gan_data, train_gan
 
     clock = time.perf_counter if dev.type == "cuda" else time.process_time
-    x = load_gan_data(cfg.datasets[0], seed=cfg.seed)
+    x = load_gan_data(_SPEC[cfg.datasets[0]][0], seed=cfg.seed)
     out = {}
     for model in cfg.models:
         kw, scale = _train_kwargs(cfg, model)
@@ -193,7 +195,7 @@ def run(config: Config) -> Result:
     seeds = [cfg.seed + i for i in range(cfg.n_seeds)]
     with torch_threads(cfg.threads):
         for model in cfg.models:  # one-time costs (lazy init, allocator) out of the timings
-            train_gan(_train_kwargs(cfg, model)[0]["model"], cfg.datasets[0], steps=2,
+            train_gan(_train_kwargs(cfg, model)[0]["model"], _SPEC[cfg.datasets[0]][0], steps=2,
                       batch_size=8, hidden=8, depth=1, progress=False, device=dev)
         if cfg.pinned_steps:
             sec = {}
@@ -232,7 +234,7 @@ def run(config: Config) -> Result:
                         if step in want:  # samples in data units, on the host
                             snaps[step] = res.sample(cfg.n_eval, 1_000 + s).cpu() / scale
 
-                    res = train_gan(data=load_gan_data(ds, seed=s) * scale, steps=cfg.steps,
+                    res = train_gan(data=load_gan_data(name, seed=s) * scale, steps=cfg.steps,
                                     batch_size=cfg.batch_size, z_dim=cfg.z_dim,
                                     hidden=cfg.hidden, depth=cfg.depth, seed=s,
                                     progress=False, device=dev, callback=keep,
@@ -246,7 +248,7 @@ def run(config: Config) -> Result:
                     per_seed.append((ms.modes_covered, ms.high_quality, ed, ed_eq))
                     if model == "gan-qp":
                         shares.append(_qp_bound_share(
-                            res, load_gan_data(ds, seed=s), cfg.lam,
+                            res, load_gan_data(name, seed=s), cfg.lam,
                             torch.Generator(device=dev).manual_seed(7 + s), cfg.distance))
                     if s == seeds[0]:
                         for j, step in enumerate(panels):

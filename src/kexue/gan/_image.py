@@ -31,7 +31,8 @@ from ._conv import (
     init_conv_,
 )
 from ._losses import DISTANCES
-from ._train import MODELS, GANTrainResult, _check_batch_per_rank, _GANTask, run_gan_task
+from ._result import GANTrainResult
+from ._task import MODELS, _check_batch_per_rank, _GANTask, run_gan_task
 
 __all__ = ["train_image_gan", "IMAGE_TRAIN_FORMAT"]
 
@@ -42,7 +43,7 @@ _MAXW = 1 << 15
 _IMAGE = {"channels": _F(int, 1, 64), "image_size": _F(list, 2, 2, items=int),
           "norm": _F(str, choices=("none", "batch", "layer"))}
 #: Schemas of the image networks' specs in a checkpoint (:func:`kexue.gan.load_gan`; unknown
-#: keys refused, sizes bounded; see :data:`kexue.gan._train.NET_SCHEMAS`).
+#: keys refused, sizes bounded; see :data:`kexue.gan._schemas.NET_SCHEMAS`).
 IMAGE_NET_SCHEMAS = {
     "conv-generator": {"z_dim": _F(int, 1, _MAXW), "dim": _F(int, 1, 4096), **_IMAGE},
     "conv-critic": {"dim": _F(int, 1, 4096), "out_dim": _F(int, 1, _MAXW), **_IMAGE},

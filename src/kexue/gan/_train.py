@@ -18,8 +18,8 @@ from __future__ import annotations
 
 import math
 import time
+import warnings
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -27,123 +27,15 @@ import torch
 from torch import Tensor, nn
 
 from .. import checkpoint as ckpt_io
-from .. import parallel
 from ..devices import resolve_device
-from ..rng import as_generator
-from ..training import Engine, TrainingDiverged, TrainingInterrupted
-from ._losses import (
-    DISTANCES,
-    bigan_qp_losses,
-    qp_critic_loss,
-    qp_generator_loss,
-    sgan_losses,
-    wgan_gp_losses,
-)
-from ._nets import ACTIVATIONS, MLP, PairCritic, net_from_spec
+from ._datasets import DATASET_ALIASES, dataset_name, load_gan_data
+from ._losses import DISTANCES
+from ._nets import ACTIVATIONS, MLP, PairCritic
+from ._result import GANTrainResult
+from ._schemas import TRAIN_FORMAT
+from ._task import MODELS, _check_batch_per_rank, _GANTask, run_gan_task
 
-__all__ = ["MODELS", "DATASETS", "train_gan", "GANTrainResult", "TrainingDiverged",
-           "TrainingInterrupted", "load_gan",
-           "load_gan_data", "sample_latent", "TRAIN_FORMAT"]
-
-MODELS = ("gan-qp", "bigan-qp", "wgan-gp", "sgan")
-#: Named datasets ``train_gan`` accepts besides a tensor.
-DATASETS = ("ring8", "grid25", "digits")
-TRAIN_FORMAT = "kexue.gan.train/2"
-_HIST = ("critic", "generator", "latent_rec", "image_rec")
-
-# Checkpoint metadata schemas (kexue.checkpoint.validate_meta). Rule: the objects a network is
-# built from refuse unknown keys (they would reach a constructor); unknown top-level keys are
-# free user metadata (train_gan(meta=...)) and are ignored. Sizes have upper bounds, and the
-# networks are then built on the meta device and compared with the stored weights first.
-_F = ckpt_io.Field
-MAX_WIDTH = 1 << 15  # hidden / z_dim / dim bounds of a stored network
-MAX_DEPTH = 64
-NET_SCHEMAS = {
-    "mlp": {"in_dim": _F(int, 1, MAX_WIDTH), "out_dim": _F(int, 1, MAX_WIDTH),
-            "hidden": _F(int, 1, MAX_WIDTH), "depth": _F(int, 1, MAX_DEPTH),
-            "act": _F(str, choices=tuple(ACTIVATIONS)),
-            "out_act": _F((str, type(None)), choices=(None, "tanh"))},
-    "pair": {"x_dim": _F(int, 1, MAX_WIDTH), "z_dim": _F(int, 1, MAX_WIDTH),
-             "hidden": _F(int, 1, MAX_WIDTH), "depth": _F(int, 1, MAX_DEPTH),
-             "act": _F(str, choices=tuple(ACTIVATIONS))},
-}
-_NETS = {"generator": _F(dict), "critic": _F(dict), "encoder": _F((dict, type(None)))}
-META_SCHEMA = {"format": _F(str, high=200), "step": _F(int, 0, 10**12),
-               "train": _F(dict),
-               "nets": _F(dict, schema=_NETS)}
-
-
-def load_gan_data(name: str, *, n: int = 50_000, seed: int = 0,
-                  dtype: torch.dtype = torch.float32) -> Tensor:
-    """The training set behind a dataset name: ``"ring8"``/``"grid25"`` draw ``n`` points of the
-    8-Gaussian ring / 25-Gaussian grid (seed ``10_000 + seed``); ``"digits"`` is the 8×8 digits
-    training split in [−1, 1]. Returns ``(N, D)``."""
-    from ..data import digits, toy
-
-    if name == "ring8":
-        return toy("ring", n, 10_000 + seed, dtype=dtype)
-    if name == "grid25":
-        return toy("grid", n, 10_000 + seed, dtype=dtype)
-    if name == "digits":
-        return digits(dtype=dtype).x_train
-    raise ValueError(f"unknown dataset {name!r}; valid: {', '.join(DATASETS)} or an (N, D) tensor")
-
-
-def sample_latent(n: int, z_dim: int, generator: torch.Generator | None,
-                  dtype: torch.dtype = torch.float32,
-                  device: torch.device | str | None = None) -> Tensor:
-    """The prior ``z ~ N(0, I)``: ``(n, z_dim)``, on ``device`` (default: the generator's).
-
-    Source: GAN-QP (kexue.fm archive 6163, arXiv:1811.07296).
-    """
-    if device is None and generator is not None:
-        device = generator.device
-    return torch.randn(n, z_dim, generator=generator, dtype=dtype, device=device)
-
-
-def _init_(module: nn.Module, gen: torch.Generator) -> None:
-    """PyTorch's default ``nn.Linear`` initialisation, U(±1/sqrt(fan_in)), from ``gen``."""
-    for m in module.modules():
-        if isinstance(m, nn.Linear):
-            bound = 1.0 / math.sqrt(m.in_features)
-            with torch.no_grad():
-                m.weight.uniform_(-bound, bound, generator=gen)
-                if m.bias is not None:
-                    m.bias.uniform_(-bound, bound, generator=gen)
-
-
-@dataclass
-class GANTrainResult:
-    """What :func:`train_gan` returns.
-
-    Attributes:
-        generator: ``(batch, z_dim) -> (batch, D)``; critic: ``T``; encoder: BiGAN-QP only.
-        history: per generator step, ``"critic"`` (last critic loss), ``"generator"``, and for
-            BiGAN-QP ``"latent_rec"``/``"image_rec"``; float64 tensors over all steps since 0.
-        step, start_step: generator steps done, and the step this call resumed from.
-        stopped: ``callback`` asked to stop early.
-        seconds: wall time of this call.
-        checkpoint: the checkpoint path, if any.
-        config: the training configuration (as stored in the checkpoint).
-    """
-
-    generator: nn.Module
-    critic: nn.Module
-    encoder: nn.Module | None
-    history: dict[str, Tensor]
-    step: int
-    start_step: int
-    stopped: bool
-    seconds: float
-    checkpoint: Path | None
-    config: dict[str, Any] = field(default_factory=dict)
-
-    def sample(self, n: int, generator: torch.Generator | int = 0) -> Tensor:
-        """``n`` generated samples ``G(z)``, ``(n, D)``, without gradient."""
-        p = next(self.generator.parameters())
-        gen = as_generator(generator, device=p.device)
-        with torch.no_grad():
-            return self.generator(sample_latent(n, self.config["z_dim"], gen, p.dtype, p.device))
+__all__ = ["train_gan"]
 
 
 def _build(model: str, dim: int, z_dim: int, hidden: int, depth: int, image: bool,
@@ -158,7 +50,18 @@ def _build(model: str, dim: int, z_dim: int, hidden: int, depth: int, image: boo
     return g, c, e
 
 
-def train_gan(model: str = "gan-qp", data: str | Tensor = "grid25", *, steps: int = 1000,
+def _init_(module: nn.Module, gen: torch.Generator) -> None:
+    """PyTorch's default ``nn.Linear`` initialisation, U(±1/sqrt(fan_in)), from ``gen``."""
+    for m in module.modules():
+        if isinstance(m, nn.Linear):
+            bound = 1.0 / math.sqrt(m.in_features)
+            with torch.no_grad():
+                m.weight.uniform_(-bound, bound, generator=gen)
+                if m.bias is not None:
+                    m.bias.uniform_(-bound, bound, generator=gen)
+
+
+def train_gan(model: str = "gan-qp", data: str | Tensor = "grid", *, steps: int = 1000,
               batch_size: int = 256, z_dim: int | None = None, hidden: int | None = None,
               depth: int = 3, lr: float = 2e-4, betas: tuple[float, float] = (0.5, 0.999),
               critic_steps: int = 2, lam: float = 10.0, distance: str = "l1",
@@ -180,8 +83,8 @@ def train_gan(model: str = "gan-qp", data: str | Tensor = "grid25", *, steps: in
 
     Args:
         model: one of ``MODELS``.
-        data: ``"ring8"``, ``"grid25"``, ``"digits"`` (see :func:`load_gan_data`) or an
-            ``(N, D)`` tensor of training samples.
+        data: ``"ring"``, ``"grid"``, ``"digits"`` (see :func:`load_gan_data`; the deprecated
+            ``"ring8"``/``"grid25"`` too) or an ``(N, D)`` tensor of training samples.
         steps: total generator steps (including any already in the checkpoint).
         batch_size: samples per batch (real and fake, paired by row).
         z_dim: latent size (default 8 for 2-D data, 16 otherwise). hidden: width (default 128
@@ -219,14 +122,18 @@ def train_gan(model: str = "gan-qp", data: str | Tensor = "grid25", *, steps: in
     """
     if model not in MODELS:
         raise ValueError(f"unknown model {model!r}; valid: {', '.join(MODELS)}")
-    name = data if isinstance(data, str) else None
+    name = dataset_name(data) if isinstance(data, str) else None
     if isinstance(data, str):
-        x_all = load_gan_data(data, seed=seed, dtype=dtype)
+        with warnings.catch_warnings():  # warned once, above
+            warnings.simplefilter("ignore", DeprecationWarning)
+            x_all = load_gan_data(data, seed=seed, dtype=dtype)
+        if checkpoint is not None and resume:  # a checkpoint of the old name resumes
+            name = _stored_spelling(Path(checkpoint), name)
     elif isinstance(data, Tensor) and data.ndim == 2 and data.shape[0] >= 1:
         x_all = data.detach().to(dtype)
     else:
         got = tuple(data.shape) if isinstance(data, Tensor) else type(data).__name__
-        raise ValueError(f"data must be 'ring8', 'grid25', 'digits' or an (N, D) tensor; got {got}")
+        raise ValueError(f"data must be 'ring', 'grid', 'digits' or an (N, D) tensor; got {got}")
     if not bool(torch.isfinite(x_all).all()):
         raise ValueError("data contains NaN or inf; clean it before training")
     for k, v, lo in (("steps", steps, 0), ("batch_size", batch_size, 1),
@@ -279,233 +186,16 @@ def train_gan(model: str = "gan-qp", data: str | Tensor = "grid25", *, steps: in
         callback_every=callback_every)
 
 
-def _check_batch_per_rank(batch_size: int) -> None:
-    world = parallel.world_size()
-    if batch_size % world:
-        raise ValueError(f"batch_size ({batch_size}) must be a multiple of the number of "
-                         f"processes ({world}) so that every rank gets an equal slice")
+def _stored_spelling(path: Path, name: str) -> str:
+    """The dataset name as the checkpoint at ``path`` spells it when that is a deprecated alias
+    of ``name`` (a run started as ``"ring8"`` resumes as ``"ring"``), else ``name``."""
+    import json
 
+    from safetensors import safe_open
 
-def run_gan_task(task: _GANTask, nets: tuple, *, fmt: str, config: dict, checkpoint, ckpt_every,
-                 resume, steps: int, t0: float, meta=None, progress=True, description: str,
-                 log=None, check_every=None, lr: float, callback=None,
-                 callback_every: int = 1) -> GANTrainResult:
-    """Run a :class:`_GANTask` for ``steps`` generator steps on the training engine (resume,
-    checkpoints, DDP, callback) and return its :class:`GANTrainResult`; shared by
-    :func:`train_gan` and :func:`kexue.gan.train_image_gan`. ``nets``: ``(generator, critic,
-    encoder or None)``."""
-    g_net, c_net, e_net = nets
-    path = Path(checkpoint) if checkpoint is not None else None
-
-    def result(step: int, stopped: bool = False) -> GANTrainResult:
-        n = len(engine.history["critic"])
-        hist = {k: torch.tensor(engine.history[k], dtype=torch.float64) if k in engine.history
-                else torch.full((n,), float("nan"), dtype=torch.float64) for k in _HIST}
-        return GANTrainResult(
-            generator=g_net, critic=c_net, encoder=e_net, history=hist,
-            step=step, start_step=engine.start_step, stopped=stopped,
-            seconds=time.perf_counter() - t0, checkpoint=path, config=config)
-
-    engine = Engine(
-        task, fmt=fmt, config=config, checkpoint=path, ckpt_every=ckpt_every,
-        meta={**dict(meta or {}), "nets": {
-            "generator": g_net.spec, "critic": c_net.spec,
-            "encoder": e_net.spec if e_net is not None else None}},
-        progress=progress, description=description,
-        fields="D {critic} G {generator}", log=log, check_every=check_every,
-        hint=f"Lower lr (now {lr}) or check the data for NaN/inf.",
-        callback=(None if callback is None else lambda step: callback(step, result(step))),
-        callback_every=callback_every)
-    ckpt_io.resume_engine(engine, resume, schema=META_SCHEMA)
-    task.distribute(engine)
-    engine.run(steps)
-    return result(engine.step, engine.stopped)
-
-
-class _GANTask:
-    """One generator step of GAN-QP / BiGAN-QP / WGAN-GP / SGAN, preceded by ``critic_steps``
-    critic steps (the :class:`kexue.training.Task` of :func:`train_gan`).
-
-    With several processes every rank draws the global batch (indices and ``z``) from the same
-    seeded generator and keeps its slice; gradients are averaged over the ranks before each
-    optimiser step (:func:`kexue.parallel.average_gradients`: the alternating updates freeze one
-    network while the other trains, which DDP's reducer does not support), so the update is the
-    single-process one (WGAN-GP's interpolation weights too: drawn for the global batch, sliced)."""
-
-    def __init__(self, model: str, g_net: nn.Module, c_net: nn.Module, e_net: nn.Module | None,
-                 data: Tensor, gen: torch.Generator, *, batch_size: int, z_dim: int,
-                 dtype: torch.dtype, lr: float, betas: tuple[float, float], critic_steps: int,
-                 lam: float, distance: str, penalty: float, beta1: float, beta2: float,
-                 stop_gradient: bool) -> None:
-        self.model, self.g, self.c, self.e = model, g_net, c_net, e_net
-        self.data, self.gen, self.batch_size, self.z_dim, self.dtype = (data, gen, batch_size,
-                                                                        z_dim, dtype)
-        self.critic_steps, self.lam, self.distance, self.penalty = (critic_steps, lam, distance,
-                                                                    penalty)
-        self.beta1, self.beta2, self.stop_gradient = beta1, beta2, stop_gradient
-        self.c_params = list(c_net.parameters())
-        self.ge_params = list(g_net.parameters()) + (list(e_net.parameters()) if e_net else [])
-        self.opt_c = torch.optim.Adam(self.c_params, lr=lr, betas=betas)
-        self.opt_g = torch.optim.Adam(self.ge_params, lr=lr, betas=betas)
-        self.metrics = ("critic", "generator") + (("latent_rec", "image_rec")
-                                                  if model == "bigan-qp" else ())
-        self.labels = {"critic": "critic loss", "generator": "generator loss",
-                       "latent_rec": "latent reconstruction loss",
-                       "image_rec": "image reconstruction loss"}
-        self._sync = False
-
-    def distribute(self, engine: Engine) -> None:
-        self._sync = parallel.is_distributed()
-
-    def modules(self) -> dict[str, nn.Module]:
-        nets = {"generator": self.g, "critic": self.c}
-        if self.e is not None:
-            nets["encoder"] = self.e
-        return nets
-
-    def optimizers(self) -> dict[str, torch.optim.Optimizer]:
-        return {"critic": self.opt_c, "generator": self.opt_g}
-
-    def generators(self) -> dict[str, torch.Generator]:
-        return {"batches": self.gen}
-
-    def _batch(self) -> tuple[Tensor, Tensor]:
-        b = self.batch_size
-        idx = torch.randint(self.data.shape[0], (b,), generator=self.gen,
-                            device=self.data.device)
-        x, z = self.data[idx], sample_latent(b, self.z_dim, self.gen, self.dtype)  # (B, D), (B, z)
-        rank, world = parallel.world()
-        if world > 1:
-            lo, hi = rank * b // world, (rank + 1) * b // world
-            x, z = x[lo:hi], z[lo:hi]
-        return x, z
-
-    def _critic_loss(self, x: Tensor, z: Tensor) -> Tensor:
-        c, g = self.c, self.g
-        if self.model == "bigan-qp":
-            return bigan_qp_losses(c, self.e, g, x, z, lam=self.lam, beta1=self.beta1,
-                                   beta2=self.beta2, distance=self.distance,
-                                   part="critic").critic
-        with torch.no_grad():
-            fake = g(z)  # (B, D)
-        if self.model == "gan-qp":
-            return qp_critic_loss(c(x), c(fake), x, fake, lam=self.lam, distance=self.distance)
-        if self.model == "wgan-gp":
-            u = None
-            rank, world = parallel.world()
-            if world > 1:  # the global batch's interpolation weights, this rank's slice
-                b = self.batch_size
-                u = torch.rand((b,) + (1,) * (x.ndim - 1), generator=self.gen, dtype=x.dtype,
-                               device=x.device)[rank * b // world:(rank + 1) * b // world]
-            return wgan_gp_losses(c, x, fake, penalty=self.penalty, generator=self.gen,
-                                  part="critic", u=u).critic
-        return sgan_losses(c(x), c(fake)).critic
-
-    def _generator_loss(self, x: Tensor, z: Tensor) -> tuple[Tensor, ...]:
-        c, g = self.c, self.g
-        if self.model == "bigan-qp":
-            out = bigan_qp_losses(c, self.e, g, x, z, lam=self.lam, beta1=self.beta1,
-                                  beta2=self.beta2, distance=self.distance,
-                                  stop_gradient=self.stop_gradient, part="generator")
-            return out.generator, out.latent_rec, out.image_rec
-        fake = g(z)
-        if self.model == "gan-qp":
-            with torch.no_grad():
-                t_real = c(x)
-            return (qp_generator_loss(t_real, c(fake)),)
-        if self.model == "wgan-gp":
-            return (wgan_gp_losses(c, x, fake, part="generator").generator,)
-        t_fake = c(fake)
-        return (sgan_losses(t_fake.detach(), t_fake).generator,)
-
-    def step(self, step: int) -> tuple[Tensor, ...]:
-        self.c.requires_grad_(True)
-        for _ in range(self.critic_steps):
-            loss_c = self._critic_loss(*self._batch())
-            self.opt_c.zero_grad(set_to_none=True)
-            loss_c.backward()
-            if self._sync:
-                parallel.average_gradients(self.c_params)
-            self.opt_c.step()
-        self.c.requires_grad_(False)
-        try:
-            losses = self._generator_loss(*self._batch())
-            self.opt_g.zero_grad(set_to_none=True)
-            losses[0].backward()
-            if self._sync:
-                parallel.average_gradients(self.ge_params)
-            self.opt_g.step()
-        finally:
-            self.c.requires_grad_(True)
-        return (loss_c.detach(), *(v.detach() for v in losses))
-
-
-def _stored_history(tensors: Mapping[str, Tensor]) -> dict[str, Tensor]:
-    n = len(tensors["history/critic"])
-    return {k: tensors.get(f"history/{k}", torch.full((n,), float("nan"), dtype=torch.float64))
-            for k in _HIST}
-
-
-def _check_train(path: Path, train: dict) -> torch.dtype:
-    """The parts of ``meta["train"]`` a loader reads: ``dtype`` and ``z_dim``."""
-    if "z_dim" not in train:
-        raise ckpt_io.CorruptCheckpoint(f"checkpoint {str(path)!r}: metadata['train'] lacks "
-                                        "the key 'z_dim'; use another checkpoint")
-    ckpt_io.validate_meta(path, {"z_dim": train["z_dim"]}, {"z_dim": _F(int, 1, MAX_WIDTH)},
-                          where="metadata['train']")
-    return ckpt_io.dtype_from_name(path, train.get("dtype"), where="metadata['train']['dtype']")
-
-
-def load_gan(path: str | Path) -> tuple[GANTrainResult, dict[str, Any]]:
-    """Rebuild the networks stored by :func:`train_gan` (or :func:`kexue.gan.train_image_gan`)
-    at ``path``.
-
-    The metadata is checked first (:data:`META_SCHEMA`; network specs against
-    :data:`NET_SCHEMAS` / the image networks' schemas, unknown keys refused there, unknown
-    top-level keys ignored; ``dtype`` among float32/float64; sizes bounded), and every network
-    is built on the meta device and compared with the stored weights before any memory is
-    allocated (:func:`kexue.checkpoint.build_module`).
-
-    Returns:
-        ``(result, meta)``: a :class:`GANTrainResult` with the networks in eval mode, and the
-        checkpoint's metadata (``meta["train"]`` is the training configuration).
-
-    Raises:
-        FileNotFoundError: no such file.
-        ValueError: not a kexue.gan training checkpoint, or metadata of the wrong form (one
-            line naming the file and the field).
-    """
-    from ._conv import conv_net_from_spec
-    from ._image import IMAGE_NET_SCHEMAS, IMAGE_TRAIN_FORMAT
-
-    path = Path(path)
-    tensors, meta = ckpt_io.load(path)
-    if meta.get("format") not in (TRAIN_FORMAT, IMAGE_TRAIN_FORMAT):
-        raise ValueError(f"{str(path)!r} is not a kexue.gan training checkpoint (written by "
-                         "kexue.gan.train_gan / kexue gan train)")
-    ckpt_io.validate_meta(path, meta, META_SCHEMA, extra="ignore")
-    image = meta["format"] == IMAGE_TRAIN_FORMAT
-    schemas, from_spec = (IMAGE_NET_SCHEMAS, conv_net_from_spec) if image else (
-        NET_SCHEMAS, net_from_spec)
-    nets = meta["nets"]
-    for name in ("generator", "critic", "encoder"):
-        if nets[name] is not None:
-            ckpt_io.validate_spec(path, nets[name], schemas, where=f"metadata['nets'][{name!r}]")
-    dtype = _check_train(path, meta["train"])
-    built = {}
-    for name in ("generator", "critic", "encoder"):
-        spec = nets[name]
-        built[name] = None if spec is None else ckpt_io.build_module(
-            path, lambda spec=spec: from_spec(spec).to(dtype), tensors, f"{name}/")
-    g, c, e = built["generator"], built["critic"], built["encoder"]
-    if "history/critic" not in tensors:
-        raise ckpt_io.CorruptCheckpoint(f"checkpoint {str(path)!r} has no loss history "
-                                        "(history/critic); use another checkpoint")
-    for m in (g, c, e):
-        if m is not None:
-            m.eval()
-    res = GANTrainResult(generator=g, critic=c, encoder=e,
-                         history=_stored_history(tensors), step=meta["step"],
-                         start_step=meta["step"], stopped=False, seconds=0.0,
-                         checkpoint=path, config=meta["train"])
-    return res, meta
+    try:
+        with safe_open(str(path), framework="pt") as fh:
+            stored = json.loads((fh.metadata() or {}).get(ckpt_io.META_KEY, "{}"))["train"]["data"]
+    except Exception:  # no file or not ours: the resume itself reports it
+        return name
+    return stored if DATASET_ALIASES.get(stored) == name else name

@@ -68,24 +68,7 @@ def _private_owner(name: str) -> str | None:
 #: Imports of a top-level private module from a subpackage that are still to be moved to the
 #: public name (files of other owners; each entry: importing module → private module). Only
 #: shrinks: an entry that no longer occurs fails :func:`test_pending_exceptions_still_exist`.
-PENDING_TOP_LEVEL = {
-    # → kexue.limits
-    ("kexue.regularize._checks", "kexue._limits"),
-    ("kexue.smooth._max", "kexue._limits"),
-    ("kexue.smooth._metrics", "kexue._limits"),
-    ("kexue.stochastic._pde", "kexue._limits"),
-    ("kexue.stochastic._pde2d", "kexue._limits"),
-    # → kexue.expr
-    ("kexue.integrals._symbolic", "kexue._expr"),
-    # → kexue.extras
-    ("kexue.data._extra", "kexue._extras"),
-    ("kexue.experiments._listing", "kexue._extras"),
-    # no public home: SymPy/mpmath imported or a one-line MissingExtraError (kexue[symbolic])
-    ("kexue.forms", "kexue._symbolic"),
-    ("kexue.integrals", "kexue._symbolic"),
-    ("kexue.stochastic._lamperti", "kexue._symbolic"),
-    ("kexue.stochastic._path_integral", "kexue._symbolic"),
-}
+PENDING_TOP_LEVEL: set = set()   # every subpackage uses the public homes now
 
 
 def _top_level_private(name: str) -> str | None:

@@ -18,7 +18,7 @@ from __future__ import annotations
 import importlib
 from types import ModuleType
 
-__all__ = ["EXTRAS", "MissingExtraError", "extra_of", "hint", "missing", "require"]
+__all__ = ["EXTRAS", "MissingExtraError", "extra_of", "hint", "missing", "require", "symbolic"]
 
 #: extra -> the top-level modules it installs (import names, not distribution names).
 EXTRAS: dict[str, tuple[str, ...]] = {
@@ -78,3 +78,15 @@ def require(module: str, user: str, extra: str | None = None) -> ModuleType:
         return importlib.import_module(module)
     except ImportError as err:
         raise missing(module, user, extra, err) from err
+
+
+def symbolic() -> tuple:
+    """``(sympy, mpmath)``, the modules of the extra ``symbolic``, imported on first call, or
+    :class:`MissingExtraError` naming ``pip install 'kexue[symbolic]'``. What
+    :mod:`kexue.forms`, :mod:`kexue.integrals` and the symbolic paths of :mod:`kexue.stochastic`
+    use."""
+    return (require("sympy", _SYMBOLIC_USER, "symbolic"),
+            require("mpmath", _SYMBOLIC_USER, "symbolic"))
+
+
+_SYMBOLIC_USER = "kexue's symbolic mathematics (kexue.forms, kexue.integrals, formulas)"

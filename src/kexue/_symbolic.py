@@ -8,11 +8,8 @@ instead of a bare ``ModuleNotFoundError``.
 
 from __future__ import annotations
 
-from ._extras import require
+from ._extras import symbolic
 
 __all__ = ["mpmath", "sympy"]
 
-_USER = "kexue's symbolic mathematics (kexue.forms, kexue.integrals, formulas)"
-
-sympy = require("sympy", _USER, "symbolic")
-mpmath = require("mpmath", _USER, "symbolic")
+sympy, mpmath = symbolic()

@@ -21,13 +21,14 @@ Example::
 
 from __future__ import annotations
 
-from ._extras import EXTRAS, extra_of, hint, missing, require
+from ._extras import EXTRAS, extra_of, hint, missing, require, symbolic
 from ._extras import MissingExtraError as MissingExtraError  # documented in kexue.data
 
-__all__ = ["EXTRAS", "require", "extra_of", "hint", "missing"]
+__all__ = ["EXTRAS", "require", "extra_of", "hint", "missing", "symbolic"]
 
 # The implementation lives in kexue._extras (imported by the library's subpackages since
 # before this module); this is its public home.
 for _name in ("require", "extra_of", "hint", "missing"):
     globals()[_name].__module__ = __name__
 del _name
+

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 from types import ModuleType
 
-from .._extras import MissingExtraError, hint
-from .._extras import require as _require
+from ..extras import MissingExtraError, hint
+from ..extras import require as _require
 
 __all__ = ["EXTRA_HINT", "MissingExtraError", "require"]
 

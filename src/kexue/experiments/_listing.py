@@ -15,7 +15,7 @@ import importlib
 from pathlib import Path
 from typing import Any
 
-from .._extras import extra_of, missing
+from ..extras import extra_of, missing
 
 __all__ = ["LISTING_FIELDS", "listing", "load_experiment_module"]
 

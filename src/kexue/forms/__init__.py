@@ -14,7 +14,9 @@ Source: Su Jianlin, exterior differential series (外微分浅谈), part 5 "geom
     2*pi
 """
 
-from .. import _symbolic  # noqa: F401  (sympy, mpmath or MissingExtraError: kexue[symbolic])
+from ..extras import symbolic as _require_symbolic
+
+_require_symbolic()  # sympy, mpmath or MissingExtraError (kexue[symbolic]), at import
 from ._calculus import curl, d, div, grad, pullback
 from ._chain import Cell, Chain, boundary
 from ._form import Coordinates, Form, coords, wedge

@@ -18,7 +18,9 @@ Source: Su Jianlin, Feynman's integration trick series (费曼积分法), part 2
     True
 """
 
-from .. import _symbolic  # noqa: F401  (sympy, mpmath or MissingExtraError: kexue[symbolic])
+from ..extras import symbolic as _require_symbolic
+
+_require_symbolic()  # sympy, mpmath or MissingExtraError (kexue[symbolic]), at import
 from ._catalogue import UNKNOWN_PART, Catalogue, CatalogueEntry
 from ._derivation import Derivation, Replay, Step, StepCheck
 from ._entries import CATALOGUE

@@ -16,7 +16,7 @@ from typing import Any
 import mpmath
 import sympy
 
-from .._expr import parse_expression
+from ..expr import parse_expression
 
 __all__: list[str] = []
 

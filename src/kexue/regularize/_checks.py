@@ -9,7 +9,7 @@ from collections.abc import Callable, Iterator
 
 import torch
 
-from .._limits import check_has_data
+from ..limits import check_has_data
 from ..rng import as_generator
 
 __all__ = ["REDUCTIONS", "check_batch", "check_callable", "check_scale", "check_count",

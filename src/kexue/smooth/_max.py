@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import torch
 
-from .._limits import check_has_data
+from ..limits import check_has_data
 
 __all__ = ["smooth_max", "smooth_min", "check_k", "check_float_tensor", "check_reduced_dim"]
 

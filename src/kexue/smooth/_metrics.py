@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import torch
 
-from .._limits import check_has_data
+from ..limits import check_has_data
 from ._max import check_float_tensor, check_k
 
 __all__ = ["soft_accuracy", "soft_precision", "soft_recall", "soft_f1", "soft_f1_loss",

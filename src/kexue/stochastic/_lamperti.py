@@ -84,7 +84,8 @@ class LampertiTransform:
 
 
 def _symbolic(drift, diffusion, x_ref) -> LampertiTransform:
-    from .._symbolic import sympy as sp
+    from ..extras import symbolic
+    sp = symbolic()[0]
 
     # strict: a string (or an object converted through its str) is never parsed, i.e. eval-ed
     for name, value in (("drift", drift), ("diffusion", diffusion)):

@@ -256,7 +256,8 @@ class SchrodingerPotential:
 
 
 def _symbolic(drift: sp.Expr, alpha: float) -> SchrodingerPotential:
-    from .._symbolic import sympy as sp  # imported on use: it costs ~1 s at start-up
+    from ..extras import symbolic  # imported on use: it costs ~1 s at start-up
+    sp = symbolic()[0]
 
     names = {s.name: s for s in drift.free_symbols}
     extra = set(names) - {"x", "t"}
@@ -388,7 +389,8 @@ def schrodinger_potential(drift, alpha: float) -> SchrodingerPotential:
     if sympy is not None and isinstance(drift, sympy.Basic):
         return _symbolic(sympy.sympify(drift), alpha)
     if isinstance(drift, (int, float, np.floating, np.integer)):
-        from .._symbolic import sympy as sp
+        from ..extras import symbolic
+        sp = symbolic()[0]
 
         c = float(drift)
         return _symbolic(sp.Float(c) + 0 * sp.Symbol("x"), alpha)

@@ -26,7 +26,7 @@ import math
 import numpy as np
 import torch
 
-from .._limits import check_memory, check_work
+from ..limits import check_memory, check_work
 from ._pde_grid import MAX_PDE_WORK, _uniform_grid
 
 __all__ = ["fokker_planck_2d", "path_integral_2d", "PDE2D_ORDERS"]

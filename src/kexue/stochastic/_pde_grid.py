@@ -17,7 +17,7 @@ from collections.abc import Callable
 import numpy as np
 import torch
 
-from .._limits import check_memory, check_work
+from ..limits import check_memory, check_work
 from ._sde import SDE
 
 __all__ = ["BOUNDARY_CONDITIONS", "MAX_PDE_WORK"]

@@ -60,3 +60,16 @@ def test_quick_preset_claims_pass():
     assert len(checked) == 2 and all("equal wall time" in c.statement for c in checked)
     failed = [c.statement for c in checked if not c.passed]
     assert not failed, failed
+
+
+def test_config_takes_kexue_data_names_and_keeps_the_claim_labels():
+    """``--set datasets=ring,grid`` (kexue.data's names) selects the same runs as the labels
+    ring8/grid25 that the claims and stored results use; an unknown name is refused."""
+    from kexue.experiments import ConfigError, get, resolve_config
+
+    spec = get("ganqp-toy")
+    new = resolve_config(spec, quick=True, seed=0, overrides={"datasets": "ring,grid"})
+    old = resolve_config(spec, quick=True, seed=0, overrides={"datasets": "ring8,grid25"})
+    assert new.datasets == old.datasets == ("ring8", "grid25")
+    with pytest.raises(ConfigError, match="datasets"):
+        resolve_config(spec, quick=True, seed=0, overrides={"datasets": "rng"})

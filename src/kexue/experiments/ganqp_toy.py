@@ -47,6 +47,8 @@ from ._stats import clears, margin_text, paired_diff
 #: The experiment's data labels (kept: its claim texts and stored results use them) → the
 #: library's dataset name (kexue.data, kexue.gan.DATASETS) and its std (kexue.gan.TOY_STD).
 _SPEC = {"ring8": ("ring", 0.02), "grid25": ("grid", 0.05)}
+#: kexue.data's names of the two data sets → the labels the claims and stored results use
+_LABELS = {"ring": "ring8", "grid": "grid25"}
 _COLORS = {"gan-qp": "#d62728", "wgan-gp": "#1f77b4", "wgan-gp-toy": "#9467bd",
            "sgan": "#2ca02c"}
 MODELS = ("gan-qp", "wgan-gp", "wgan-gp-toy", "sgan")
@@ -64,7 +66,8 @@ MIN_CHECKED_STEPS = 5000
 class Config:
     """Full preset (3 seeds × 2 datasets × 3 models; about an hour of CPU time at one thread).
 
-    ``datasets``: ring8 and/or grid25; ``models``: from ``MODELS`` (``gan-qp`` first; the claims
+    ``datasets``: ``ring`` and/or ``grid`` (:mod:`kexue.data`'s names; the claims label them
+    ``ring8`` and ``grid25``, by their modes, and take those labels too); ``models``: from ``MODELS`` (``gan-qp`` first; the claims
     compare it with each ``wgan-gp*``); ``steps``: generator steps of every model; ``n_seeds``:
     seeds ``seed … seed + n_seeds − 1`` (≥ 2, for the paired margins); ``hidden``, ``depth``:
     MLP width and hidden layers of both networks; ``z_dim``: latent size; ``lr``, ``lam``,
@@ -107,8 +110,10 @@ class Config:
         ``gan-qp`` first, counts ≥ 1 (``n_seeds ≥ 2`` for the paired margins), positive learning
         rates, λ and penalties, ``pinned_steps`` empty or one count per compared model."""
         name = "ganqp-toy"
+        if isinstance(self.datasets, (tuple, list)):
+            self.datasets = tuple(_LABELS.get(d, d) for d in self.datasets)
         cc.require(len(self.datasets) >= 1 and set(self.datasets) <= set(_SPEC), name,
-                   "datasets", self.datasets, f"a non-empty tuple from {', '.join(_SPEC)}")
+                   "datasets", self.datasets, "a non-empty tuple from ring, grid")
         cc.require(len(self.models) >= 1 and self.models[0] == "gan-qp"
                    and set(self.models) <= set(MODELS) and len(set(self.models))
                    == len(self.models), name, "models", self.models,

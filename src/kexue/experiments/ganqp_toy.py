@@ -68,8 +68,8 @@ class Config:
 
     ``datasets``: ``ring`` and/or ``grid`` (:mod:`kexue.data`'s names; the claims label them
     ``ring8`` and ``grid25``, by their modes, and take those labels too); ``models``: from
-    ``MODELS`` (``gan-qp`` first; the claims compare it with each ``wgan-gp*``); ``steps``: generator steps of every model; ``n_seeds``:
-    seeds ``seed … seed + n_seeds − 1`` (≥ 2, for the paired margins); ``hidden``, ``depth``:
+    ``MODELS`` (``gan-qp`` first; the claims compare it with each ``wgan-gp*``); ``steps``:
+    generator steps of every model; ``n_seeds``: seeds ``seed … seed + n_seeds − 1`` (≥ 2, for the paired margins); ``hidden``, ``depth``:
     MLP width and hidden layers of both networks; ``z_dim``: latent size; ``lr``, ``lam``,
     ``distance``: GAN-QP's (and SGAN's) Adam learning rate, λ and ``d``; ``wgan_lr``,
     ``wgan_critic_steps``, ``penalty``: WGAN-GP's (its paper: 1e-4, 5, 10); ``toy_penalty``: the

@@ -69,17 +69,17 @@ class Config:
     ``datasets``: ``ring`` and/or ``grid`` (:mod:`kexue.data`'s names; the claims label them
     ``ring8`` and ``grid25``, by their modes, and take those labels too); ``models``: from
     ``MODELS`` (``gan-qp`` first; the claims compare it with each ``wgan-gp*``); ``steps``:
-    generator steps of every model; ``n_seeds``: seeds ``seed … seed + n_seeds − 1`` (≥ 2, for the paired margins); ``hidden``, ``depth``:
-    MLP width and hidden layers of both networks; ``z_dim``: latent size; ``lr``, ``lam``,
-    ``distance``: GAN-QP's (and SGAN's) Adam learning rate, λ and ``d``; ``wgan_lr``,
-    ``wgan_critic_steps``, ``penalty``: WGAN-GP's (its paper: 1e-4, 5, 10); ``toy_penalty``: the
-    penalty of ``wgan-gp-toy`` (its authors' toy script: 0.1); ``calib_steps``: timed generator
-    steps per model for the equal-wall-time budget; ``pinned_steps``: generator steps of each
-    model after the first at equal wall time (one per entry of ``models[1:]``; empty:
-    calibrate); ``eval_every``: snapshot grain in generator steps (equal-time counts are
-    rounded down to it); ``snapshots``: scatter panels per model; ``n_eval``: samples for the
-    metrics; ``threads``: torch threads; ``device``: where the networks train and sample
-    (``auto | cpu | cuda | cuda:N``); data and metrics stay on the CPU."""
+    generator steps of every model; ``n_seeds``: seeds ``seed … seed + n_seeds − 1`` (≥ 2, for the
+    paired margins); ``hidden``, ``depth``: MLP width and hidden layers of both networks; ``z_dim``:
+    latent size; ``lr``, ``lam``, ``distance``: GAN-QP's (and SGAN's) Adam learning rate, λ and
+    ``d``; ``wgan_lr``, ``wgan_critic_steps``, ``penalty``: WGAN-GP's (its paper: 1e-4, 5, 10);
+    ``toy_penalty``: the penalty of ``wgan-gp-toy`` (its authors' toy script: 0.1); ``calib_steps``:
+    timed generator steps per model for the equal-wall-time budget; ``pinned_steps``: generator
+    steps of each model after the first at equal wall time (one per entry of ``models[1:]``; empty:
+    calibrate); ``eval_every``: snapshot grain in generator steps (equal-time counts are rounded
+    down to it); ``snapshots``: scatter panels per model; ``n_eval``: samples for the metrics;
+    ``threads``: torch threads; ``device``: where the networks train and sample (``auto | cpu | cuda
+    | cuda:N``); data and metrics stay on the CPU."""
 
     datasets: tuple = ("ring8", "grid25")
     models: tuple = ("gan-qp", "wgan-gp", "wgan-gp-toy")

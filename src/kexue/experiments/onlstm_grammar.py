@@ -521,8 +521,8 @@ EXPERIMENT = Experiment(
           "its mirror, prefix arithmetic) far better than trivial trees and a plain LSTM",
     config=Config,
     run=run,
-    quick={"n_seeds": 1, "steps": 300, "n_train": 4000, "n_val": 100, "n_test": 300,
-           "curve_every": 0, "ablations": False, "n_random": 3},
+    quick={"n_seeds": 1, "steps": 600, "batch_size": 32, "n_train": 4000, "n_val": 100,
+           "n_test": 300, "curve_every": 0, "ablations": False, "n_random": 3},
     quick_runtime_s=110,
     known_findings=KNOWN_FINDINGS,
     references=(

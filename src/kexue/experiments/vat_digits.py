@@ -273,6 +273,13 @@ def _run(config: Config) -> Result:
     if not cfg.check_all_claims:  # short run: the goal needs full training
         claims[0].checked = False
     notes = []
+    if len(seeds) < 3:
+        # two seeds give a paired SE with one degree of freedom: the two paired claims then
+        # flip with the seed (quick preset on seeds 0-4: each failed at one seed)
+        claims[1].checked = claims[2].checked = False
+        notes.append(f"With {len(seeds)} seed(s) the paired claims (noise vs VAT, VAT vs FGM) "
+                     "are shown but not checked: their paired standard error has one degree "
+                     "of freedom or none. The full preset decides them on 5 seeds.")
     if diag is not None:
         med = {k: float(v.median()) for k, v in diag.items() if isinstance(v, torch.Tensor)}
         p10 = {k: float(v.quantile(0.1)) for k, v in diag.items() if isinstance(v, torch.Tensor)}

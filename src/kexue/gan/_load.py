@@ -1,6 +1,7 @@
 """Loading a kexue.gan training checkpoint back: :func:`load_gan` checks the metadata, builds
 each network on the meta device against the stored weights, and returns a
-:class:`~kexue.gan.GANTrainResult`."""
+:class:`~kexue.gan.GANTrainResult` of a GAN-QP / BiGAN-QP / WGAN-GP run (Su 2018,
+arXiv:1811.07296; kexue.fm 6163, 6214)."""
 
 from __future__ import annotations
 

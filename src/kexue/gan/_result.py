@@ -1,5 +1,7 @@
 """What a GAN training run returns: :class:`GANTrainResult` (the networks, the loss history, the
-configuration) and the latent prior :func:`sample_latent` its ``sample`` draws from."""
+configuration) and the latent prior :func:`sample_latent` its ``sample`` draws from. The
+training loop behind it is GAN-QP's / BiGAN-QP's (Su 2018, arXiv:1811.07296; kexue.fm 6163,
+6214)."""
 
 from __future__ import annotations
 

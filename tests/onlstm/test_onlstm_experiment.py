@@ -42,5 +42,12 @@ def test_quick_preset_shows_the_perplexity_claims_as_not_checked_with_the_reason
                  ablations=False, n_random=2, check_perplexity=False)
     res = run(cfg)
     unchecked = [c.statement for c in res.claims if not c.checked]
-    assert len(unchecked) == 1 and "test perplexity within 3%" in unchecked[0]
+    assert len(unchecked) == 3 and "test perplexity within 3%" in unchecked[-1]
     assert "Not checked in this run (quick preset): the perplexity claims" in res.notes
+    # one seed: the paired F1 comparisons are shown, not checked (their SE leaves out the seed
+    # spread); with two seeds they are checked
+    assert any("the paper's reading" in u for u in unchecked)
+    assert any("ON-LSTM F1 > plain LSTM" in u for u in unchecked)
+    assert "Not checked with one seed: the two paired F1 comparisons" in res.notes
+    two = run(dataclasses.replace(cfg, n_seeds=2))
+    assert [c.statement[:30] for c in two.claims if not c.checked] == [unchecked[-1][:30]]

@@ -261,6 +261,12 @@ EXPERIMENT = Experiment(
     quick={"steps": 1000, "hidden": 64, "ablations": ("no-sg", "beta2=0")},
     quick_runtime_s=60,
     known_findings={
+        "the image-reconstruction term makes G(E(x)) reconstruct": (
+            "finding: the β2 image term's effect on reconstruction is small and depends on the "
+            "seed: in the full preset (3000 steps) MSE(β2 = 0) − MSE(β2 = 3) was 0.0023 (within "
+            "2 SE), 0.036 and 0.015 at seeds 0, 1, 2, and the quick preset clears 2 SE at 3 of "
+            "seeds 0–4 (2026-12-07; benchmarks/results/bigan-qp-digits-full-seeds.txt): at this "
+            "scale the latent cycle (β1), not the image term, does most of the reconstructing"),
         "stop-gradients avoid blur": (
             "finding: without the article's stop-gradients the samples are as sharp or sharper "
             "here (the 'no-sg' row of the table); see the notes"),

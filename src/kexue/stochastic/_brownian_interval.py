@@ -473,8 +473,9 @@ class BrownianInterval:
             raise ValueError(f"need s < t for the increment W(s, t); got s={s!r}, t={t!r}. "
                              "Swap them (W(t, s) = -W(s, t)).")
         t0 = self.t0
-        if s < t0 or t > self.t1 or t != t or s in _INF or t in _INF:
-            us, ut = self._u(_as_time(s, "s"), "s"), self._u(_as_time(t, "t"), "t")
+        if s < t0 or t > self.t1 or s in _INF or t in _INF:     # raises, naming the time
+            self._u(_as_time(s, "s"), "s")
+            self._u(_as_time(t, "t"), "t")
         us, ut = (s - t0) / self._span, (t - t0) / self._span
         if return_U and self.levy_area is None:
             raise ValueError("return_U needs the Lévy area: build the BrownianInterval with "

@@ -232,3 +232,14 @@ def test_cli_exits_2_with_one_line(tmp_path, option, text):
     lines = [ln for ln in res.output.splitlines() if ln.strip()]
     assert len(lines) == 1 and lines[0].startswith("error:"), res.output
     assert not (tmp_path / "p.png").exists()
+
+
+@pytest.mark.parametrize("text", ["-(-(((pi)*(pi))**((pi)**(3.25))))", "(x*x)**33", "(pi*pi)**33",
+                                  "pi**40*pi**40", "x**40/x**(-40)", "(x**40)**2"])
+def test_exponents_merged_by_sympy_past_the_bound_are_refused(text):
+    """Found by the generated-formula test: every written exponent is within MAX_EXPONENT, but
+    SymPy merges powers ((a*a)**e into a**(2e), a**e*a**e into a**(2e)) past it; the parser
+    refuses the merged power."""
+    with pytest.raises(ValueError, match="numeric exponents must have magnitude"):
+        parse(text)
+    assert parse("(pi*pi)**30") == sympy.pi**60

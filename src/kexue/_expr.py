@@ -128,6 +128,12 @@ class _Builder:
             raise self.fail(f"{expr} is not a scalar expression")
         if expr.has(sympy.zoo, sympy.nan, sympy.oo, -sympy.oo):
             raise self.fail(f"the sub-expression {expr} is undefined or infinite")
+        # SymPy merges powers as it builds: (pi*pi)**(pi**3.25) is pi**(2*pi**3.25) and
+        # x**40*x**40 is x**80, past the bound although every written exponent is within it
+        for power in expr.atoms(sympy.Pow):
+            if power.exp.is_number and abs(float(power.exp.evalf(15))) > MAX_EXPONENT:
+                raise self.fail(f"numeric exponents must have magnitude <= {MAX_EXPONENT}; "
+                                f"got {power.exp} once SymPy combines the powers into {power}")
         if expr.free_symbols:
             return
         value = complex(expr.evalf(15))

@@ -54,6 +54,7 @@ from ._checkpoint_io import (
 )
 from ._checkpoint_resume import SAFE_OVERRIDES, check_engine_meta, check_resume, resume_engine
 from ._checkpoint_schema import DTYPE_NAMES, Field, dtype_from_name, validate_meta, validate_spec
+from ._homes import claim_home
 
 __all__ = ["save", "load", "load_module", "build_module", "fingerprint", "check_resume",
            "validate_meta", "tensor_digest", "META_KEY", "DIGEST_KEY", "CorruptCheckpoint",
@@ -63,8 +64,4 @@ __all__ = ["save", "load", "load_module", "build_module", "fingerprint", "check_
 # The names live in private modules by concept (_checkpoint_io: the file format and its integrity;
 # _checkpoint_schema: metadata schemas; _checkpoint_resume: the resume rule). Their public home is
 # this module: functions and classes report it as their __module__ (tracebacks, repr, pickling).
-for _name in __all__:
-    _obj = globals()[_name]
-    if callable(_obj):
-        _obj.__module__ = __name__
-del _name, _obj
+claim_home(globals(), __all__, __name__)

@@ -25,6 +25,7 @@ Example::
 
 from __future__ import annotations
 
+from ._homes import claim_home
 from ._limits import (
     ENV_ALLOW_LARGE,
     MEMORY_FRACTION,
@@ -43,8 +44,4 @@ __all__ = ["SizeLimitError", "check_memory", "check_work", "check_int", "check_h
 
 # The implementation lives in kexue._limits (tests patch its available_memory); this module is
 # its public home, which the functions and the error report as their __module__.
-for _name in __all__:
-    _obj = globals()[_name]
-    if callable(_obj):
-        _obj.__module__ = __name__
-del _name, _obj
+claim_home(globals(), __all__, __name__)

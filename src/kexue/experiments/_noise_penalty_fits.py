@@ -8,13 +8,13 @@ or with Bishop's (1995) gradient penalty ``σ²‖∇f‖²``.
 
 from __future__ import annotations
 
-import math
 from typing import TYPE_CHECKING
 
 import torch
 from sklearn.datasets import make_friedman1
 
 from ..regularize import input_gradient_penalty, laplacian, noise_loss
+from ._init import fan_in_uniform_
 
 if TYPE_CHECKING:
     from .noise_vs_penalty import Config
@@ -42,13 +42,7 @@ def _mlp(cfg: Config, gen: torch.Generator, device: torch.device) -> torch.nn.Mo
     layers = [torch.nn.Linear(cfg.n_features, h), torch.nn.Tanh(), torch.nn.Linear(h, h),
               torch.nn.Tanh(), torch.nn.Linear(h, 1)]
     model = torch.nn.Sequential(*layers, torch.nn.Flatten(0)).double()
-    with torch.no_grad():
-        for layer in layers:
-            if isinstance(layer, torch.nn.Linear):
-                bound = 1.0 / math.sqrt(layer.in_features)
-                layer.weight.copy_((2 * torch.rand(layer.weight.shape, generator=gen,
-                                                   dtype=torch.float64) - 1) * bound)
-                layer.bias.zero_()
+    fan_in_uniform_(layers, gen)
     return model.to(device)
 
 

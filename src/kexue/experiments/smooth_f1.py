@@ -20,7 +20,6 @@ Test F1 over seeds (a new random split per seed), with paired Wilcoxon signed-ra
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -36,6 +35,7 @@ from ..data import digits
 from ..smooth import soft_f1, soft_f1_loss
 from . import _config_checks as cc
 from ._base import Claim, Experiment, Reference, Result, Table, config_device, torch_threads
+from ._init import fan_in_uniform_
 
 METHODS = ("bce@0.5", "soft-f1", "bce→soft-f1", "bce+tuned-threshold")
 DATASETS = ("breast-cancer", "digits-9")
@@ -136,13 +136,7 @@ def _model(d_in: int, cfg: Config, gen: torch.Generator) -> torch.nn.Module:
         layers = [torch.nn.Linear(d_in, cfg.hidden), torch.nn.Tanh(),
                   torch.nn.Linear(cfg.hidden, 1)]
     model = torch.nn.Sequential(*layers, torch.nn.Flatten(0)).double()
-    with torch.no_grad():
-        for layer in layers:
-            if isinstance(layer, torch.nn.Linear):
-                bound = 1.0 / math.sqrt(layer.in_features)
-                layer.weight.copy_((2 * torch.rand(layer.weight.shape, generator=gen,
-                                                   dtype=torch.float64) - 1) * bound)
-                layer.bias.zero_()
+    fan_in_uniform_(layers, gen)
     return model
 
 
